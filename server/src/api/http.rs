@@ -1,0 +1,282 @@
+//! The HTTP front door on `HttpPort` (PROTOCOL.md §1.1, §1.3): DTM's routes, its reply
+//! envelope (200 / 409 / 425 / 500 with `dtm_result`) and lenient JSON bodies.
+
+use super::json::{branch_json, trans_json, TimeFormat};
+use crate::error::DtmError;
+use crate::service::{Service, DEFAULT_PAGE};
+use crate::store::ScanQuery;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::Router;
+use dtmx::TransRequest;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+
+/// State shared by the handlers.
+#[derive(Clone)]
+pub struct Http {
+    pub service: Service,
+    pub time: TimeFormat,
+}
+
+/// What a handler returns: the SUCCESS envelope or a JSON value.
+enum Reply {
+    Success,
+    Json(Value),
+}
+
+type Answer = Result<Reply, DtmError>;
+type Params = Query<HashMap<String, String>>;
+
+/// The router with every DTM route (and the test hooks when enabled).
+pub fn router(state: Http) -> Router {
+    let config = &state.service.engine.config;
+    let limit = config.http_max_body_bytes;
+    let mut dtm = Router::new()
+        .route("/version", get(version))
+        .route("/newGid", get(new_gid))
+        .route("/prepare", post(prepare))
+        .route("/submit", post(submit))
+        .route("/abort", post(abort))
+        .route("/forceStop", post(force_stop))
+        .route("/registerBranch", post(register_branch))
+        .route("/registerXaBranch", post(register_branch))
+        .route("/registerTccBranch", post(register_branch))
+        .route("/query", get(query))
+        .route("/all", get(all))
+        .route("/resetCronTime", get(reset_cron_time))
+        .route("/resetNextCronTime", post(reset_next_cron_time));
+    if config.test_hooks {
+        dtm = dtm.route("/test/forward", post(forward));
+    }
+    Router::new()
+        .route(
+            "/api/ping",
+            any(|| async { json_response(StatusCode::OK, json!({"msg": "pong"})) }),
+        )
+        .nest("/api/dtmsvr", dtm)
+        .fallback(|| async {
+            json_response(StatusCode::NOT_FOUND, json!({"message": "no such route"}))
+        })
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+fn json_response(status: StatusCode, body: Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// Encodes an answer in DTM's envelope.
+fn envelope(answer: Answer) -> Response {
+    match answer {
+        Ok(Reply::Success) => json_response(StatusCode::OK, json!({"dtm_result": "SUCCESS"})),
+        Ok(Reply::Json(v)) => json_response(StatusCode::OK, v),
+        Err(DtmError::Failure(m)) => json_response(
+            StatusCode::CONFLICT,
+            json!({"dtm_result": "FAILURE", "message": m}),
+        ),
+        Err(DtmError::Ongoing(m)) => json_response(
+            StatusCode::TOO_EARLY,
+            json!({"dtm_result": "ONGOING", "message": m}),
+        ),
+        Err(DtmError::BadRequest(m)) => {
+            json_response(StatusCode::BAD_REQUEST, json!({"message": m}))
+        }
+        Err(DtmError::Server(m)) => {
+            json_response(StatusCode::INTERNAL_SERVER_ERROR, json!({"message": m}))
+        }
+    }
+}
+
+/// Reads a body, answering 413 when it is over the limit.
+fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Response> {
+    body.map_err(|e| {
+        let status = e.status();
+        json_response(
+            status,
+            json!({"message": format!("cannot read request body: {}", e.body_text())}),
+        )
+    })
+}
+
+/// Decodes a TransGlobal body; malformed JSON is a 500, as in DTM.
+fn trans_body(body: &[u8]) -> Result<TransRequest, DtmError> {
+    serde_json::from_slice(body).map_err(|e| DtmError::Server(format!("invalid request body: {e}")))
+}
+
+async fn with_trans<F, Fut>(body: Result<Bytes, BytesRejection>, f: F) -> Response
+where
+    F: FnOnce(TransRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<(), DtmError>>,
+{
+    let body = match body_bytes(body) {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let answer = match trans_body(&body) {
+        Ok(req) => f(req).await.map(|()| Reply::Success),
+        Err(e) => Err(e),
+    };
+    envelope(answer)
+}
+
+async fn version() -> Response {
+    envelope(Ok(Reply::Json(
+        json!({"version": concat!("v", env!("CARGO_PKG_VERSION"))}),
+    )))
+}
+
+async fn new_gid(State(s): State<Http>) -> Response {
+    envelope(Ok(Reply::Json(
+        json!({"gid": s.service.new_gid(), "dtm_result": "SUCCESS"}),
+    )))
+}
+
+async fn prepare(State(s): State<Http>, body: Result<Bytes, BytesRejection>) -> Response {
+    with_trans(body, |req| s.service.prepare(req)).await
+}
+
+async fn submit(State(s): State<Http>, body: Result<Bytes, BytesRejection>) -> Response {
+    with_trans(body, |req| s.service.submit(req)).await
+}
+
+async fn abort(State(s): State<Http>, body: Result<Bytes, BytesRejection>) -> Response {
+    with_trans(body, |req| s.service.abort(req)).await
+}
+
+async fn force_stop(State(s): State<Http>, body: Result<Bytes, BytesRejection>) -> Response {
+    with_trans(
+        body,
+        |req| async move { s.service.force_stop(&req.gid).await },
+    )
+    .await
+}
+
+async fn reset_next_cron_time(
+    State(s): State<Http>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    with_trans(body, |req| async move {
+        s.service.reset_next_cron_time(&req.gid).await
+    })
+    .await
+}
+
+async fn register_branch(State(s): State<Http>, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match body_bytes(body) {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let fields: BTreeMap<String, Option<String>> = match serde_json::from_slice(&body) {
+        Ok(f) => f,
+        Err(e) => {
+            return envelope(Err(DtmError::BadRequest(format!(
+                "registerBranch takes a JSON object of strings: {e}"
+            ))))
+        }
+    };
+    let fields = fields
+        .into_iter()
+        .map(|(k, v)| (k, v.unwrap_or_default()))
+        .collect();
+    envelope(
+        s.service
+            .register_branch(fields)
+            .await
+            .map(|()| Reply::Success),
+    )
+}
+
+async fn query(State(s): State<Http>, Query(p): Params) -> Response {
+    let gid = p.get("gid").map(String::as_str).unwrap_or_default();
+    let answer = s.service.query(gid).await.map(|(trans, branches)| {
+        let trans = trans.map_or(Value::Null, |t| trans_json(&t, s.time));
+        let branches: Vec<Value> = branches.iter().map(|b| branch_json(b, s.time)).collect();
+        Reply::Json(json!({"transaction": trans, "branches": branches}))
+    });
+    envelope(answer)
+}
+
+fn int_param(p: &HashMap<String, String>, key: &str, default: i64) -> Result<i64, DtmError> {
+    match p.get(key).map(String::as_str) {
+        None | Some("") => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| DtmError::BadRequest(format!("{key} must be an integer, got {v:?}"))),
+    }
+}
+
+fn time_param(p: &HashMap<String, String>, key: &str) -> Result<Option<i64>, DtmError> {
+    match p.get(key).map(String::as_str) {
+        None | Some("") => Ok(None),
+        Some(v) => v
+            .parse::<i64>()
+            .map(|ms| Some(ms / 1000 * 1000))
+            .map_err(|_| {
+                DtmError::BadRequest(format!("{key} must be epoch milliseconds, got {v:?}"))
+            }),
+    }
+}
+
+async fn all(State(s): State<Http>, Query(p): Params) -> Response {
+    let answer = async {
+        let get = |k: &str| p.get(k).cloned().unwrap_or_default();
+        let limit = int_param(&p, "limit", DEFAULT_PAGE)?;
+        if limit <= 0 {
+            return Err(DtmError::BadRequest("limit must be positive".into()));
+        }
+        let position = get("position");
+        if !position.is_empty() && position.parse::<i64>().is_err() {
+            return Err(DtmError::BadRequest(format!(
+                "position must be a value returned as next_position, got {position:?}"
+            )));
+        }
+        let q = ScanQuery {
+            position,
+            limit,
+            status: get("status"),
+            trans_type: get("transType"),
+            create_time_start: time_param(&p, "createTimeStart")?,
+            create_time_end: time_param(&p, "createTimeEnd")?,
+        };
+        let (rows, next) = s.service.all(&get("gid"), q).await?;
+        let rows = rows.map_or(Value::Null, |rows| {
+            Value::Array(rows.iter().map(|t| trans_json(t, s.time)).collect())
+        });
+        Ok(Reply::Json(
+            json!({"transactions": rows, "next_position": next}),
+        ))
+    };
+    envelope(answer.await)
+}
+
+async fn reset_cron_time(State(s): State<Http>, Query(p): Params) -> Response {
+    let answer = async {
+        let config = &s.service.engine.config;
+        let timeout = int_param(&p, "timeout", 3 * config.timeout_to_fail)?;
+        let limit = int_param(&p, "limit", DEFAULT_PAGE)?;
+        let (count, remaining) = s.service.reset_cron_time(timeout, limit).await?;
+        Ok(Reply::Json(
+            json!({"has_remaining": remaining, "succeed_count": count}),
+        ))
+    };
+    envelope(answer.await)
+}
+
+/// Test hook: moves the server clock forward by `seconds`.
+async fn forward(State(s): State<Http>, Query(p): Params) -> Response {
+    let answer = int_param(&p, "seconds", 0).map(|secs| {
+        s.service.engine.clock.forward(secs);
+        Reply::Success
+    });
+    envelope(answer)
+}

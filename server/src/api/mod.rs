@@ -1,0 +1,4 @@
+//! Front doors: each decodes its protocol into service calls and encodes the replies.
+
+pub mod http;
+pub mod json;

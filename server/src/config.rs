@@ -1,0 +1,399 @@
+//! Configuration: DTM's YAML keys and environment names (PROTOCOL.md §8).
+//!
+//! Defaults come first, then environment variables, then the YAML file given with `-c`
+//! overlays the keys it contains. Every key is parsed by one setter, whichever source it
+//! comes from, so a bad value gets the same clear error from either.
+
+use std::path::Path;
+
+/// Which store holds the transactions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreDriver {
+    /// The embedded SQLite database (DTM's `boltdb` maps here).
+    Sqlite,
+    /// A store this build knows by name but does not implement yet.
+    Unsupported(String),
+}
+
+/// Store settings (`Store.*`).
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub driver: StoreDriver,
+    pub host: String,
+    pub port: i64,
+    pub user: String,
+    pub password: String,
+    pub db: String,
+    pub schema: String,
+    pub max_open_conns: i64,
+    pub max_idle_conns: i64,
+    pub conn_max_life_time: i64,
+    pub data_expire: i64,
+    pub finished_data_expire: i64,
+    pub redis_prefix: String,
+    /// File of the embedded store (dtmx extension: `Store.Path`, `STORE_PATH`).
+    pub path: String,
+}
+
+/// The whole server configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub store: StoreConfig,
+    /// Seconds the cron sleeps when nothing is due.
+    pub trans_cron_interval: i64,
+    /// Default timeout of xa, tcc and msg transactions, in seconds.
+    pub timeout_to_fail: i64,
+    /// Base retry interval and cron lease, in seconds.
+    pub retry_interval: i64,
+    /// Default branch call timeout, in seconds.
+    pub request_timeout: i64,
+    pub http_port: u16,
+    pub grpc_port: u16,
+    pub json_rpc_port: u16,
+    pub update_branch_sync: i64,
+    pub log_level: String,
+    pub time_zone_offset: String,
+    pub config_update_interval: i64,
+    pub alert_retry_limit: i64,
+    pub alert_web_hook: String,
+    pub admin_base_path: String,
+    /// Largest accepted request body, in bytes (dtmx extension: `HttpMaxBodyBytes`).
+    pub http_max_body_bytes: usize,
+    /// Address the HTTP server binds (dtmx extension: `HttpHost`, default all interfaces).
+    pub http_host: String,
+    /// Enables the time-travel endpoints used by the conformance tests (`DTMX_TEST_HOOKS`).
+    pub test_hooks: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            store: StoreConfig {
+                driver: StoreDriver::Sqlite,
+                host: String::new(),
+                port: 0,
+                user: String::new(),
+                password: String::new(),
+                db: "dtm".into(),
+                schema: "public".into(),
+                max_open_conns: 500,
+                max_idle_conns: 500,
+                conn_max_life_time: 5,
+                data_expire: 604_800,
+                finished_data_expire: 86_400,
+                redis_prefix: "{a}".into(),
+                path: "dtmx.db".into(),
+            },
+            trans_cron_interval: 3,
+            timeout_to_fail: 35,
+            retry_interval: 10,
+            request_timeout: 3,
+            http_port: 36789,
+            grpc_port: 36790,
+            json_rpc_port: 36791,
+            update_branch_sync: 1,
+            log_level: "info".into(),
+            time_zone_offset: String::new(),
+            config_update_interval: 3,
+            alert_retry_limit: 3,
+            alert_web_hook: String::new(),
+            admin_base_path: String::new(),
+            http_max_body_bytes: 8 << 20,
+            http_host: "0.0.0.0".into(),
+            test_hooks: false,
+        }
+    }
+}
+
+/// A configuration error, naming the key and the bad value.
+#[derive(Debug, thiserror::Error)]
+#[error("config: {0}")]
+pub struct ConfigError(String);
+
+type Setter = fn(&mut Config, &str) -> Result<(), String>;
+
+/// Every known key: YAML path, environment name, setter.
+const KEYS: &[(&str, &str, Setter)] = &[
+    ("Store.Driver", "STORE_DRIVER", |c, v| {
+        c.store.driver = match v {
+            "boltdb" | "sqlite" | "embedded" => StoreDriver::Sqlite,
+            "mysql" | "postgres" | "redis" | "sqlserver" => StoreDriver::Unsupported(v.into()),
+            _ => return Err(format!("unknown store driver {v:?}")),
+        };
+        Ok(())
+    }),
+    ("Store.Host", "STORE_HOST", |c, v| {
+        set_str(&mut c.store.host, v)
+    }),
+    ("Store.Port", "STORE_PORT", |c, v| {
+        set_int(&mut c.store.port, v)
+    }),
+    ("Store.User", "STORE_USER", |c, v| {
+        set_str(&mut c.store.user, v)
+    }),
+    ("Store.Password", "STORE_PASSWORD", |c, v| {
+        set_str(&mut c.store.password, v)
+    }),
+    ("Store.Db", "STORE_DB", |c, v| set_str(&mut c.store.db, v)),
+    ("Store.Schema", "STORE_SCHEMA", |c, v| {
+        set_str(&mut c.store.schema, v)
+    }),
+    ("Store.MaxOpenConns", "STORE_MAX_OPEN_CONNS", |c, v| {
+        set_int(&mut c.store.max_open_conns, v)
+    }),
+    ("Store.MaxIdleConns", "STORE_MAX_IDLE_CONNS", |c, v| {
+        set_int(&mut c.store.max_idle_conns, v)
+    }),
+    (
+        "Store.ConnMaxLifeTime",
+        "STORE_CONN_MAX_LIFE_TIME",
+        |c, v| set_int(&mut c.store.conn_max_life_time, v),
+    ),
+    ("Store.DataExpire", "STORE_DATA_EXPIRE", |c, v| {
+        set_int(&mut c.store.data_expire, v)
+    }),
+    (
+        "Store.FinishedDataExpire",
+        "STORE_FINISHED_DATA_EXPIRE",
+        |c, v| set_int(&mut c.store.finished_data_expire, v),
+    ),
+    ("Store.RedisPrefix", "STORE_REDIS_PREFIX", |c, v| {
+        set_str(&mut c.store.redis_prefix, v)
+    }),
+    ("Store.Path", "STORE_PATH", |c, v| {
+        set_str(&mut c.store.path, v)
+    }),
+    ("TransCronInterval", "TRANS_CRON_INTERVAL", |c, v| {
+        set_int(&mut c.trans_cron_interval, v)
+    }),
+    ("TimeoutToFail", "TIMEOUT_TO_FAIL", |c, v| {
+        set_int(&mut c.timeout_to_fail, v)
+    }),
+    ("RetryInterval", "RETRY_INTERVAL", |c, v| {
+        set_int(&mut c.retry_interval, v)
+    }),
+    ("RequestTimeout", "REQUEST_TIMEOUT", |c, v| {
+        set_int(&mut c.request_timeout, v)
+    }),
+    ("HttpPort", "HTTP_PORT", |c, v| {
+        set_port(&mut c.http_port, v)
+    }),
+    ("GrpcPort", "GRPC_PORT", |c, v| {
+        set_port(&mut c.grpc_port, v)
+    }),
+    ("JsonRpcPort", "JSON_RPC_PORT", |c, v| {
+        set_port(&mut c.json_rpc_port, v)
+    }),
+    ("UpdateBranchSync", "UPDATE_BRANCH_SYNC", |c, v| {
+        set_int(&mut c.update_branch_sync, v)
+    }),
+    ("LogLevel", "LOG_LEVEL", |c, v| {
+        match v {
+            "debug" | "info" | "warn" | "error" => c.log_level = v.into(),
+            _ => {
+                return Err(format!(
+                    "unknown log level {v:?} (debug, info, warn, error)"
+                ))
+            }
+        }
+        Ok(())
+    }),
+    ("TimeZoneOffset", "TIME_ZONE_OFFSET", |c, v| {
+        if !v.is_empty() {
+            v.parse::<i32>()
+                .ok()
+                .filter(|h| (-12..=14).contains(h))
+                .ok_or_else(|| format!("{v:?} is not an offset in hours"))?;
+        }
+        set_str(&mut c.time_zone_offset, v)
+    }),
+    ("ConfigUpdateInterval", "CONFIG_UPDATE_INTERVAL", |c, v| {
+        set_int(&mut c.config_update_interval, v)
+    }),
+    ("AlertRetryLimit", "ALERT_RETRY_LIMIT", |c, v| {
+        set_int(&mut c.alert_retry_limit, v)
+    }),
+    ("AlertWebHook", "ALERT_WEB_HOOK", |c, v| {
+        set_str(&mut c.alert_web_hook, v)
+    }),
+    ("AdminBasePath", "ADMIN_BASE_PATH", |c, v| {
+        set_str(&mut c.admin_base_path, v)
+    }),
+    ("HttpMaxBodyBytes", "HTTP_MAX_BODY_BYTES", |c, v| {
+        c.http_max_body_bytes = v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n >= 1024)
+            .ok_or_else(|| format!("{v:?} is not a byte count of at least 1024"))?;
+        Ok(())
+    }),
+    ("HttpHost", "HTTP_HOST", |c, v| set_str(&mut c.http_host, v)),
+    ("TestHooks", "DTMX_TEST_HOOKS", |c, v| {
+        c.test_hooks = matches!(v, "1" | "true" | "yes");
+        Ok(())
+    }),
+];
+
+fn set_str(field: &mut String, v: &str) -> Result<(), String> {
+    *field = v.to_string();
+    Ok(())
+}
+
+fn set_int(field: &mut i64, v: &str) -> Result<(), String> {
+    *field = v
+        .trim()
+        .parse()
+        .map_err(|_| format!("{v:?} is not an integer"))?;
+    Ok(())
+}
+
+fn set_port(field: &mut u16, v: &str) -> Result<(), String> {
+    *field = v
+        .trim()
+        .parse()
+        .map_err(|_| format!("{v:?} is not a port number"))?;
+    Ok(())
+}
+
+impl Config {
+    /// Loads defaults, then the environment, then the YAML file (if any), then validates.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        config.apply_env(|name| std::env::var(name).ok())?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+            config.apply_yaml(&text)?;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Applies every known environment variable that `lookup` finds.
+    pub fn apply_env(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        for (path, env, set) in KEYS {
+            if let Some(value) = lookup(env) {
+                set(self, &value).map_err(|e| ConfigError(format!("{env} (or {path}): {e}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies every known key present in a YAML document; unknown keys are ignored.
+    pub fn apply_yaml(&mut self, text: &str) -> Result<(), ConfigError> {
+        let doc: serde_yaml::Value =
+            serde_yaml::from_str(text).map_err(|e| ConfigError(format!("invalid YAML: {e}")))?;
+        if doc.is_null() {
+            return Ok(());
+        }
+        if !doc.is_mapping() {
+            return Err(ConfigError("the YAML document must be a mapping".into()));
+        }
+        for (path, _, set) in KEYS {
+            let mut node = &doc;
+            let mut found = true;
+            for part in path.split('.') {
+                match node.get(part) {
+                    Some(child) => node = child,
+                    None => {
+                        found = false;
+                        break;
+                    }
+                }
+            }
+            if !found || node.is_null() {
+                continue;
+            }
+            let value = match node {
+                serde_yaml::Value::String(s) => s.clone(),
+                serde_yaml::Value::Number(n) => n.to_string(),
+                serde_yaml::Value::Bool(b) => b.to_string(),
+                _ => return Err(ConfigError(format!("{path}: expected a scalar value"))),
+            };
+            set(self, &value).map_err(|e| ConfigError(format!("{path}: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Checks the rules DTM enforces, plus dtmx's own.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |msg: String| Err(ConfigError(msg));
+        if self.retry_interval < 10 {
+            return fail(format!(
+                "RetryInterval must be at least 10, got {}",
+                self.retry_interval
+            ));
+        }
+        if self.timeout_to_fail < self.retry_interval {
+            return fail(format!(
+                "TimeoutToFail ({}) must be at least RetryInterval ({})",
+                self.timeout_to_fail, self.retry_interval
+            ));
+        }
+        if self.request_timeout <= 0 {
+            return fail("RequestTimeout must be positive".into());
+        }
+        if self.trans_cron_interval <= 0 {
+            return fail("TransCronInterval must be positive".into());
+        }
+        if let StoreDriver::Unsupported(name) = &self.store.driver {
+            return fail(format!(
+                "Store.Driver {name:?} is not available in this build yet; use the embedded store (sqlite)"
+            ));
+        }
+        if self.store.path.is_empty() {
+            return fail("Store.Path must not be empty".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn env_then_yaml() {
+        let env: HashMap<&str, &str> =
+            [("HTTP_PORT", "4000"), ("STORE_MAX_OPEN_CONNS", "7")].into();
+        let mut c = Config::default();
+        c.apply_env(|k| env.get(k).map(|v| v.to_string()))
+            .expect("env applies");
+        assert_eq!(c.http_port, 4000);
+        assert_eq!(c.store.max_open_conns, 7);
+        c.apply_yaml(
+            "HttpPort: 4001\nStore:\n  Driver: boltdb\n  DataExpire: 5\nGrpcBalancer: x\n",
+        )
+        .expect("yaml applies");
+        assert_eq!(c.http_port, 4001);
+        assert_eq!(c.store.driver, StoreDriver::Sqlite);
+        assert_eq!(c.store.data_expire, 5);
+        c.validate().expect("valid");
+    }
+
+    #[test]
+    fn clear_errors() {
+        let mut c = Config::default();
+        let err = c
+            .apply_env(|k| (k == "RETRY_INTERVAL").then(|| "ten".to_string()))
+            .expect_err("rejects");
+        assert!(err.to_string().contains("RETRY_INTERVAL"), "{err}");
+        let err = c.apply_yaml("HttpPort: 99999").expect_err("rejects");
+        assert!(err.to_string().contains("HttpPort"), "{err}");
+        let mut c = Config::default();
+        c.retry_interval = 5;
+        assert!(c.validate().is_err());
+        let mut c = Config::default();
+        c.apply_yaml("Store:\n  Driver: mysql")
+            .expect("known driver");
+        assert!(c
+            .validate()
+            .expect_err("unsupported")
+            .to_string()
+            .contains("mysql"));
+    }
+}

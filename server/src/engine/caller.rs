@@ -1,0 +1,143 @@
+//! Calls branches (PROTOCOL.md §1.5) and maps their replies to outcomes (§1.6).
+
+use crate::store::{BranchRow, TransRow};
+use dtmx::{Outcome, TransType};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Most bytes of a branch reply that are read (enough for the result words).
+const MAX_REPLY_BYTES: usize = 64 * 1024;
+
+/// One call of a branch URL.
+pub struct BranchCall<'a> {
+    pub url: &'a str,
+    pub body: &'a [u8],
+    pub branch_id: &'a str,
+    pub op: &'a str,
+}
+
+impl<'a> BranchCall<'a> {
+    /// The call of a stored branch row.
+    pub fn of(branch: &'a BranchRow) -> Self {
+        BranchCall {
+            url: &branch.url,
+            body: &branch.bin_data,
+            branch_id: &branch.branch_id,
+            op: &branch.op,
+        }
+    }
+}
+
+/// Calls branch services over pooled keep-alive connections.
+#[derive(Clone)]
+pub struct BranchCaller {
+    http: reqwest::Client,
+    default_timeout: Duration,
+}
+
+impl BranchCaller {
+    /// A caller whose calls time out after `default_timeout` unless a transaction says
+    /// otherwise.
+    pub fn new(default_timeout: Duration) -> Self {
+        let http = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .pool_max_idle_per_host(1024)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .unwrap_or_default();
+        BranchCaller {
+            http,
+            default_timeout,
+        }
+    }
+
+    /// Calls `call` for transaction `trans` and returns its outcome. An empty URL
+    /// succeeds without a call.
+    pub async fn call(&self, trans: &TransRow, call: BranchCall<'_>) -> Outcome {
+        if call.url.is_empty() {
+            return Outcome::Success;
+        }
+        let is_http = call.url.starts_with("http://") || call.url.starts_with("https://");
+        if !is_http {
+            return Outcome::Unknown(format!(
+                "branch url {:?}: only http(s) branches are supported by this server build",
+                call.url
+            ));
+        }
+        match self.call_http(trans, &call).await {
+            Ok(outcome) => outcome,
+            Err(e) => Outcome::Unknown(format!("call {} failed: {e}", call.url)),
+        }
+    }
+
+    async fn call_http(&self, trans: &TransRow, call: &BranchCall<'_>) -> Result<Outcome, String> {
+        let mut url = reqwest::Url::parse(call.url).map_err(|e| format!("invalid url: {e}"))?;
+        url.query_pairs_mut()
+            .append_pair("gid", &trans.gid)
+            .append_pair("trans_type", trans.trans_type.as_str())
+            .append_pair("branch_id", call.branch_id)
+            .append_pair("op", call.op);
+        let post = !call.body.is_empty() || trans.trans_type == TransType::Xa;
+        let mut req = if post {
+            self.http.post(url).body(call.body.to_vec())
+        } else {
+            self.http.get(url)
+        };
+        req = req.header("Content-type", "application/json");
+        for (k, v) in legacy_headers(&trans.ext_data)
+            .iter()
+            .chain(trans.options.branch_headers.iter())
+        {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        let timeout = match trans.options.request_timeout {
+            t if t > 0 => Duration::from_secs(t as u64),
+            _ => self.default_timeout,
+        };
+        let mut resp = req
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+            let room = MAX_REPLY_BYTES - body.len();
+            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if body.len() >= MAX_REPLY_BYTES {
+                break;
+            }
+        }
+        Ok(Outcome::from_http(status, &body))
+    }
+}
+
+/// Headers captured by DTM before August 2022 in `ext_data` (`{"headers":{...}}`).
+fn legacy_headers(ext_data: &str) -> BTreeMap<String, String> {
+    #[derive(serde::Deserialize)]
+    struct Ext {
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+    }
+    if ext_data.is_empty() {
+        return BTreeMap::new();
+    }
+    serde_json::from_str::<Ext>(ext_data)
+        .map(|e| e.headers)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_legacy_headers() {
+        assert!(legacy_headers("").is_empty());
+        assert_eq!(
+            legacy_headers(r#"{"headers":{"a":"b"}}"#)["a"],
+            "b".to_string()
+        );
+        assert!(legacy_headers("garbage").is_empty());
+    }
+}

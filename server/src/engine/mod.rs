@@ -1,0 +1,222 @@
+//! The engine: one processor per transaction type, driving the state machines of
+//! PROTOCOL.md §4-5, and the cron bookkeeping (retry intervals, backoff) they share.
+
+pub mod caller;
+mod msg;
+mod saga;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::error::DtmError;
+use crate::store::{BranchRow, StatusChange, Store, StoreError, TransRow};
+use caller::{BranchCall, BranchCaller};
+use dtmx::{Outcome, TransStatus, TransType};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Shared state of the transaction manager.
+pub struct Engine {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<Config>,
+    pub clock: Arc<Clock>,
+    pub caller: BranchCaller,
+}
+
+/// One processing pass over a transaction and its branches, held in memory.
+pub struct Pass {
+    pub trans: TransRow,
+    pub branches: Vec<BranchRow>,
+    /// Make the final status durable before returning (someone waits for it).
+    pub durable: bool,
+    /// When the cron fields were last written, Unix milliseconds.
+    last_touch: i64,
+}
+
+/// How the cron fields change after a branch call (PROTOCOL.md §5.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cron {
+    /// Back to the base interval.
+    Reset,
+    /// Same interval, counted from now.
+    Keep,
+    /// Interval doubled.
+    Backoff,
+}
+
+impl Engine {
+    /// Creates the engine over a store.
+    pub fn new(store: Arc<dyn Store>, config: Arc<Config>, clock: Arc<Clock>) -> Arc<Engine> {
+        let caller = BranchCaller::new(Duration::from_secs(config.request_timeout as u64));
+        Arc::new(Engine {
+            store,
+            config,
+            clock,
+            caller,
+        })
+    }
+
+    /// Current time in Unix milliseconds.
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Starts a pass over `trans`.
+    pub fn pass(&self, trans: TransRow, branches: Vec<BranchRow>, durable: bool) -> Pass {
+        Pass {
+            trans,
+            branches,
+            durable,
+            last_touch: self.now(),
+        }
+    }
+
+    /// Runs one processing pass and applies PROTOCOL.md §5.1 to report its outcome to a
+    /// caller that waits for the result.
+    pub async fn process(&self, mut pass: Pass) -> Result<(), DtmError> {
+        let submitted_at_entry = pass.trans.status == TransStatus::Submitted;
+        let gid = pass.trans.gid.clone();
+        let result = match pass.trans.trans_type {
+            TransType::Saga => {
+                self.process_saga(&mut pass).await;
+                Ok(())
+            }
+            TransType::Msg => self.process_msg(&mut pass).await,
+            other => Err(DtmError::BadRequest(format!(
+                "trans type {other} is not processed by this server build"
+            ))),
+        };
+        if let Err(e) = &result {
+            tracing::debug!(gid, "pass ended with {e}");
+        }
+        result?;
+        if submitted_at_entry && pass.trans.status != TransStatus::Succeed {
+            let reason = if pass.trans.rollback_reason.is_empty() {
+                "wait result not return success"
+            } else {
+                &pass.trans.rollback_reason
+            };
+            return Err(DtmError::failure(reason));
+        }
+        Ok(())
+    }
+
+    /// Base retry interval of a transaction, in seconds.
+    pub fn base_interval(&self, trans: &TransRow) -> i64 {
+        let o = &trans.options;
+        if o.retry_interval != 0 {
+            o.retry_interval
+        } else if o.timeout_to_fail > 0 && o.timeout_to_fail < self.config.retry_interval {
+            o.timeout_to_fail
+        } else {
+            self.config.retry_interval
+        }
+    }
+
+    /// Effective timeout of a transaction in seconds (0: never).
+    fn timeout_secs(&self, trans: &TransRow) -> i64 {
+        match trans.options.timeout_to_fail {
+            0 if trans.trans_type != TransType::Saga => self.config.timeout_to_fail,
+            t => t,
+        }
+    }
+
+    /// True when the transaction has outlived its timeout.
+    fn is_timeout(&self, trans: &TransRow) -> bool {
+        let t = self.timeout_secs(trans);
+        t > 0 && self.now() - trans.create_time >= t * 1000
+    }
+
+    fn timeout_reason(trans: &TransRow) -> String {
+        format!("Timeout after {} seconds", trans.options.timeout_to_fail)
+    }
+
+    /// Calls a branch of the pass's transaction.
+    async fn call(&self, trans: &TransRow, call: BranchCall<'_>) -> Outcome {
+        self.caller.call(trans, call).await
+    }
+
+    /// Updates the cron fields after a branch call (PROTOCOL.md §5.3).
+    fn after_call(&self, pass: &mut Pass, outcome: &Outcome) {
+        let cron = match outcome {
+            Outcome::Success => {
+                let base = self.base_interval(&pass.trans);
+                let interval = pass.trans.next_cron_interval;
+                let long_pass = self.now() - pass.last_touch >= 1500;
+                if long_pass || (interval > self.config.retry_interval && interval > base) {
+                    Cron::Reset
+                } else {
+                    return;
+                }
+            }
+            Outcome::Ongoing(_) => Cron::Keep,
+            Outcome::Failure(_) | Outcome::Unknown(_) => Cron::Backoff,
+        };
+        self.touch(pass, cron);
+    }
+
+    /// Writes new cron fields for the pass's transaction.
+    fn touch(&self, pass: &mut Pass, cron: Cron) {
+        let now = self.now();
+        let t = &mut pass.trans;
+        t.next_cron_interval = match cron {
+            Cron::Reset => self.base_interval(t),
+            Cron::Keep => t.next_cron_interval.max(1),
+            Cron::Backoff => t.next_cron_interval.max(1).saturating_mul(2),
+        };
+        t.next_cron_time = now.saturating_add(t.next_cron_interval.saturating_mul(1000));
+        t.update_time = now;
+        pass.last_touch = now;
+        self.store.touch_cron(
+            &t.gid,
+            t.status,
+            t.next_cron_interval,
+            t.next_cron_time,
+            now,
+        );
+    }
+
+    /// Pushes the next cron run of the pass's transaction to `at` (Unix ms), keeping the
+    /// interval.
+    fn touch_at(&self, pass: &mut Pass, at: i64) {
+        let now = self.now();
+        let t = &mut pass.trans;
+        t.next_cron_time = at;
+        t.update_time = now;
+        self.store
+            .touch_cron(&t.gid, t.status, t.next_cron_interval, at, now);
+    }
+
+    /// Compare-and-set of the global status of the pass's transaction. Transitions that
+    /// others act on (`aborting`, and the final status when someone waits) are durable.
+    async fn change_status(
+        &self,
+        pass: &mut Pass,
+        status: TransStatus,
+        rollback_reason: String,
+    ) -> Result<(), StoreError> {
+        let durable = status == TransStatus::Aborting || pass.durable;
+        let change = StatusChange {
+            rollback_reason,
+            ..StatusChange::to(status, self.now())
+        };
+        self.store
+            .change_status(&pass.trans.gid, pass.trans.status, change.clone(), durable)
+            .await?;
+        change.apply(&mut pass.trans);
+        Ok(())
+    }
+
+    /// Records a branch's new status in memory and, lazily, in the store.
+    fn set_branch_status(&self, pass: &mut Pass, index: usize, status: TransStatus) {
+        let now = self.now();
+        let b = &mut pass.branches[index];
+        b.status = status;
+        b.update_time = now;
+        match status {
+            TransStatus::Succeed => b.finish_time = Some(now),
+            TransStatus::Failed => b.rollback_time = Some(now),
+            _ => {}
+        }
+        self.store.update_branch(pass.trans.status, b);
+    }
+}

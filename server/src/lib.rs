@@ -1,0 +1,93 @@
+//! dtmx-server: a drop-in replacement for the DTM transaction manager.
+//!
+//! A library first: [`Server::start`] runs the store, the engine, the cron and the HTTP
+//! front door inside the calling process; the `dtmx` binary is a thin `main` around it.
+
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod cron;
+pub mod engine;
+pub mod error;
+pub mod gid;
+pub mod service;
+pub mod store;
+
+use api::http::{router, Http};
+use api::json::TimeFormat;
+use clock::Clock;
+use config::Config;
+use engine::Engine;
+use service::Service;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use store::sqlite::SqliteStore;
+use store::Store;
+
+/// A running server.
+pub struct Server {
+    /// Address of the HTTP front door.
+    pub http_addr: SocketAddr,
+    engine: Arc<Engine>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Store(#[from] store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+impl Server {
+    /// Opens the store and starts the cron and the HTTP front door.
+    pub async fn start(config: Config) -> Result<Server, StartError> {
+        let config = Arc::new(config);
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(Path::new(&config.store.path))?);
+        let engine = Engine::new(store, config.clone(), Arc::new(Clock::default()));
+        let service = Service::new(engine.clone());
+        let addr = format!("{}:{}", config.http_host, config.http_port);
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .map_err(|source| StartError::Listen { addr, source })?;
+        let http_addr = listener.local_addr().map_err(|source| StartError::Listen {
+            addr: config.http_port.to_string(),
+            source,
+        })?;
+        let app = router(Http {
+            service,
+            time: TimeFormat::new(&config.time_zone_offset),
+        });
+        let http = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!("http server stopped: {e}");
+            }
+        });
+        let cron = tokio::spawn(cron::run(engine.clone()));
+        tracing::info!(
+            "dtmx listening on http://{http_addr}, store {}",
+            config.store.path
+        );
+        Ok(Server {
+            http_addr,
+            engine,
+            tasks: vec![http, cron],
+        })
+    }
+
+    /// Stops serving and makes every write durable.
+    pub async fn shutdown(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        if let Err(e) = self.engine.store.flush().await {
+            tracing::error!("final flush failed: {e}");
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! The `dtmx` binary: DTM's command line (`-c`, `-d`, `-r`, `-v`, `-h`) around the server.
+
+use dtmx_server::config::Config;
+use dtmx_server::store::sqlite::SqliteStore;
+use dtmx_server::Server;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: dtmx [-c config.yml] [-d] [-r] [-v] [-h]
+  -c FILE  read DTM's YAML configuration (environment variables are read first)
+  -d       debug logging
+  -r       reset the store (drop and recreate the tables) and exit
+  -v       print the version and exit
+  -h       print this help and exit";
+
+struct Flags {
+    config: Option<PathBuf>,
+    debug: bool,
+    reset: bool,
+}
+
+fn parse_flags() -> Result<Option<Flags>, String> {
+    let mut flags = Flags {
+        config: None,
+        debug: false,
+        reset: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-c" => flags.config = Some(args.next().ok_or("-c needs a file")?.into()),
+            "-d" => flags.debug = true,
+            "-r" => flags.reset = true,
+            "-v" => {
+                println!("dtmx version: v{}", env!("CARGO_PKG_VERSION"));
+                return Ok(None);
+            }
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(None);
+            }
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    Ok(Some(flags))
+}
+
+fn main() -> ExitCode {
+    let flags = match parse_flags() {
+        Ok(Some(flags)) => flags,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let config = match Config::load(flags.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("dtmx: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let level = if flags.debug {
+        "debug"
+    } else {
+        config.log_level.as_str()
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
+            "dtmx_server={level},warn"
+        )))
+        .with_writer(std::io::stderr)
+        .init();
+    if flags.reset {
+        return match SqliteStore::reset(std::path::Path::new(&config.store.path)) {
+            Ok(()) => {
+                eprintln!("dtmx: store {} reset", config.store.path);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("dtmx: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("dtmx: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let server = match Server::start(config).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("dtmx: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        server.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,472 @@
+//! The service layer: every DTM operation, whichever front door (HTTP today; gRPC and
+//! JSON-RPC decode into the same calls) it arrives through (PROTOCOL.md §1.3).
+
+use crate::engine::Engine;
+use crate::error::DtmError;
+use crate::store::{BranchRow, ScanQuery, StatusChange, StoreError, TransRow};
+use bytes::Bytes;
+use dtmx::protocol::strip;
+use dtmx::{
+    branch_id, BranchOp, MsgCustomData, Protocol, SagaCustomData, TransRequest, TransStatus,
+    TransType,
+};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Longest gid accepted (the SQL schema's `varchar(128)`).
+pub const MAX_GID_LEN: usize = 128;
+
+/// Default page size of `all`.
+pub const DEFAULT_PAGE: i64 = 100;
+
+/// The DTM operations over one engine.
+#[derive(Clone)]
+pub struct Service {
+    pub engine: Arc<Engine>,
+}
+
+/// A validated request: the transaction row and the branches it generates.
+struct NewTrans {
+    row: TransRow,
+    branches: Vec<BranchRow>,
+}
+
+impl Service {
+    /// Creates the service layer.
+    pub fn new(engine: Arc<Engine>) -> Self {
+        Service { engine }
+    }
+
+    /// A new 22-character gid.
+    pub fn new_gid(&self) -> String {
+        crate::gid::new_gid()
+    }
+
+    /// `prepare`: records a transaction in `prepared`; idempotent while it stays prepared.
+    pub async fn prepare(&self, mut req: TransRequest) -> Result<(), DtmError> {
+        req.strip_unsafe_chars();
+        let new = self.build(&req, TransStatus::Prepared)?;
+        match self.engine.store.save_new(new.row, new.branches).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::UniqueConflict) => {
+                let stored = self.must_find(&req.gid).await?;
+                if stored.status == TransStatus::Prepared {
+                    Ok(())
+                } else {
+                    Err(DtmError::failure(format!(
+                        "current status '{}', cannot prepare.",
+                        stored.status
+                    )))
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `submit`: records (or promotes a prepared) transaction and processes it.
+    pub async fn submit(&self, mut req: TransRequest) -> Result<(), DtmError> {
+        req.strip_unsafe_chars();
+        let new = self.build(&req, TransStatus::Submitted)?;
+        let wait = req.options.wait_result;
+        let (trans, branches) = match self
+            .engine
+            .store
+            .save_new(new.row.clone(), new.branches.clone())
+            .await
+        {
+            Ok(()) => (new.row, new.branches),
+            Err(StoreError::UniqueConflict) => self.resubmit(&req).await?,
+            Err(e) => return Err(e.into()),
+        };
+        let pass = self.engine.pass(trans, branches, wait);
+        if wait {
+            self.engine.process(pass).await
+        } else {
+            let engine = self.engine.clone();
+            tokio::spawn(async move {
+                let gid = pass.trans.gid.clone();
+                if let Err(e) = engine.process(pass).await {
+                    tracing::debug!(gid, "background pass: {e}");
+                }
+            });
+            Ok(())
+        }
+    }
+
+    /// Submit of a gid that exists: promote `prepared`, re-run `submitted`, refuse others.
+    /// The first pass after a promotion uses the request's options and custom data.
+    async fn resubmit(&self, req: &TransRequest) -> Result<(TransRow, Vec<BranchRow>), DtmError> {
+        let mut stored = self.must_find(&req.gid).await?;
+        match stored.status {
+            TransStatus::Prepared => {
+                let change = StatusChange {
+                    custom_data: req.custom_data.clone(),
+                    ..StatusChange::to(TransStatus::Submitted, self.engine.now())
+                };
+                self.engine
+                    .store
+                    .change_status(&stored.gid, TransStatus::Prepared, change.clone(), true)
+                    .await
+                    .map_err(|e| match e {
+                        StoreError::NotFound => DtmError::failure(format!(
+                            "current status changed while submitting {}",
+                            stored.gid
+                        )),
+                        e => e.into(),
+                    })?;
+                change.apply(&mut stored);
+                stored.options = req.options.clone();
+            }
+            TransStatus::Submitted => {}
+            other => {
+                return Err(DtmError::failure(format!(
+                    "current status '{other}', cannot submit."
+                )))
+            }
+        }
+        let branches = self.engine.store.find_branches(&stored.gid).await?;
+        Ok((stored, branches))
+    }
+
+    /// `abort`: fails a prepared msg; rolls back a prepared or aborting tcc/xa.
+    pub async fn abort(&self, mut req: TransRequest) -> Result<(), DtmError> {
+        req.strip_unsafe_chars();
+        let stored = self.must_find(&req.gid).await?;
+        let now = self.engine.now();
+        if stored.trans_type == TransType::Msg && stored.status == TransStatus::Prepared {
+            let change = StatusChange {
+                rollback_reason: req.rollback_reason.clone(),
+                ..StatusChange::to(TransStatus::Failed, now)
+            };
+            self.engine
+                .store
+                .change_status(&stored.gid, TransStatus::Prepared, change, true)
+                .await
+                .map_err(|e| self.status_race(e, &stored.gid))?;
+            return Ok(());
+        }
+        let rollbackable = matches!(req.trans_type.as_str(), "tcc" | "xa")
+            && matches!(stored.status, TransStatus::Prepared | TransStatus::Aborting);
+        if !rollbackable {
+            return Err(DtmError::failure(format!(
+                "trans type: '{}' current status '{}', cannot abort.",
+                stored.trans_type, stored.status
+            )));
+        }
+        let mut stored = stored;
+        if stored.status == TransStatus::Prepared {
+            let change = StatusChange {
+                rollback_reason: req.rollback_reason.clone(),
+                ..StatusChange::to(TransStatus::Aborting, now)
+            };
+            self.engine
+                .store
+                .change_status(&stored.gid, TransStatus::Prepared, change.clone(), true)
+                .await
+                .map_err(|e| self.status_race(e, &stored.gid))?;
+            change.apply(&mut stored);
+        }
+        let branches = self.engine.store.find_branches(&stored.gid).await?;
+        let wait = stored.options.wait_result;
+        let pass = self.engine.pass(stored, branches, wait);
+        if wait {
+            self.engine.process(pass).await
+        } else {
+            let engine = self.engine.clone();
+            tokio::spawn(async move {
+                let _ = engine.process(pass).await;
+            });
+            Ok(())
+        }
+    }
+
+    /// `forceStop`: any unfinished transaction becomes `failed`; branches are untouched.
+    pub async fn force_stop(&self, gid: &str) -> Result<(), DtmError> {
+        let stored = self.must_find(gid).await?;
+        if stored.status.is_final() {
+            return Err(DtmError::failure(format!(
+                "global transaction force stop error. status: {}. error:",
+                stored.status
+            )));
+        }
+        let change = StatusChange::to(TransStatus::Failed, self.engine.now());
+        self.engine
+            .store
+            .change_status(gid, stored.status, change, true)
+            .await
+            .map_err(|e| self.status_race(e, gid))
+    }
+
+    /// `registerBranch`: appends tcc or xa branch rows to a prepared transaction.
+    pub async fn register_branch(&self, fields: BTreeMap<String, String>) -> Result<(), DtmError> {
+        let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
+        let mut gid = get("gid");
+        strip(&mut gid);
+        let bid = get("branch_id");
+        if gid.is_empty() || bid.is_empty() {
+            return Err(DtmError::BadRequest(
+                "registerBranch needs gid and branch_id".into(),
+            ));
+        }
+        let data = Bytes::from(get("data"));
+        let now = self.engine.now();
+        let row = |op: BranchOp, url: String| BranchRow {
+            id: 0,
+            gid: gid.clone(),
+            url,
+            bin_data: data.clone(),
+            branch_id: bid.clone(),
+            op: op.as_str().to_string(),
+            status: TransStatus::Prepared,
+            create_time: now,
+            update_time: now,
+            finish_time: None,
+            rollback_time: None,
+        };
+        let rows = match get("trans_type").as_str() {
+            "tcc" => vec![
+                row(BranchOp::Cancel, get("cancel")),
+                row(BranchOp::Confirm, get("confirm")),
+            ],
+            "xa" => vec![
+                row(BranchOp::Rollback, get("url")),
+                row(BranchOp::Commit, get("url")),
+            ],
+            other => {
+                return Err(DtmError::BadRequest(format!(
+                    "unknow trans type: {other} (registerBranch takes tcc or xa)"
+                )))
+            }
+        };
+        match self
+            .engine
+            .store
+            .append_branches(&gid, TransStatus::Prepared, rows)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(StoreError::NotFound) => Err(DtmError::failure(format!(
+                "no trans with gid: {gid} status: prepared found"
+            ))),
+            Err(StoreError::UniqueConflict) => Err(DtmError::Server(format!(
+                "branch {bid} of {gid} is already registered"
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `query`: the transaction (or none) and its branches.
+    pub async fn query(&self, gid: &str) -> Result<(Option<TransRow>, Vec<BranchRow>), DtmError> {
+        if gid.is_empty() {
+            return Err(DtmError::Server("no gid specified".into()));
+        }
+        let trans = self.engine.store.find_trans(gid).await?;
+        let branches = match &trans {
+            Some(_) => self.engine.store.find_branches(gid).await?,
+            None => Vec::new(),
+        };
+        Ok((trans, branches))
+    }
+
+    /// `all`: a page of transactions, or the one with `gid`.
+    pub async fn all(
+        &self,
+        gid: &str,
+        query: ScanQuery,
+    ) -> Result<(Option<Vec<TransRow>>, String), DtmError> {
+        if !gid.is_empty() {
+            let found = self.engine.store.find_trans(gid).await?;
+            return Ok((found.map(|t| vec![t]), query.position));
+        }
+        let (rows, next) = self.engine.store.scan(query).await?;
+        Ok(((!rows.is_empty()).then_some(rows), next))
+    }
+
+    /// `resetCronTime`: pulls far-future retries back to now.
+    pub async fn reset_cron_time(&self, timeout: i64, limit: i64) -> Result<(i64, bool), DtmError> {
+        let now = self.engine.now();
+        let result = self
+            .engine
+            .store
+            .reset_cron_time(now + timeout * 1000, now, limit)
+            .await?;
+        self.engine.clock.moved.notify_waiters();
+        Ok(result)
+    }
+
+    /// `resetNextCronTime`: makes one transaction due now.
+    pub async fn reset_next_cron_time(&self, gid: &str) -> Result<(), DtmError> {
+        let mut gid = gid.to_string();
+        strip(&mut gid);
+        match self
+            .engine
+            .store
+            .reset_next_cron_time(&gid, self.engine.now())
+            .await
+        {
+            Ok(()) => {
+                self.engine.clock.moved.notify_waiters();
+                Ok(())
+            }
+            Err(StoreError::NotFound) => Err(not_found(&gid)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn must_find(&self, gid: &str) -> Result<TransRow, DtmError> {
+        self.engine
+            .store
+            .find_trans(gid)
+            .await?
+            .ok_or_else(|| not_found(gid))
+    }
+
+    fn status_race(&self, e: StoreError, gid: &str) -> DtmError {
+        match e {
+            StoreError::NotFound => {
+                DtmError::failure(format!("status of {gid} changed concurrently, retry"))
+            }
+            e => e.into(),
+        }
+    }
+
+    /// Validates a prepare/submit request and builds its rows.
+    fn build(&self, req: &TransRequest, status: TransStatus) -> Result<NewTrans, DtmError> {
+        let bad = |msg: String| Err(DtmError::BadRequest(msg));
+        if req.gid.is_empty() {
+            return bad("gid is required".into());
+        }
+        if req.gid.len() > MAX_GID_LEN {
+            return bad(format!("gid is longer than {MAX_GID_LEN} bytes"));
+        }
+        let Some(trans_type) = TransType::parse(&req.trans_type) else {
+            return bad(format!("unknown trans type: {:?}", req.trans_type));
+        };
+        if trans_type == TransType::Workflow {
+            return bad("workflow transactions are not supported by this server build".into());
+        }
+        if !req.protocol.is_empty() && Protocol::parse(&req.protocol).is_none() {
+            return bad(format!("unknown protocol: {:?}", req.protocol));
+        }
+        let o = &req.options;
+        if o.timeout_to_fail < 0
+            || o.request_timeout < 0
+            || o.retry_interval < 0
+            || o.retry_limit < 0
+        {
+            return bad("timeouts, intervals and limits must not be negative".into());
+        }
+        if !req.custom_data.is_empty() {
+            let valid = match trans_type {
+                TransType::Saga => serde_json::from_str::<SagaCustomData>(&req.custom_data).is_ok(),
+                TransType::Msg => serde_json::from_str::<MsgCustomData>(&req.custom_data).is_ok(),
+                _ => true,
+            };
+            if !valid {
+                return bad(format!(
+                    "invalid custom_data for {trans_type}: {}",
+                    req.custom_data
+                ));
+            }
+        }
+        let now = self.engine.now();
+        let mut row = TransRow {
+            id: 0,
+            gid: req.gid.clone(),
+            trans_type,
+            status,
+            query_prepared: req.query_prepared.clone(),
+            protocol: if req.protocol.is_empty() {
+                Protocol::Http.as_str().into()
+            } else {
+                req.protocol.clone()
+            },
+            create_time: now,
+            update_time: now,
+            finish_time: None,
+            rollback_time: None,
+            options: req.options.clone(),
+            custom_data: req.custom_data.clone(),
+            next_cron_interval: 0,
+            next_cron_time: 0,
+            owner: String::new(),
+            ext_data: String::new(),
+            result: String::new(),
+            rollback_reason: req.rollback_reason.clone(),
+        };
+        row.options.retry_count = 0;
+        row.next_cron_interval = self.engine.base_interval(&row);
+        row.next_cron_time = now + row.next_cron_interval * 1000;
+        let branches = self.generate_branches(req, &row)?;
+        Ok(NewTrans { row, branches })
+    }
+
+    /// Branch rows of a saga (`[compensate, action]` per step) or msg (`action` per step).
+    fn generate_branches(
+        &self,
+        req: &TransRequest,
+        row: &TransRow,
+    ) -> Result<Vec<BranchRow>, DtmError> {
+        let ops: &[BranchOp] = match row.trans_type {
+            TransType::Saga => &[BranchOp::Compensate, BranchOp::Action],
+            TransType::Msg => &[BranchOp::Action],
+            _ => return Ok(Vec::new()),
+        };
+        let mut payloads: Vec<Bytes> = req
+            .payloads
+            .iter()
+            .map(|p| Bytes::copy_from_slice(p.as_bytes()))
+            .collect();
+        payloads.extend(
+            req.steps
+                .iter()
+                .filter_map(|s| s.get("data").filter(|d| !d.is_empty()))
+                .map(|d| Bytes::copy_from_slice(d.as_bytes())),
+        );
+        if payloads.len() < req.steps.len() {
+            return Err(DtmError::BadRequest(format!(
+                "{} steps but {} payloads: give one payload per step",
+                req.steps.len(),
+                payloads.len()
+            )));
+        }
+        let mut rows = Vec::with_capacity(req.steps.len() * ops.len());
+        for (i, step) in req.steps.iter().enumerate() {
+            for op in ops {
+                let url = step.get(op.as_str()).cloned().unwrap_or_default();
+                check_url(&url)?;
+                rows.push(BranchRow {
+                    id: 0,
+                    gid: row.gid.clone(),
+                    url,
+                    bin_data: payloads[i].clone(),
+                    branch_id: branch_id(i),
+                    op: op.as_str().into(),
+                    status: TransStatus::Prepared,
+                    create_time: row.create_time,
+                    update_time: row.create_time,
+                    finish_time: None,
+                    rollback_time: None,
+                });
+            }
+        }
+        Ok(rows)
+    }
+}
+
+/// Refuses URLs that can never be called: malformed http(s) URLs and topics (which this
+/// build does not know yet, so none exists).
+fn check_url(url: &str) -> Result<(), DtmError> {
+    if let Some(topic) = url.strip_prefix("topic://") {
+        return Err(DtmError::Server(format!("topic not found: {topic}")));
+    }
+    if url.starts_with("http://") || url.starts_with("https://") {
+        reqwest::Url::parse(url)
+            .map_err(|e| DtmError::BadRequest(format!("invalid branch url {url:?}: {e}")))?;
+    }
+    Ok(())
+}
+
+fn not_found(gid: &str) -> DtmError {
+    DtmError::Server(format!("no TransGlobal with gid: {gid} found"))
+}

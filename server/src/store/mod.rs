@@ -1,0 +1,96 @@
+//! Storage of global transactions and their branches, behind one trait.
+//!
+//! Writes come in two strengths, following the durability rule of DESIGN.md §2: durable
+//! writes (a new transaction, a status change a client waits for) are acknowledged only
+//! after they are on disk; lazy writes (branch results, cron bookkeeping) are applied in
+//! order with the others and become durable with the next durable commit. A store applies
+//! all writes in submission order.
+
+mod model;
+pub mod sqlite;
+
+pub use model::{BranchRow, ScanQuery, StatusChange, TransRow};
+
+use async_trait::async_trait;
+use dtmx::TransStatus;
+
+/// Errors of a store.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum StoreError {
+    /// The row does not exist, or not with the expected status.
+    #[error("storage: NotFound")]
+    NotFound,
+    /// A row with the same key exists.
+    #[error("storage: UniqueKeyConflict")]
+    UniqueConflict,
+    /// The database failed; the write did not happen.
+    #[error("storage error: {0}")]
+    Db(String),
+}
+
+/// Result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A transaction leased by the cron, with its branches.
+pub type Leased = (TransRow, Vec<BranchRow>);
+
+/// The operations the engine and the API need from a store.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Durably inserts a new transaction with its branches; `UniqueConflict` if the gid exists.
+    async fn save_new(&self, trans: TransRow, branches: Vec<BranchRow>) -> StoreResult<()>;
+
+    /// The transaction with this gid, if any.
+    async fn find_trans(&self, gid: &str) -> StoreResult<Option<TransRow>>;
+
+    /// The branches of a transaction in insertion order.
+    async fn find_branches(&self, gid: &str) -> StoreResult<Vec<BranchRow>>;
+
+    /// A page of transactions, newest first, and the position of the next page.
+    async fn scan(&self, query: ScanQuery) -> StoreResult<(Vec<TransRow>, String)>;
+
+    /// Durably appends branches if the transaction has `status`; `NotFound` if not,
+    /// `UniqueConflict` if a `(branch_id, op)` exists.
+    async fn append_branches(
+        &self,
+        gid: &str,
+        status: TransStatus,
+        branches: Vec<BranchRow>,
+    ) -> StoreResult<()>;
+
+    /// Compare-and-set of the global status; `NotFound` if the status is not `old`.
+    /// A durable change is on disk before this returns.
+    async fn change_status(
+        &self,
+        gid: &str,
+        old: TransStatus,
+        change: StatusChange,
+        durable: bool,
+    ) -> StoreResult<()>;
+
+    /// Lazily records a branch's new status, only while the global status is `global`.
+    fn update_branch(&self, global: TransStatus, branch: &BranchRow);
+
+    /// Lazily sets the cron fields, only while the global status is `status`.
+    fn touch_cron(&self, gid: &str, status: TransStatus, interval: i64, next_time: i64, now: i64);
+
+    /// Leases up to `limit` unfinished transactions due before `due_before` by moving their
+    /// `next_cron_time` to `lease_until`, and returns them with their branches.
+    async fn lock_due(
+        &self,
+        due_before: i64,
+        lease_until: i64,
+        now: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<Leased>>;
+
+    /// Pulls unfinished transactions whose `next_cron_time` is after `after` back to `now`,
+    /// at most `limit`; returns how many, and whether more remain.
+    async fn reset_cron_time(&self, after: i64, now: i64, limit: i64) -> StoreResult<(i64, bool)>;
+
+    /// Sets `next_cron_time` of one transaction to `now`; `NotFound` if absent.
+    async fn reset_next_cron_time(&self, gid: &str, now: i64) -> StoreResult<()>;
+
+    /// Makes every write so far durable.
+    async fn flush(&self) -> StoreResult<()>;
+}
