@@ -15,6 +15,7 @@ pub mod store;
 
 use api::http::{router, Http};
 use api::json::TimeFormat;
+use axum::serve::ListenerExt;
 use clock::Clock;
 use config::Config;
 use engine::Engine;
@@ -63,6 +64,9 @@ impl Server {
         let app = router(Http {
             service,
             time: TimeFormat::new(&config.time_zone_offset),
+        });
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
         });
         let http = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {

@@ -3,6 +3,7 @@
 
 pub mod caller;
 mod msg;
+mod phase2;
 mod saga;
 
 use crate::clock::Clock;
@@ -81,9 +82,10 @@ impl Engine {
                 Ok(())
             }
             TransType::Msg => self.process_msg(&mut pass).await,
-            other => Err(DtmError::BadRequest(format!(
-                "trans type {other} is not processed by this server build"
-            ))),
+            TransType::Tcc | TransType::Xa => self.process_phase2(&mut pass).await,
+            TransType::Workflow => Err(DtmError::BadRequest(
+                "workflow transactions are not processed by this server build".into(),
+            )),
         };
         if let Err(e) = &result {
             tracing::debug!(gid, "pass ended with {e}");

@@ -174,7 +174,13 @@ impl Engine {
                 else {
                     continue;
                 };
-                self.after_call(pass, &outcome);
+                // An action's FAILURE is its final result (the branch becomes `failed`), not
+                // an error to back off from (PROTOCOL.md §1.6, §5.3).
+                let cron_outcome = match outcome {
+                    Outcome::Failure(_) => &Outcome::Success,
+                    ref other => other,
+                };
+                self.after_call(pass, cron_outcome);
                 match outcome {
                     Outcome::Success => {
                         self.set_branch_status(pass, a, TransStatus::Succeed);
