@@ -51,7 +51,16 @@ pub struct Config {
     pub grpc_port: u16,
     pub json_rpc_port: u16,
     pub update_branch_sync: i64,
+    pub update_branch_async_goroutine_num: i64,
     pub log_level: String,
+    /// Comma list of `stderr`, `stdout` or file paths (`Log.Outputs`).
+    pub log_outputs: String,
+    /// gRPC resolver driver (`MicroService.Driver`); only `default` is built in.
+    pub micro_service_driver: String,
+    pub micro_service_target: String,
+    pub micro_service_end_point: String,
+    /// Default gRPC client service config (`GrpcServiceConfig`), JSON.
+    pub grpc_service_config: String,
     pub time_zone_offset: String,
     pub config_update_interval: i64,
     pub alert_retry_limit: i64,
@@ -92,7 +101,13 @@ impl Default for Config {
             grpc_port: 36790,
             json_rpc_port: 36791,
             update_branch_sync: 1,
+            update_branch_async_goroutine_num: 1,
             log_level: "info".into(),
+            log_outputs: "stderr".into(),
+            micro_service_driver: "default".into(),
+            micro_service_target: String::new(),
+            micro_service_end_point: String::new(),
+            grpc_service_config: r#"{"loadBalancingConfig": [{"round_robin":{}}]}"#.into(),
             time_zone_offset: String::new(),
             config_update_interval: 3,
             alert_retry_limit: 3,
@@ -186,6 +201,53 @@ const KEYS: &[(&str, &str, Setter)] = &[
     }),
     ("UpdateBranchSync", "UPDATE_BRANCH_SYNC", |c, v| {
         set_int(&mut c.update_branch_sync, v)
+    }),
+    (
+        "UpdateBranchAsyncGoroutineNum",
+        "UPDATE_BRANCH_ASYNC_GOROUTINE_NUM",
+        |c, v| set_int(&mut c.update_branch_async_goroutine_num, v),
+    ),
+    ("Log.Outputs", "LOG_OUTPUTS", |c, v| {
+        set_str(&mut c.log_outputs, v)
+    }),
+    (
+        "Log.RotationEnable",
+        "LOG_ROTATION_ENABLE",
+        |_, v| match v {
+            "" | "0" | "false" => Ok(()),
+            _ => Err("log rotation is not built in; rotate with logrotate (copytruncate)".into()),
+        },
+    ),
+    (
+        "Log.RotationConfigJSON",
+        "LOG_ROTATION_CONFIG_JSON",
+        |_, v| {
+            serde_json::from_str::<serde_json::Value>(v)
+                .map(|_| ())
+                .map_err(|e| format!("invalid JSON: {e}"))
+        },
+    ),
+    (
+        "MicroService.Driver",
+        "MICRO_SERVICE_DRIVER",
+        |c, v| match v {
+            "" | "default" => set_str(&mut c.micro_service_driver, "default"),
+            other => Err(format!(
+                "micro-service driver {other:?} is not available; use default"
+            )),
+        },
+    ),
+    ("MicroService.Target", "MICRO_SERVICE_TARGET", |c, v| {
+        set_str(&mut c.micro_service_target, v)
+    }),
+    (
+        "MicroService.EndPoint",
+        "MICRO_SERVICE_END_POINT",
+        |c, v| set_str(&mut c.micro_service_end_point, v),
+    ),
+    ("GrpcServiceConfig", "GRPC_SERVICE_CONFIG", |c, v| {
+        serde_json::from_str::<serde_json::Value>(v).map_err(|e| format!("invalid JSON: {e}"))?;
+        set_str(&mut c.grpc_service_config, v)
     }),
     ("LogLevel", "LOG_LEVEL", |c, v| {
         match v {

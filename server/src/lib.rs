@@ -10,6 +10,7 @@ pub mod cron;
 pub mod engine;
 pub mod error;
 pub mod gid;
+pub mod logging;
 pub mod service;
 pub mod store;
 

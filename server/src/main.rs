@@ -66,12 +66,10 @@ fn main() -> ExitCode {
     } else {
         config.log_level.as_str()
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
-            "dtmx_server={level},warn"
-        )))
-        .with_writer(std::io::stderr)
-        .init();
+    if let Err(e) = dtmx_server::logging::init(level, &config.log_outputs) {
+        eprintln!("dtmx: {e}");
+        return ExitCode::from(2);
+    }
     if flags.reset {
         return match SqliteStore::reset(std::path::Path::new(&config.store.path)) {
             Ok(()) => {

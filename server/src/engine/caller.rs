@@ -2,6 +2,7 @@
 
 use crate::store::{BranchRow, TransRow};
 use dtmx::{Outcome, TransType};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -83,13 +84,21 @@ impl BranchCaller {
         } else {
             self.http.get(url)
         };
-        req = req.header("Content-type", "application/json");
+        // Content-type, then legacy ext_data headers, then branch_headers: a later value
+        // replaces an earlier one of the same name (PROTOCOL.md §1.5).
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         for (k, v) in legacy_headers(&trans.ext_data)
             .iter()
             .chain(trans.options.branch_headers.iter())
         {
-            req = req.header(k.as_str(), v.as_str());
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|e| format!("invalid header name {k:?}: {e}"))?;
+            let value = HeaderValue::from_str(v)
+                .map_err(|e| format!("invalid value of header {k}: {e}"))?;
+            headers.insert(name, value);
         }
+        req = req.headers(headers);
         let timeout = match trans.options.request_timeout {
             t if t > 0 => Duration::from_secs(t as u64),
             _ => self.default_timeout,
