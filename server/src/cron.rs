@@ -4,6 +4,8 @@
 
 use crate::engine::Engine;
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,8 +35,12 @@ pub async fn run(engine: Arc<Engine>) {
                 async move {
                     let gid = trans.gid.clone();
                     let pass = engine.pass(trans, branches, false);
-                    if let Err(e) = engine.process(pass).await {
-                        tracing::debug!(gid, "cron pass: {e}");
+                    // A panicking pass must not stop the cron for every other
+                    // transaction (PROTOCOL.md §5.4: panics are recovered).
+                    match AssertUnwindSafe(engine.process(pass)).catch_unwind().await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => tracing::debug!(gid, "cron pass: {e}"),
+                        Err(_) => tracing::error!(gid, "cron pass panicked"),
                     }
                 }
             })

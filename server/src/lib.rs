@@ -13,6 +13,7 @@ pub mod gid;
 pub mod logging;
 pub mod service;
 pub mod store;
+pub mod topics;
 
 use api::http::{router, Http};
 use api::json::TimeFormat;

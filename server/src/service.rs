@@ -4,6 +4,7 @@
 use crate::engine::Engine;
 use crate::error::DtmError;
 use crate::store::{BranchRow, ScanQuery, StatusChange, StoreError, TransRow};
+use crate::topics::TOPIC_PREFIX;
 use bytes::Bytes;
 use dtmx::protocol::strip;
 use dtmx::{
@@ -45,7 +46,7 @@ impl Service {
     /// `prepare`: records a transaction in `prepared`; idempotent while it stays prepared.
     pub async fn prepare(&self, mut req: TransRequest) -> Result<(), DtmError> {
         req.strip_unsafe_chars();
-        let new = self.build(&req, TransStatus::Prepared)?;
+        let new = self.build(&req, TransStatus::Prepared).await?;
         match self.engine.store.save_new(new.row, new.branches).await {
             Ok(()) => Ok(()),
             Err(StoreError::UniqueConflict) => {
@@ -66,7 +67,7 @@ impl Service {
     /// `submit`: records (or promotes a prepared) transaction and processes it.
     pub async fn submit(&self, mut req: TransRequest) -> Result<(), DtmError> {
         req.strip_unsafe_chars();
-        let new = self.build(&req, TransStatus::Submitted)?;
+        let new = self.build(&req, TransStatus::Submitted).await?;
         let wait = req.options.wait_result;
         let (trans, branches) = match self
             .engine
@@ -182,6 +183,9 @@ impl Service {
 
     /// `forceStop`: any unfinished transaction becomes `failed`; branches are untouched.
     pub async fn force_stop(&self, gid: &str) -> Result<(), DtmError> {
+        let mut gid = gid.to_string();
+        strip(&mut gid);
+        let gid = gid.as_str();
         let stored = self.must_find(gid).await?;
         if stored.status.is_final() {
             return Err(DtmError::failure(format!(
@@ -288,7 +292,7 @@ impl Service {
         let result = self
             .engine
             .store
-            .reset_cron_time(now + timeout * 1000, now, limit)
+            .reset_cron_time(now.saturating_add(timeout.saturating_mul(1000)), now, limit)
             .await?;
         self.engine.clock.moved.notify_waiters();
         Ok(result)
@@ -331,7 +335,7 @@ impl Service {
     }
 
     /// Validates a prepare/submit request and builds its rows.
-    fn build(&self, req: &TransRequest, status: TransStatus) -> Result<NewTrans, DtmError> {
+    async fn build(&self, req: &TransRequest, status: TransStatus) -> Result<NewTrans, DtmError> {
         let bad = |msg: String| Err(DtmError::BadRequest(msg));
         if req.gid.is_empty() {
             return bad("gid is required".into());
@@ -396,13 +400,14 @@ impl Service {
         };
         row.options.retry_count = 0;
         row.next_cron_interval = self.engine.base_interval(&row);
-        row.next_cron_time = now + row.next_cron_interval * 1000;
-        let branches = self.generate_branches(req, &row)?;
+        row.next_cron_time = now.saturating_add(row.next_cron_interval.saturating_mul(1000));
+        let branches = self.generate_branches(req, &row).await?;
         Ok(NewTrans { row, branches })
     }
 
-    /// Branch rows of a saga (`[compensate, action]` per step) or msg (`action` per step).
-    fn generate_branches(
+    /// Branch rows of a saga (`[compensate, action]` per step) or msg (`action` per step,
+    /// or one per subscriber of a `topic://` step: `01-01`, `01-02`, ...).
+    async fn generate_branches(
         &self,
         req: &TransRequest,
         row: &TransRow,
@@ -430,35 +435,55 @@ impl Service {
                 payloads.len()
             )));
         }
+        let new_row = |url: String, branch_id: String, op: BranchOp, payload: &Bytes| BranchRow {
+            id: 0,
+            gid: row.gid.clone(),
+            url,
+            bin_data: payload.clone(),
+            branch_id,
+            op: op.as_str().into(),
+            status: TransStatus::Prepared,
+            create_time: row.create_time,
+            update_time: row.create_time,
+            finish_time: None,
+            rollback_time: None,
+        };
         let mut rows = Vec::with_capacity(req.steps.len() * ops.len());
         for (i, step) in req.steps.iter().enumerate() {
-            for op in ops {
+            for &op in ops {
                 let url = step.get(op.as_str()).cloned().unwrap_or_default();
-                check_url(&url)?;
-                rows.push(BranchRow {
-                    id: 0,
-                    gid: row.gid.clone(),
-                    url,
-                    bin_data: payloads[i].clone(),
-                    branch_id: branch_id(i),
-                    op: op.as_str().into(),
-                    status: TransStatus::Prepared,
-                    create_time: row.create_time,
-                    update_time: row.create_time,
-                    finish_time: None,
-                    rollback_time: None,
-                });
+                let topic = url.strip_prefix(TOPIC_PREFIX);
+                match topic {
+                    Some(topic) if row.trans_type == TransType::Msg => {
+                        let urls = self.topic_urls(topic).await?;
+                        let single = urls.len() == 1;
+                        for (k, url) in urls.into_iter().enumerate() {
+                            check_url(&url)?;
+                            let id = if single {
+                                branch_id(i)
+                            } else {
+                                format!("{}-{}", branch_id(i), branch_id(k))
+                            };
+                            rows.push(new_row(url, id, op, &payloads[i]));
+                        }
+                    }
+                    _ => {
+                        check_url(&url)?;
+                        rows.push(new_row(url, branch_id(i), op, &payloads[i]));
+                    }
+                }
             }
         }
         Ok(rows)
     }
 }
 
-/// Refuses URLs that can never be called: malformed http(s) URLs and topics (which this
-/// build does not know yet, so none exists).
+/// Refuses URLs that can never be called: malformed http(s) URLs, and topics outside msg.
 fn check_url(url: &str) -> Result<(), DtmError> {
-    if let Some(topic) = url.strip_prefix("topic://") {
-        return Err(DtmError::Server(format!("topic not found: {topic}")));
+    if url.starts_with(TOPIC_PREFIX) {
+        return Err(DtmError::BadRequest(format!(
+            "{url}: topics are only valid in msg steps"
+        )));
     }
     if url.starts_with("http://") || url.starts_with("https://") {
         reqwest::Url::parse(url)

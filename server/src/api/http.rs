@@ -1,16 +1,16 @@
 //! The HTTP front door on `HttpPort` (PROTOCOL.md §1.1, §1.3): DTM's routes, its reply
 //! envelope (200 / 409 / 425 / 500 with `dtm_result`) and lenient JSON bodies.
 
-use super::json::{branch_json, trans_json, TimeFormat};
+use super::json::{branch_json, kv_json, trans_json, TimeFormat};
 use crate::error::DtmError;
 use crate::service::{Service, DEFAULT_PAGE};
 use crate::store::ScanQuery;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{any, delete, get, post};
 use axum::Router;
 use dtmx::TransRequest;
 use serde_json::{json, Value};
@@ -49,7 +49,12 @@ pub fn router(state: Http) -> Router {
         .route("/query", get(query))
         .route("/all", get(all))
         .route("/resetCronTime", get(reset_cron_time))
-        .route("/resetNextCronTime", post(reset_next_cron_time));
+        .route("/resetNextCronTime", post(reset_next_cron_time))
+        .route("/subscribe", get(subscribe))
+        .route("/unsubscribe", get(unsubscribe))
+        .route("/topic/{name}", delete(delete_topic))
+        .route("/queryKV", get(query_kv))
+        .route("/scanKV", get(scan_kv));
     if config.test_hooks {
         dtm = dtm.route("/test/forward", post(forward));
     }
@@ -268,6 +273,61 @@ async fn reset_cron_time(State(s): State<Http>, Query(p): Params) -> Response {
         Ok(Reply::Json(
             json!({"has_remaining": remaining, "succeed_count": count}),
         ))
+    };
+    envelope(answer.await)
+}
+
+fn param<'a>(p: &'a HashMap<String, String>, key: &str) -> &'a str {
+    p.get(key).map(String::as_str).unwrap_or_default()
+}
+
+async fn subscribe(State(s): State<Http>, Query(p): Params) -> Response {
+    let answer = s
+        .service
+        .subscribe(param(&p, "topic"), param(&p, "url"), param(&p, "remark"))
+        .await;
+    envelope(answer.map(|()| Reply::Success))
+}
+
+async fn unsubscribe(State(s): State<Http>, Query(p): Params) -> Response {
+    let answer = s
+        .service
+        .unsubscribe(param(&p, "topic"), param(&p, "url"))
+        .await;
+    envelope(answer.map(|()| Reply::Success))
+}
+
+async fn delete_topic(State(s): State<Http>, Path(name): Path<String>) -> Response {
+    envelope(s.service.delete_topic(&name).await.map(|()| Reply::Success))
+}
+
+async fn query_kv(State(s): State<Http>, Query(p): Params) -> Response {
+    let answer = s
+        .service
+        .query_kv(param(&p, "cat"), param(&p, "key"))
+        .await
+        .map(|rows| {
+            let kv: Vec<Value> = rows.iter().map(|r| kv_json(r, s.time)).collect();
+            Reply::Json(json!({"kv": kv}))
+        });
+    envelope(answer)
+}
+
+async fn scan_kv(State(s): State<Http>, Query(p): Params) -> Response {
+    let answer = async {
+        let limit = int_param(&p, "limit", DEFAULT_PAGE)?;
+        if limit <= 0 {
+            return Err(DtmError::BadRequest("limit must be positive".into()));
+        }
+        let position = param(&p, "position");
+        if !position.is_empty() && position.parse::<i64>().is_err() {
+            return Err(DtmError::BadRequest(format!(
+                "position must be a value returned as next_position, got {position:?}"
+            )));
+        }
+        let (rows, next) = s.service.scan_kv(param(&p, "cat"), position, limit).await?;
+        let kv: Vec<Value> = rows.iter().map(|r| kv_json(r, s.time)).collect();
+        Ok(Reply::Json(json!({"kv": kv, "next_position": next})))
     };
     envelope(answer.await)
 }

@@ -1,7 +1,7 @@
 //! JSON shapes of stored objects as DTM returns them (PROTOCOL.md §1.4): Go's field
 //! order, omit-empty fields, RFC 3339 times in the server's zone, base64 payloads.
 
-use crate::store::{BranchRow, TransRow};
+use crate::store::{BranchRow, KvRow, TransRow};
 use base64::Engine as _;
 use chrono::{FixedOffset, Local, SecondsFormat, TimeZone};
 use serde_json::{Map, Value};
@@ -100,6 +100,19 @@ pub fn branch_json(b: &BranchRow, tf: TimeFormat) -> Value {
     put_str(&mut m, "status", b.status.as_str());
     tf.opt(&mut m, "finish_time", b.finish_time);
     tf.opt(&mut m, "rollback_time", b.rollback_time);
+    Value::Object(m)
+}
+
+/// A KV row as `queryKV` and `scanKV` return it.
+pub fn kv_json(kv: &KvRow, tf: TimeFormat) -> Value {
+    let mut m = Map::new();
+    m.insert("id".into(), Value::from(kv.id));
+    m.insert("create_time".into(), tf.format(kv.create_time));
+    m.insert("update_time".into(), tf.format(kv.update_time));
+    put_str(&mut m, "cat", &kv.cat);
+    put_str(&mut m, "k", &kv.k);
+    put_str(&mut m, "v", &kv.v);
+    m.insert("version".into(), Value::from(kv.version));
     Value::Object(m)
 }
 

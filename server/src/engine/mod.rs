@@ -125,7 +125,7 @@ impl Engine {
     /// True when the transaction has outlived its timeout.
     fn is_timeout(&self, trans: &TransRow) -> bool {
         let t = self.timeout_secs(trans);
-        t > 0 && self.now() - trans.create_time >= t * 1000
+        t > 0 && self.now() - trans.create_time >= t.saturating_mul(1000)
     }
 
     fn timeout_reason(trans: &TransRow) -> String {

@@ -9,7 +9,7 @@
 mod model;
 pub mod sqlite;
 
-pub use model::{BranchRow, ScanQuery, StatusChange, TransRow};
+pub use model::{BranchRow, KvRow, ScanQuery, StatusChange, TransRow};
 
 use async_trait::async_trait;
 use dtmx::TransStatus;
@@ -93,4 +93,32 @@ pub trait Store: Send + Sync + 'static {
 
     /// Makes every write so far durable.
     async fn flush(&self) -> StoreResult<()>;
+
+    /// KV rows of category `cat`: the one with key `key`, or all of them if `key` is empty.
+    async fn kv_find(&self, cat: &str, key: &str) -> StoreResult<Vec<KvRow>>;
+
+    /// A page of KV rows of `cat`, newest first, and the position of the next page.
+    async fn kv_scan(
+        &self,
+        cat: &str,
+        position: &str,
+        limit: i64,
+    ) -> StoreResult<(Vec<KvRow>, String)>;
+
+    /// Durably creates a KV row with version 1; `UniqueConflict` if it exists.
+    async fn kv_create(&self, cat: &str, key: &str, value: &str, now: i64) -> StoreResult<()>;
+
+    /// Durably replaces the value of a KV row if its version is still `version`, bumping
+    /// it; `NotFound` otherwise.
+    async fn kv_update(
+        &self,
+        cat: &str,
+        key: &str,
+        value: &str,
+        version: i64,
+        now: i64,
+    ) -> StoreResult<()>;
+
+    /// Durably deletes a KV row; `NotFound` if absent.
+    async fn kv_delete(&self, cat: &str, key: &str) -> StoreResult<()>;
 }

@@ -101,3 +101,16 @@ pub struct ScanQuery {
     pub create_time_start: Option<i64>,
     pub create_time_end: Option<i64>,
 }
+
+/// A row of the generic key-value table (category `topics` holds the topic subscribers).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KvRow {
+    pub id: i64,
+    pub cat: String,
+    pub k: String,
+    pub v: String,
+    /// Starts at 1 and grows by one per update (optimistic lock).
+    pub version: i64,
+    pub create_time: i64,
+    pub update_time: i64,
+}

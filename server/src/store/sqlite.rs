@@ -6,7 +6,9 @@
 //! a batch of lazy writes only commits with `synchronous=NORMAL` (no fsync). Reads use a
 //! small pool of read-only connections, which WAL lets run beside the writer.
 
-use super::{BranchRow, Leased, ScanQuery, StatusChange, Store, StoreError, StoreResult, TransRow};
+use super::{
+    BranchRow, KvRow, Leased, ScanQuery, StatusChange, Store, StoreError, StoreResult, TransRow,
+};
 use async_trait::async_trait;
 use bytes::Bytes;
 use dtmx::{TransOptions, TransStatus, TransType};
@@ -71,6 +73,8 @@ const TRANS_COLUMNS: &str = "id, gid, trans_type, status, query_prepared, protoc
 
 const BRANCH_COLUMNS: &str = "id, gid, url, bin_data, branch_id, op, status, create_time, \
     update_time, finish_time, rollback_time";
+
+const KV_COLUMNS: &str = "id, cat, k, v, version, create_time, update_time";
 
 const UNFINISHED: &str = "status IN ('prepared','aborting','submitted')";
 
@@ -329,6 +333,26 @@ fn branch_from_row(row: &Row) -> rusqlite::Result<BranchRow> {
         finish_time: row.get(9)?,
         rollback_time: row.get(10)?,
     })
+}
+
+fn kv_from_row(row: &Row) -> rusqlite::Result<KvRow> {
+    Ok(KvRow {
+        id: row.get(0)?,
+        cat: row.get(1)?,
+        k: row.get(2)?,
+        v: row.get::<_, Option<String>>(3)?.unwrap_or_default(),
+        version: row.get::<_, Option<i64>>(4)?.unwrap_or(1),
+        create_time: row.get::<_, Option<i64>>(5)?.unwrap_or_default(),
+        update_time: row.get::<_, Option<i64>>(6)?.unwrap_or_default(),
+    })
+}
+
+fn changed_one(n: usize) -> StoreResult<()> {
+    if n == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
 }
 
 fn find_trans(conn: &Connection, gid: &str) -> StoreResult<Option<TransRow>> {
@@ -692,5 +716,109 @@ impl Store for SqliteStore {
 
     async fn flush(&self) -> StoreResult<()> {
         self.write(true, |_| Ok(())).await
+    }
+
+    async fn kv_find(&self, cat: &str, key: &str) -> StoreResult<Vec<KvRow>> {
+        let (cat, key) = (cat.to_string(), key.to_string());
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {KV_COLUMNS} FROM kv WHERE cat = ?1 AND (?2 = '' OR k = ?2) ORDER BY id"
+                ))
+                .map_err(db_err)?;
+            let rows = stmt.query_map([cat, key], kv_from_row).map_err(db_err)?;
+            rows.collect::<Result<_, _>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn kv_scan(
+        &self,
+        cat: &str,
+        position: &str,
+        limit: i64,
+    ) -> StoreResult<(Vec<KvRow>, String)> {
+        let cat = cat.to_string();
+        let below = if position.is_empty() {
+            i64::MAX
+        } else {
+            position
+                .parse()
+                .map_err(|_| StoreError::Db(format!("invalid position {position:?}")))?
+        };
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {KV_COLUMNS} FROM kv WHERE cat = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
+                ))
+                .map_err(db_err)?;
+            let rows: Vec<KvRow> = stmt
+                .query_map(params![cat, below, limit], kv_from_row)
+                .map_err(db_err)?
+                .collect::<Result<_, _>>()
+                .map_err(db_err)?;
+            let next = match rows.last() {
+                Some(last) if rows.len() as i64 == limit => last.id.to_string(),
+                _ => String::new(),
+            };
+            Ok((rows, next))
+        })
+        .await
+    }
+
+    async fn kv_create(&self, cat: &str, key: &str, value: &str, now: i64) -> StoreResult<()> {
+        let (cat, key, value) = (cat.to_string(), key.to_string(), value.to_string());
+        self.write(true, move |conn| {
+            let n = conn
+                .prepare_cached(
+                    "INSERT INTO kv (cat, k, v, version, create_time, update_time) \
+                     VALUES (?1, ?2, ?3, 1, ?4, ?4) ON CONFLICT (cat, k) DO NOTHING",
+                )
+                .map_err(db_err)?
+                .execute(params![cat, key, value, now])
+                .map_err(db_err)?;
+            if n == 0 {
+                Err(StoreError::UniqueConflict)
+            } else {
+                Ok(())
+            }
+        })
+        .await
+    }
+
+    async fn kv_update(
+        &self,
+        cat: &str,
+        key: &str,
+        value: &str,
+        version: i64,
+        now: i64,
+    ) -> StoreResult<()> {
+        let (cat, key, value) = (cat.to_string(), key.to_string(), value.to_string());
+        self.write(true, move |conn| {
+            let n = conn
+                .prepare_cached(
+                    "UPDATE kv SET v = ?1, version = version + 1, update_time = ?2 \
+                     WHERE cat = ?3 AND k = ?4 AND version = ?5",
+                )
+                .map_err(db_err)?
+                .execute(params![value, now, cat, key, version])
+                .map_err(db_err)?;
+            changed_one(n)
+        })
+        .await
+    }
+
+    async fn kv_delete(&self, cat: &str, key: &str) -> StoreResult<()> {
+        let (cat, key) = (cat.to_string(), key.to_string());
+        self.write(true, move |conn| {
+            let n = conn
+                .prepare_cached("DELETE FROM kv WHERE cat = ?1 AND k = ?2")
+                .map_err(db_err)?
+                .execute(params![cat, key])
+                .map_err(db_err)?;
+            changed_one(n)
+        })
+        .await
     }
 }
