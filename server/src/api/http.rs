@@ -63,6 +63,7 @@ pub fn router(state: Http) -> Router {
             "/api/ping",
             any(|| async { json_response(StatusCode::OK, json!({"msg": "pong"})) }),
         )
+        .route("/api/json-rpc", post(super::jsonrpc::handle))
         .nest("/api/dtmsvr", dtm)
         .fallback(|| async {
             json_response(StatusCode::NOT_FOUND, json!({"message": "no such route"}))
@@ -71,7 +72,8 @@ pub fn router(state: Http) -> Router {
         .with_state(state)
 }
 
-fn json_response(status: StatusCode, body: Value) -> Response {
+/// A JSON response with DTM's content type.
+pub fn json_response(status: StatusCode, body: Value) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "application/json; charset=utf-8")],

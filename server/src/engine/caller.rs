@@ -1,7 +1,7 @@
 //! Calls branches (PROTOCOL.md §1.5) and maps their replies to outcomes (§1.6).
 
 use crate::store::{BranchRow, TransRow};
-use dtmx::{Outcome, TransType};
+use dtmx::{Outcome, Protocol, TransType};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -65,7 +65,13 @@ impl BranchCaller {
                 call.url
             ));
         }
-        match self.call_http(trans, &call).await {
+        let json_rpc = trans.protocol == Protocol::JsonRpc.as_str() && call.url.contains("method");
+        let result = if json_rpc {
+            self.call_json_rpc(trans, &call).await
+        } else {
+            self.call_http(trans, &call).await
+        };
+        match result {
             Ok(outcome) => outcome,
             Err(e) => Outcome::Unknown(format!("call {} failed: {e}", call.url)),
         }
@@ -79,11 +85,62 @@ impl BranchCaller {
             .append_pair("branch_id", call.branch_id)
             .append_pair("op", call.op);
         let post = !call.body.is_empty() || trans.trans_type == TransType::Xa;
-        let mut req = if post {
+        let req = if post {
             self.http.post(url).body(call.body.to_vec())
         } else {
             self.http.get(url)
         };
+        let (status, body) = self.send(trans, req).await?;
+        Ok(Outcome::from_http(status, &body))
+    }
+
+    /// A JSON-RPC branch call: the payload object plus the branch's ids as `params`, the
+    /// `method` query parameter of the URL as method (PROTOCOL.md §1.5-1.6).
+    async fn call_json_rpc(
+        &self,
+        trans: &TransRow,
+        call: &BranchCall<'_>,
+    ) -> Result<Outcome, String> {
+        let url = reqwest::Url::parse(call.url).map_err(|e| format!("invalid url: {e}"))?;
+        let method = url
+            .query_pairs()
+            .find(|(k, _)| k == "method")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        let mut params = match serde_json::from_slice::<serde_json::Value>(call.body) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ if call.body.is_empty() => serde_json::Map::new(),
+            _ => return Err("a json-rpc branch payload must be a JSON object".into()),
+        };
+        for (k, v) in [
+            ("gid", trans.gid.as_str()),
+            ("trans_type", trans.trans_type.as_str()),
+            ("branch_id", call.branch_id),
+            ("op", call.op),
+        ] {
+            params.insert(k.into(), v.into());
+        }
+        let body = serde_json::json!({
+            "params": params,
+            "jsonrpc": "2.0",
+            "method": method,
+            "id": format!("{:x}", rand::random::<u64>()),
+        });
+        let req = self.http.post(url).body(body.to_string());
+        let (status, body) = self.send(trans, req).await?;
+        Ok(match Outcome::from_http(status, &body) {
+            Outcome::Success => json_rpc_outcome(&body),
+            other => other,
+        })
+    }
+
+    /// Sends a branch request with DTM's headers and the transaction's timeout; returns
+    /// the status and the first bytes of the reply.
+    async fn send(
+        &self,
+        trans: &TransRow,
+        mut req: reqwest::RequestBuilder,
+    ) -> Result<(u16, Vec<u8>), String> {
         // Content-type, then legacy ext_data headers, then branch_headers: a later value
         // replaces an earlier one of the same name (PROTOCOL.md §1.5).
         let mut headers = HeaderMap::new();
@@ -117,7 +174,27 @@ impl BranchCaller {
                 break;
             }
         }
-        Ok(Outcome::from_http(status, &body))
+        Ok((status, body))
+    }
+}
+
+/// Maps the `error` member of a JSON-RPC reply: -32901 failure, -32902 ongoing, any other
+/// error unknown, none success.
+fn json_rpc_outcome(body: &[u8]) -> Outcome {
+    let reply: serde_json::Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => return Outcome::Unknown(format!("invalid json-rpc reply: {e}")),
+    };
+    match reply.get("error") {
+        None | Some(serde_json::Value::Null) => Outcome::Success,
+        Some(err) => {
+            let text = err.to_string();
+            match err.get("code").and_then(serde_json::Value::as_i64) {
+                Some(-32901) => Outcome::Failure(text),
+                Some(-32902) => Outcome::Ongoing(text),
+                _ => Outcome::Unknown(text),
+            }
+        }
     }
 }
 
@@ -139,6 +216,24 @@ fn legacy_headers(ext_data: &str) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_rpc_codes() {
+        assert_eq!(json_rpc_outcome(br#"{"error":null}"#), Outcome::Success);
+        assert!(matches!(
+            json_rpc_outcome(br#"{"error":{"code":-32901,"message":"x"}}"#),
+            Outcome::Failure(_)
+        ));
+        assert!(matches!(
+            json_rpc_outcome(br#"{"error":{"code":-32902}}"#),
+            Outcome::Ongoing(_)
+        ));
+        assert!(matches!(
+            json_rpc_outcome(br#"{"error":{"code":-32603}}"#),
+            Outcome::Unknown(_)
+        ));
+        assert!(matches!(json_rpc_outcome(b"nope"), Outcome::Unknown(_)));
+    }
 
     #[test]
     fn reads_legacy_headers() {
