@@ -48,7 +48,7 @@ impl Service {
         req.strip_unsafe_chars();
         let new = self.build(&req, TransStatus::Prepared).await?;
         match self.engine.store.save_new(new.row, new.branches).await {
-            Ok(()) => Ok(()),
+            Ok(_) => Ok(()),
             Err(StoreError::UniqueConflict) => {
                 let stored = self.must_find(&req.gid).await?;
                 if stored.status == TransStatus::Prepared {
@@ -67,6 +67,9 @@ impl Service {
     /// `submit`: records (or promotes a prepared) transaction and processes it.
     pub async fn submit(&self, mut req: TransRequest) -> Result<(), DtmError> {
         req.strip_unsafe_chars();
+        if req.trans_type == TransType::Workflow.as_str() {
+            return self.submit_workflow(&req).await;
+        }
         let new = self.build(&req, TransStatus::Submitted).await?;
         let wait = req.options.wait_result;
         let (trans, branches) = match self
@@ -75,7 +78,7 @@ impl Service {
             .save_new(new.row.clone(), new.branches.clone())
             .await
         {
-            Ok(()) => (new.row, new.branches),
+            Ok(id) => (TransRow { id, ..new.row }, new.branches),
             Err(StoreError::UniqueConflict) => self.resubmit(&req).await?,
             Err(e) => return Err(e.into()),
         };
@@ -127,6 +130,55 @@ impl Service {
         }
         let branches = self.engine.store.find_branches(&stored.gid).await?;
         Ok((stored, branches))
+    }
+
+    /// `prepareWorkflow`: creates a prepared workflow, or returns the stored one (any
+    /// status) with its recorded progress.
+    pub async fn prepare_workflow(
+        &self,
+        mut req: TransRequest,
+    ) -> Result<(TransRow, Vec<BranchRow>), DtmError> {
+        req.strip_unsafe_chars();
+        let new = self.build(&req, TransStatus::Prepared).await?;
+        match self
+            .engine
+            .store
+            .save_new(new.row.clone(), Vec::new())
+            .await
+        {
+            Ok(id) => Ok((TransRow { id, ..new.row }, Vec::new())),
+            Err(StoreError::UniqueConflict) => {
+                let stored = self.must_find(&req.gid).await?;
+                let branches = self.engine.store.find_branches(&req.gid).await?;
+                Ok((stored, branches))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Workflow submit: the client reports the final status (`req_extra.status`), with the
+    /// rollback reason and the base64 result.
+    async fn submit_workflow(&self, req: &TransRequest) -> Result<(), DtmError> {
+        let extra = |k: &str| req.req_extra.get(k).cloned().unwrap_or_default();
+        let status = match TransStatus::parse(&extra("status")) {
+            Some(s @ (TransStatus::Succeed | TransStatus::Failed)) => s,
+            _ => {
+                return Err(DtmError::BadRequest(format!(
+                    "workflow submit needs req_extra.status succeed or failed, got {:?}",
+                    extra("status")
+                )))
+            }
+        };
+        let change = StatusChange {
+            rollback_reason: extra("rollback_reason"),
+            result: extra("result"),
+            ..StatusChange::to(status, self.engine.now())
+        };
+        Ok(self
+            .engine
+            .store
+            .change_status(&req.gid, TransStatus::Prepared, change, true)
+            .await?)
     }
 
     /// `abort`: fails a prepared msg; rolls back a prepared or aborting tcc/xa.
@@ -201,7 +253,8 @@ impl Service {
             .map_err(|e| self.status_race(e, gid))
     }
 
-    /// `registerBranch`: appends tcc or xa branch rows to a prepared transaction.
+    /// `registerBranch`: appends tcc or xa branch rows, or a workflow progress row, to a
+    /// prepared transaction.
     pub async fn register_branch(&self, fields: BTreeMap<String, String>) -> Result<(), DtmError> {
         let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
         let mut gid = get("gid");
@@ -236,9 +289,34 @@ impl Service {
                 row(BranchOp::Rollback, get("url")),
                 row(BranchOp::Commit, get("url")),
             ],
+            "workflow" => {
+                let op = get("op");
+                let status = TransStatus::parse(&get("status"))
+                    .filter(|_| !op.is_empty())
+                    .ok_or_else(|| {
+                        DtmError::BadRequest(format!(
+                            "a workflow progress needs an op and a status, got op {op:?} status {:?}",
+                            get("status")
+                        ))
+                    })?;
+                let now = self.engine.now();
+                vec![BranchRow {
+                    id: 0,
+                    gid: gid.clone(),
+                    url: String::new(),
+                    bin_data: data.clone(),
+                    branch_id: bid.clone(),
+                    op,
+                    status,
+                    create_time: now,
+                    update_time: now,
+                    finish_time: (status == TransStatus::Succeed).then_some(now),
+                    rollback_time: (status == TransStatus::Failed).then_some(now),
+                }]
+            }
             other => {
                 return Err(DtmError::BadRequest(format!(
-                    "unknow trans type: {other} (registerBranch takes tcc or xa)"
+                    "unknow trans type: {other} (registerBranch takes tcc, xa or workflow)"
                 )))
             }
         };
@@ -346,9 +424,6 @@ impl Service {
         let Some(trans_type) = TransType::parse(&req.trans_type) else {
             return bad(format!("unknown trans type: {:?}", req.trans_type));
         };
-        if trans_type == TransType::Workflow {
-            return bad("workflow transactions are not supported by this server build".into());
-        }
         if !req.protocol.is_empty() && Protocol::parse(&req.protocol).is_none() {
             return bad(format!("unknown protocol: {:?}", req.protocol));
         }

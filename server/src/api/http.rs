@@ -44,6 +44,7 @@ pub fn router(state: Http) -> Router {
         .route("/abort", post(abort))
         .route("/forceStop", post(force_stop))
         .route("/registerBranch", post(register_branch))
+        .route("/prepareWorkflow", post(prepare_workflow))
         .route("/registerXaBranch", post(register_branch))
         .route("/registerTccBranch", post(register_branch))
         .route("/query", get(query))
@@ -166,6 +167,28 @@ async fn force_stop(State(s): State<Http>, body: Result<Bytes, BytesRejection>) 
         |req| async move { s.service.force_stop(&req.gid).await },
     )
     .await
+}
+
+async fn prepare_workflow(State(s): State<Http>, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match body_bytes(body) {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let answer = match trans_body(&body) {
+        Ok(req) => s
+            .service
+            .prepare_workflow(req)
+            .await
+            .map(|(trans, progresses)| {
+                let progresses: Vec<Value> =
+                    progresses.iter().map(|b| branch_json(b, s.time)).collect();
+                Reply::Json(
+                    json!({"transaction": trans_json(&trans, s.time), "progresses": progresses}),
+                )
+            }),
+        Err(e) => Err(e),
+    };
+    envelope(answer)
 }
 
 async fn reset_next_cron_time(

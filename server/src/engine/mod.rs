@@ -5,6 +5,7 @@ pub mod caller;
 mod msg;
 mod phase2;
 mod saga;
+mod workflow;
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -83,9 +84,10 @@ impl Engine {
             }
             TransType::Msg => self.process_msg(&mut pass).await,
             TransType::Tcc | TransType::Xa => self.process_phase2(&mut pass).await,
-            TransType::Workflow => Err(DtmError::BadRequest(
-                "workflow transactions are not processed by this server build".into(),
-            )),
+            TransType::Workflow => {
+                self.process_workflow(&mut pass).await;
+                return Ok(());
+            }
         };
         if let Err(e) = &result {
             tracing::debug!(gid, "pass ended with {e}");

@@ -37,8 +37,9 @@ pub type Leased = (TransRow, Vec<BranchRow>);
 /// The operations the engine and the API need from a store.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Durably inserts a new transaction with its branches; `UniqueConflict` if the gid exists.
-    async fn save_new(&self, trans: TransRow, branches: Vec<BranchRow>) -> StoreResult<()>;
+    /// Durably inserts a new transaction with its branches and returns its id;
+    /// `UniqueConflict` if the gid exists.
+    async fn save_new(&self, trans: TransRow, branches: Vec<BranchRow>) -> StoreResult<i64>;
 
     /// The transaction with this gid, if any.
     async fn find_trans(&self, gid: &str) -> StoreResult<Option<TransRow>>;

@@ -417,7 +417,7 @@ fn global_has_status(conn: &Connection, gid: &str, status: TransStatus) -> Store
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn save_new(&self, trans: TransRow, branches: Vec<BranchRow>) -> StoreResult<()> {
+    async fn save_new(&self, trans: TransRow, branches: Vec<BranchRow>) -> StoreResult<i64> {
         let options = serde_json::to_string(&trans.options)
             .map_err(|e| StoreError::Db(format!("cannot encode options: {e}")))?;
         self.write(true, move |conn| {
@@ -455,7 +455,9 @@ impl Store for SqliteStore {
                 if inserted == 0 {
                     return Err(StoreError::UniqueConflict);
                 }
-                insert_branches(conn, &branches)
+                let id = conn.last_insert_rowid();
+                insert_branches(conn, &branches)?;
+                Ok(id)
             })
         })
         .await
