@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod gid;
 pub mod logging;
+pub mod metrics;
 pub mod service;
 pub mod store;
 pub mod topics;

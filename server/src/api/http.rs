@@ -7,8 +7,10 @@ use crate::service::{Service, DEFAULT_PAGE};
 use crate::store::ScanQuery;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::Request;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, delete, get, post};
 use axum::Router;
@@ -65,11 +67,13 @@ pub fn router(state: Http) -> Router {
             any(|| async { json_response(StatusCode::OK, json!({"msg": "pong"})) }),
         )
         .route("/api/json-rpc", post(super::jsonrpc::handle))
+        .route("/api/metrics", get(metrics))
         .nest("/api/dtmsvr", dtm)
         .fallback(|| async {
             json_response(StatusCode::NOT_FOUND, json!({"message": "no such route"}))
         })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(state.clone(), count_request))
         .with_state(state)
 }
 
@@ -355,6 +359,34 @@ async fn scan_kv(State(s): State<Http>, Query(p): Params) -> Response {
         Ok(Reply::Json(json!({"kv": kv, "next_position": next})))
     };
     envelope(answer.await)
+}
+
+/// Counts every request in `dtm_server_process_total` and times it, labelled by the last
+/// path segment (never the query string).
+async fn count_request(State(s): State<Http>, req: Request, next: Next) -> Response {
+    let api = req
+        .uri()
+        .path()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    let ok = resp.status().as_u16() < 400;
+    s.service
+        .engine
+        .metrics
+        .request("http", &api, ok, started.elapsed());
+    resp
+}
+
+async fn metrics(State(s): State<Http>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.service.engine.metrics.render(),
+    )
+        .into_response()
 }
 
 /// Test hook: moves the server clock forward by `seconds`.

@@ -52,6 +52,24 @@ impl BranchCaller {
         }
     }
 
+    /// Posts a JSON body to `url` (the alert webhook); any non-2xx status is an error.
+    pub async fn post_json(&self, url: &str, body: String) -> Result<(), String> {
+        let resp = self
+            .http
+            .post(url)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .timeout(self.default_timeout)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("status {}", resp.status()))
+        }
+    }
+
     /// Calls `call` for transaction `trans` and returns its outcome. An empty URL
     /// succeeds without a call.
     pub async fn call(&self, trans: &TransRow, call: BranchCall<'_>) -> Outcome {

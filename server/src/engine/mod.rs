@@ -10,6 +10,7 @@ mod workflow;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::DtmError;
+use crate::metrics::Metrics;
 use crate::store::{BranchRow, StatusChange, Store, StoreError, TransRow};
 use caller::{BranchCall, BranchCaller};
 use dtmx::{Outcome, TransStatus, TransType};
@@ -22,6 +23,7 @@ pub struct Engine {
     pub config: Arc<Config>,
     pub clock: Arc<Clock>,
     pub caller: BranchCaller,
+    pub metrics: Arc<Metrics>,
 }
 
 /// One processing pass over a transaction and its branches, held in memory.
@@ -54,6 +56,7 @@ impl Engine {
             config,
             clock,
             caller,
+            metrics: Arc::new(Metrics::default()),
         })
     }
 
@@ -86,12 +89,15 @@ impl Engine {
             TransType::Tcc | TransType::Xa => self.process_phase2(&mut pass).await,
             TransType::Workflow => {
                 self.process_workflow(&mut pass).await;
-                return Ok(());
+                Ok(())
             }
         };
         if let Err(e) = &result {
             tracing::debug!(gid, "pass ended with {e}");
         }
+        let age = (self.now() - pass.trans.create_time) as f64 / 1000.0;
+        self.metrics
+            .pass(pass.trans.trans_type.as_str(), result.is_ok(), age);
         result?;
         if submitted_at_entry && pass.trans.status != TransStatus::Succeed {
             let reason = if pass.trans.rollback_reason.is_empty() {
@@ -136,11 +142,20 @@ impl Engine {
 
     /// Calls a branch of the pass's transaction.
     async fn call(&self, trans: &TransRow, call: BranchCall<'_>) -> Outcome {
-        self.caller.call(trans, call).await
+        let (branch_id, op) = (call.branch_id, call.op);
+        let outcome = self.caller.call(trans, call).await;
+        self.metrics.branch(
+            trans.trans_type.as_str(),
+            branch_id,
+            op,
+            outcome.is_success(),
+        );
+        outcome
     }
 
-    /// Updates the cron fields after a branch call (PROTOCOL.md §5.3).
-    fn after_call(&self, pass: &mut Pass, outcome: &Outcome) {
+    /// Updates the cron fields after a call of the branch at `url` (PROTOCOL.md §5.3), and
+    /// raises the alert of §1.7 when retries pile up.
+    fn after_call(&self, pass: &mut Pass, url: &str, outcome: &Outcome) {
         let cron = match outcome {
             Outcome::Success => {
                 let base = self.base_interval(&pass.trans);
@@ -156,6 +171,38 @@ impl Engine {
             Outcome::Failure(_) | Outcome::Unknown(_) => Cron::Backoff,
         };
         self.touch(pass, cron);
+        if let (Cron::Backoff, Outcome::Failure(text) | Outcome::Unknown(text)) = (cron, outcome) {
+            self.alert(pass, url, text);
+        }
+    }
+
+    /// Posts the alert webhook (`AlertWebHook`) once a branch has been retried
+    /// `AlertRetryLimit` times in a row; failures of the hook are only logged.
+    fn alert(&self, pass: &Pass, url: &str, error: &str) {
+        let hook = &self.config.alert_web_hook;
+        if hook.is_empty() {
+            return;
+        }
+        let base = self.base_interval(&pass.trans).max(1);
+        let ratio = (pass.trans.next_cron_interval / base).max(1);
+        let retry_count = i64::from(ratio.ilog2());
+        if retry_count < self.config.alert_retry_limit {
+            return;
+        }
+        let body = serde_json::json!({
+            "gid": pass.trans.gid,
+            "status": pass.trans.status.as_str(),
+            "branch": url,
+            "error": error,
+            "retry_count": retry_count,
+        });
+        let caller = self.caller.clone();
+        let hook = hook.clone();
+        tokio::spawn(async move {
+            if let Err(e) = caller.post_json(&hook, body.to_string()).await {
+                tracing::warn!("alert webhook {hook} failed: {e}");
+            }
+        });
     }
 
     /// Writes new cron fields for the pass's transaction.

@@ -67,7 +67,8 @@ impl Engine {
 
     /// Records one delivery; true if the branch is done.
     fn record_delivery(&self, pass: &mut Pass, index: usize, outcome: &Outcome) -> bool {
-        self.after_call(pass, outcome);
+        let url = pass.branches[index].url.clone();
+        self.after_call(pass, &url, outcome);
         if outcome.is_success() {
             self.set_branch_status(pass, index, TransStatus::Succeed);
             true

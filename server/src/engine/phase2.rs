@@ -34,7 +34,8 @@ impl Engine {
             let outcome = self
                 .call(&snapshot, BranchCall::of(&pass.branches[i]))
                 .await;
-            self.after_call(pass, &outcome);
+            let url = pass.branches[i].url.clone();
+            self.after_call(pass, &url, &outcome);
             match outcome {
                 Outcome::Success => self.set_branch_status(pass, i, TransStatus::Succeed),
                 Outcome::Ongoing(text) => return Err(DtmError::Ongoing(text)),

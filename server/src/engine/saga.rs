@@ -180,7 +180,8 @@ impl Engine {
                     Outcome::Failure(_) => &Outcome::Success,
                     ref other => other,
                 };
-                self.after_call(pass, cron_outcome);
+                let url = pass.branches[a].url.clone();
+                self.after_call(pass, &url, cron_outcome);
                 match outcome {
                     Outcome::Success => {
                         self.set_branch_status(pass, a, TransStatus::Succeed);
@@ -299,7 +300,8 @@ impl Engine {
             let Ok(Some((c, outcome))) = tokio::time::timeout(wait, running.next()).await else {
                 continue;
             };
-            self.after_call(pass, &outcome);
+            let url = pass.branches[c].url.clone();
+            self.after_call(pass, &url, &outcome);
             c_done += 1;
             if outcome.is_success() {
                 self.set_branch_status(pass, c, TransStatus::Succeed);
