@@ -11,7 +11,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::DtmError;
 use crate::metrics::Metrics;
-use crate::store::{BranchRow, StatusChange, Store, StoreError, TransRow};
+use crate::store::{BranchRow, CronTouch, StatusChange, Store, StoreError, TransRow};
 use caller::{BranchCall, BranchCaller};
 use dtmx::{Outcome, TransStatus, TransType};
 use std::sync::Arc;
@@ -34,6 +34,12 @@ pub struct Pass {
     pub durable: bool,
     /// When the cron fields were last written, Unix milliseconds.
     last_touch: i64,
+    /// Branches whose new status has not been handed to the store yet; it rides along
+    /// with the next status change or cron touch, or is flushed at the end of the pass.
+    dirty: Vec<usize>,
+    /// Each branch result is committed before the pass goes on (concurrent sagas and
+    /// sagas with a timeout, whose rollback plan depends on every recorded result).
+    strict: bool,
 }
 
 /// How the cron fields change after a branch call (PROTOCOL.md §5.3).
@@ -72,6 +78,8 @@ impl Engine {
             branches,
             durable,
             last_touch: self.now(),
+            dirty: Vec::new(),
+            strict: false,
         }
     }
 
@@ -94,6 +102,11 @@ impl Engine {
         };
         if let Err(e) = &result {
             tracing::debug!(gid, "pass ended with {e}");
+        }
+        let left = self.take_dirty(&mut pass);
+        if !left.is_empty() {
+            // Queued now; committed with the next batch, nobody waits for it.
+            drop(self.store.update_branches(pass.trans.status, left));
         }
         let age = (self.now() - pass.trans.create_time) as f64 / 1000.0;
         self.metrics
@@ -208,33 +221,46 @@ impl Engine {
     /// Writes new cron fields for the pass's transaction.
     fn touch(&self, pass: &mut Pass, cron: Cron) {
         let now = self.now();
-        let t = &mut pass.trans;
-        t.next_cron_interval = match cron {
-            Cron::Reset => self.base_interval(t),
-            Cron::Keep => t.next_cron_interval.max(1),
-            Cron::Backoff => t.next_cron_interval.max(1).saturating_mul(2),
+        let interval = match cron {
+            Cron::Reset => self.base_interval(&pass.trans),
+            Cron::Keep => pass.trans.next_cron_interval.max(1),
+            Cron::Backoff => pass.trans.next_cron_interval.max(1).saturating_mul(2),
         };
-        t.next_cron_time = now.saturating_add(t.next_cron_interval.saturating_mul(1000));
-        t.update_time = now;
+        let next_time = now.saturating_add(interval.saturating_mul(1000));
         pass.last_touch = now;
-        self.store.touch_cron(
-            &t.gid,
-            t.status,
-            t.next_cron_interval,
-            t.next_cron_time,
-            now,
-        );
+        self.write_cron(pass, interval, next_time);
     }
 
     /// Pushes the next cron run of the pass's transaction to `at` (Unix ms), keeping the
     /// interval.
     fn touch_at(&self, pass: &mut Pass, at: i64) {
+        self.write_cron(pass, pass.trans.next_cron_interval, at);
+    }
+
+    fn write_cron(&self, pass: &mut Pass, interval: i64, next_time: i64) {
         let now = self.now();
+        let branches = self.take_dirty(pass);
         let t = &mut pass.trans;
-        t.next_cron_time = at;
+        t.next_cron_interval = interval;
+        t.next_cron_time = next_time;
         t.update_time = now;
-        self.store
-            .touch_cron(&t.gid, t.status, t.next_cron_interval, at, now);
+        self.store.touch_cron(CronTouch {
+            gid: t.gid.clone(),
+            status: t.status,
+            interval,
+            next_time,
+            now,
+            branches,
+        });
+    }
+
+    /// Branch rows changed in memory and not yet handed to the store.
+    fn take_dirty(&self, pass: &mut Pass) -> Vec<BranchRow> {
+        let dirty = std::mem::take(&mut pass.dirty);
+        dirty
+            .into_iter()
+            .map(|i| pass.branches[i].clone())
+            .collect()
     }
 
     /// Compare-and-set of the global status of the pass's transaction. Transitions that
@@ -248,17 +274,21 @@ impl Engine {
         let durable = status == TransStatus::Aborting || pass.durable;
         let change = StatusChange {
             rollback_reason,
+            branches: self.take_dirty(pass),
             ..StatusChange::to(status, self.now())
         };
-        self.store
-            .change_status(&pass.trans.gid, pass.trans.status, change.clone(), durable)
-            .await?;
+        let (gid, old) = (pass.trans.gid.clone(), pass.trans.status);
         change.apply(&mut pass.trans);
+        if let Err(e) = self.store.change_status(&gid, old, change, durable).await {
+            pass.trans.status = old;
+            return Err(e);
+        }
         Ok(())
     }
 
-    /// Records a branch's new status in memory and, lazily, in the store.
-    fn set_branch_status(&self, pass: &mut Pass, index: usize, status: TransStatus) {
+    /// Records a branch's new status in memory, and in the store: committed before this
+    /// returns in strict passes, else riding along with the next write of the pass.
+    async fn record_branch(&self, pass: &mut Pass, index: usize, status: TransStatus) {
         let now = self.now();
         let b = &mut pass.branches[index];
         b.status = status;
@@ -268,6 +298,13 @@ impl Engine {
             TransStatus::Failed => b.rollback_time = Some(now),
             _ => {}
         }
-        self.store.update_branch(pass.trans.status, b);
+        if pass.strict {
+            let row = vec![b.clone()];
+            if let Err(e) = self.store.update_branches(pass.trans.status, row).await {
+                tracing::warn!(gid = pass.trans.gid, "cannot record branch {index}: {e}");
+            }
+        } else {
+            pass.dirty.push(index);
+        }
     }
 }

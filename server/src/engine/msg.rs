@@ -45,14 +45,14 @@ impl Engine {
             });
             let outcomes = join_all(calls).await;
             for (&i, outcome) in pending.iter().zip(outcomes) {
-                all_done &= self.record_delivery(pass, i, &outcome);
+                all_done &= self.record_delivery(pass, i, &outcome).await;
             }
         } else {
             for &i in &pending {
                 let outcome = self
                     .call(&snapshot, BranchCall::of(&pass.branches[i]))
                     .await;
-                if !self.record_delivery(pass, i, &outcome) {
+                if !self.record_delivery(pass, i, &outcome).await {
                     all_done = false;
                     break;
                 }
@@ -66,11 +66,11 @@ impl Engine {
     }
 
     /// Records one delivery; true if the branch is done.
-    fn record_delivery(&self, pass: &mut Pass, index: usize, outcome: &Outcome) -> bool {
+    async fn record_delivery(&self, pass: &mut Pass, index: usize, outcome: &Outcome) -> bool {
         let url = pass.branches[index].url.clone();
         self.after_call(pass, &url, outcome);
         if outcome.is_success() {
-            self.set_branch_status(pass, index, TransStatus::Succeed);
+            self.record_branch(pass, index, TransStatus::Succeed).await;
             true
         } else {
             tracing::info!(

@@ -37,7 +37,7 @@ impl Engine {
             let url = pass.branches[i].url.clone();
             self.after_call(pass, &url, &outcome);
             match outcome {
-                Outcome::Success => self.set_branch_status(pass, i, TransStatus::Succeed),
+                Outcome::Success => self.record_branch(pass, i, TransStatus::Succeed).await,
                 Outcome::Ongoing(text) => return Err(DtmError::Ongoing(text)),
                 Outcome::Failure(text) | Outcome::Unknown(text) => {
                     return Err(DtmError::Server(format!(

@@ -117,6 +117,7 @@ impl Engine {
         }
         let n = pass.branches.len() / 2 * 2;
         let plan = Plan::new(&pass.trans.custom_data, n / 2);
+        pass.strict = plan.concurrent || pass.trans.options.timeout_to_fail > 0;
         let mut board = Board {
             status: pass.branches[..n].iter().map(|b| b.status).collect(),
             started: vec![false; n],
@@ -184,12 +185,12 @@ impl Engine {
                 self.after_call(pass, &url, cron_outcome);
                 match outcome {
                     Outcome::Success => {
-                        self.set_branch_status(pass, a, TransStatus::Succeed);
+                        self.record_branch(pass, a, TransStatus::Succeed).await;
                         board.status[a] = TransStatus::Succeed;
                         succeeded += 1;
                     }
                     Outcome::Failure(text) => {
-                        self.set_branch_status(pass, a, TransStatus::Failed);
+                        self.record_branch(pass, a, TransStatus::Failed).await;
                         board.status[a] = TransStatus::Failed;
                         any_failed = true;
                         failed_reason = Some(format!(
@@ -304,7 +305,7 @@ impl Engine {
             self.after_call(pass, &url, &outcome);
             c_done += 1;
             if outcome.is_success() {
-                self.set_branch_status(pass, c, TransStatus::Succeed);
+                self.record_branch(pass, c, TransStatus::Succeed).await;
                 board.status[c] = TransStatus::Succeed;
                 c_succeeded += 1;
             } else {

@@ -31,6 +31,21 @@ pub enum StoreError {
 /// Result of a store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Resolves when a queued write has been committed.
+pub type WriteAck = std::pin::Pin<Box<dyn std::future::Future<Output = StoreResult<()>> + Send>>;
+
+/// New cron fields of a transaction, with branch results that ride along.
+#[derive(Debug, Clone)]
+pub struct CronTouch {
+    pub gid: String,
+    /// Applied only while the global status is this one.
+    pub status: TransStatus,
+    pub interval: i64,
+    pub next_time: i64,
+    pub now: i64,
+    pub branches: Vec<BranchRow>,
+}
+
 /// A transaction leased by the cron, with its branches.
 pub type Leased = (TransRow, Vec<BranchRow>);
 
@@ -69,11 +84,14 @@ pub trait Store: Send + Sync + 'static {
         durable: bool,
     ) -> StoreResult<()>;
 
-    /// Lazily records a branch's new status, only while the global status is `global`.
-    fn update_branch(&self, global: TransStatus, branch: &BranchRow);
+    /// Queues branch results (applied only while the global status is `global`) at once;
+    /// the returned acknowledgement resolves when they are committed, not necessarily
+    /// durable. Dropping it leaves the write queued.
+    fn update_branches(&self, global: TransStatus, branches: Vec<BranchRow>) -> WriteAck;
 
-    /// Lazily sets the cron fields, only while the global status is `status`.
-    fn touch_cron(&self, gid: &str, status: TransStatus, interval: i64, next_time: i64, now: i64);
+    /// Lazily sets the cron fields and writes branch results, only while the global status
+    /// is `status`.
+    fn touch_cron(&self, touch: CronTouch);
 
     /// Leases up to `limit` unfinished transactions due before `due_before` by moving their
     /// `next_cron_time` to `lease_until`, and returns them with their branches.

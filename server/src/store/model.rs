@@ -54,6 +54,9 @@ pub struct StatusChange {
     pub result: String,
     /// Written when non-empty (a submit that promotes a prepared msg brings its delay).
     pub custom_data: String,
+    /// Branch results that ride along: written first, while the global status is still
+    /// the old one.
+    pub branches: Vec<BranchRow>,
 }
 
 impl StatusChange {
@@ -65,6 +68,7 @@ impl StatusChange {
             rollback_reason: String::new(),
             result: String::new(),
             custom_data: String::new(),
+            branches: Vec::new(),
         }
     }
 

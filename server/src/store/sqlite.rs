@@ -7,7 +7,8 @@
 //! small pool of read-only connections, which WAL lets run beside the writer.
 
 use super::{
-    BranchRow, KvRow, Leased, ScanQuery, StatusChange, Store, StoreError, StoreResult, TransRow,
+    BranchRow, CronTouch, KvRow, Leased, ScanQuery, StatusChange, Store, StoreError, StoreResult,
+    TransRow, WriteAck,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -408,6 +409,38 @@ fn insert_branches(conn: &Connection, branches: &[BranchRow]) -> StoreResult<()>
     Ok(())
 }
 
+/// Writes branch results, each only while the global status is `global`.
+fn write_branches(
+    conn: &Connection,
+    global: TransStatus,
+    branches: &[BranchRow],
+) -> StoreResult<()> {
+    if branches.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = conn
+        .prepare_cached(
+            "UPDATE trans_branch_op SET status = ?1, update_time = ?2, finish_time = ?3, \
+             rollback_time = ?4 WHERE gid = ?5 AND branch_id = ?6 AND op = ?7 \
+             AND EXISTS (SELECT 1 FROM trans_global WHERE gid = ?5 AND status = ?8)",
+        )
+        .map_err(db_err)?;
+    for b in branches {
+        stmt.execute(params![
+            b.status.as_str(),
+            b.update_time,
+            b.finish_time,
+            b.rollback_time,
+            b.gid,
+            b.branch_id,
+            b.op,
+            global.as_str()
+        ])
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
 fn global_has_status(conn: &Connection, gid: &str, status: TransStatus) -> StoreResult<bool> {
     conn.prepare_cached("SELECT 1 FROM trans_global WHERE gid = ?1 AND status = ?2")
         .map_err(db_err)?
@@ -545,6 +578,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         let gid = gid.to_string();
         self.write(durable, move |conn| {
+            write_branches(conn, old, &change.branches)?;
             let now = change.now;
             let (finish, rollback) = match change.status {
                 TransStatus::Succeed => (Some(now), None),
@@ -583,48 +617,36 @@ impl Store for SqliteStore {
         .await
     }
 
-    fn update_branch(&self, global: TransStatus, branch: &BranchRow) {
-        let b = (
-            branch.gid.clone(),
-            branch.branch_id.clone(),
-            branch.op.clone(),
-            branch.status,
-            branch.update_time,
-            branch.finish_time,
-            branch.rollback_time,
-        );
-        self.write_lazy("update_branch", move |conn| {
-            let (gid, branch_id, op, status, now, finish, rollback) = b;
-            conn.prepare_cached(
-                "UPDATE trans_branch_op SET status = ?1, update_time = ?2, finish_time = ?3, \
-                 rollback_time = ?4 WHERE gid = ?5 AND branch_id = ?6 AND op = ?7 \
-                 AND EXISTS (SELECT 1 FROM trans_global WHERE gid = ?5 AND status = ?8)",
-            )
-            .map_err(db_err)?
-            .execute(params![
-                status.as_str(),
-                now,
-                finish,
-                rollback,
-                gid,
-                branch_id,
-                op,
-                global.as_str()
-            ])
-            .map_err(db_err)?;
-            Ok(())
+    fn update_branches(&self, global: TransStatus, branches: Vec<BranchRow>) -> WriteAck {
+        let (tx, rx) = oneshot::channel();
+        let queued = self.submit(false, move |conn| {
+            let result = conn.and_then(|conn| write_branches(conn, global, &branches));
+            Box::new(move |commit: StoreResult<()>| {
+                let _ = tx.send(commit.and(result));
+            })
         });
+        Box::pin(async move {
+            queued?;
+            rx.await
+                .map_err(|_| StoreError::Db("the store writer stopped".into()))?
+        })
     }
 
-    fn touch_cron(&self, gid: &str, status: TransStatus, interval: i64, next_time: i64, now: i64) {
-        let gid = gid.to_string();
+    fn touch_cron(&self, t: CronTouch) {
         self.write_lazy("touch_cron", move |conn| {
+            write_branches(conn, t.status, &t.branches)?;
             conn.prepare_cached(
                 "UPDATE trans_global SET next_cron_interval = ?1, next_cron_time = ?2, \
                  update_time = ?3 WHERE gid = ?4 AND status = ?5",
             )
             .map_err(db_err)?
-            .execute(params![interval, next_time, now, gid, status.as_str()])
+            .execute(params![
+                t.interval,
+                t.next_time,
+                t.now,
+                t.gid,
+                t.status.as_str()
+            ])
             .map_err(db_err)?;
             Ok(())
         });
