@@ -73,6 +73,7 @@ pub fn router(state: Http) -> Router {
             json_response(StatusCode::NOT_FOUND, json!({"message": "no such route"}))
         })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn(catch_panic))
         .layer(middleware::from_fn_with_state(state.clone(), count_request))
         .with_state(state)
 }
@@ -359,6 +360,30 @@ async fn scan_kv(State(s): State<Http>, Query(p): Params) -> Response {
         Ok(Reply::Json(json!({"kv": kv, "next_position": next})))
     };
     envelope(answer.await)
+}
+
+/// Turns a panic inside a handler into a 500 with the panic text, as DTM's recovery does;
+/// the server keeps serving.
+async fn catch_panic(req: Request, next: Next) -> Response {
+    use futures_util::FutureExt;
+    match std::panic::AssertUnwindSafe(next.run(req))
+        .catch_unwind()
+        .await
+    {
+        Ok(resp) => resp,
+        Err(panic) => {
+            let text = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            tracing::error!("handler panicked: {text}");
+            json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"message": format!("internal error: {text}")}),
+            )
+        }
+    }
 }
 
 /// Counts every request in `dtm_server_process_total` and times it, labelled by the last
