@@ -446,8 +446,10 @@ mod tests {
         assert!(err.to_string().contains("RETRY_INTERVAL"), "{err}");
         let err = c.apply_yaml("HttpPort: 99999").expect_err("rejects");
         assert!(err.to_string().contains("HttpPort"), "{err}");
-        let mut c = Config::default();
-        c.retry_interval = 5;
+        let c = Config {
+            retry_interval: 5,
+            ..Config::default()
+        };
         assert!(c.validate().is_err());
         let mut c = Config::default();
         c.apply_yaml("Store:\n  Driver: mysql")

@@ -15,6 +15,9 @@ pub enum DtmError {
     /// The request is invalid in a way DTM does not answer (it would crash): HTTP 400.
     #[error("{0}")]
     BadRequest(String),
+    /// The request body is over the configured limit (HTTP 413).
+    #[error("{0}")]
+    TooLarge(String),
     /// Any other error (HTTP 500): missing rows, store failures, malformed JSON.
     #[error("{0}")]
     Server(String),

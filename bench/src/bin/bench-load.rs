@@ -103,7 +103,7 @@ async fn main() {
     for w in workers {
         let _ = w.await;
     }
-    let h = hist.lock().expect("lock");
+    let h = hist.lock().expect("lock").clone();
     let done = measured.load(Ordering::Relaxed);
     println!(
         "in_flight={in_flight} sagas={done} errors={} sagas/s={:.0} p50={}us p90={}us p99={}us p99.9={}us max={}us",

@@ -73,6 +73,7 @@ pub fn router(state: Http) -> Router {
             json_response(StatusCode::NOT_FOUND, json!({"message": "no such route"}))
         })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn(catch_panic))
         .layer(middleware::from_fn_with_state(state.clone(), count_request))
         .with_state(state)
 }
@@ -103,20 +104,24 @@ fn envelope(answer: Answer) -> Response {
         Err(DtmError::BadRequest(m)) => {
             json_response(StatusCode::BAD_REQUEST, json!({"message": m}))
         }
+        Err(DtmError::TooLarge(m)) => {
+            json_response(StatusCode::PAYLOAD_TOO_LARGE, json!({"message": m}))
+        }
         Err(DtmError::Server(m)) => {
             json_response(StatusCode::INTERNAL_SERVER_ERROR, json!({"message": m}))
         }
     }
 }
 
-/// Reads a body, answering 413 when it is over the limit.
-fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Response> {
+/// Reads a body: 413 when it is over the limit, 400 when it cannot be read.
+fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, DtmError> {
     body.map_err(|e| {
-        let status = e.status();
-        json_response(
-            status,
-            json!({"message": format!("cannot read request body: {}", e.body_text())}),
-        )
+        let message = format!("cannot read request body: {}", e.body_text());
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            DtmError::TooLarge(message)
+        } else {
+            DtmError::BadRequest(message)
+        }
     })
 }
 
@@ -132,7 +137,7 @@ where
 {
     let body = match body_bytes(body) {
         Ok(b) => b,
-        Err(resp) => return resp,
+        Err(e) => return envelope(Err(e)),
     };
     let answer = match trans_body(&body) {
         Ok(req) => f(req).await.map(|()| Reply::Success),
@@ -176,7 +181,7 @@ async fn force_stop(State(s): State<Http>, body: Result<Bytes, BytesRejection>) 
 async fn prepare_workflow(State(s): State<Http>, body: Result<Bytes, BytesRejection>) -> Response {
     let body = match body_bytes(body) {
         Ok(b) => b,
-        Err(resp) => return resp,
+        Err(e) => return envelope(Err(e)),
     };
     let answer = match trans_body(&body) {
         Ok(req) => s
@@ -208,7 +213,7 @@ async fn reset_next_cron_time(
 async fn register_branch(State(s): State<Http>, body: Result<Bytes, BytesRejection>) -> Response {
     let body = match body_bytes(body) {
         Ok(b) => b,
-        Err(resp) => return resp,
+        Err(e) => return envelope(Err(e)),
     };
     let fields: BTreeMap<String, Option<String>> = match serde_json::from_slice(&body) {
         Ok(f) => f,
@@ -359,6 +364,30 @@ async fn scan_kv(State(s): State<Http>, Query(p): Params) -> Response {
         Ok(Reply::Json(json!({"kv": kv, "next_position": next})))
     };
     envelope(answer.await)
+}
+
+/// Turns a panic inside a handler into a 500 with the panic text, as DTM's recovery does;
+/// the server keeps serving.
+async fn catch_panic(req: Request, next: Next) -> Response {
+    use futures_util::FutureExt;
+    match std::panic::AssertUnwindSafe(next.run(req))
+        .catch_unwind()
+        .await
+    {
+        Ok(resp) => resp,
+        Err(panic) => {
+            let text = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            tracing::error!("handler panicked: {text}");
+            json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"message": format!("internal error: {text}")}),
+            )
+        }
+    }
 }
 
 /// Counts every request in `dtm_server_process_total` and times it, labelled by the last

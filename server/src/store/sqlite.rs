@@ -89,8 +89,10 @@ type Done = Box<dyn FnOnce(StoreResult<()>) + Send>;
 /// failed.
 struct Job {
     durable: bool,
-    run: Box<dyn FnOnce(StoreResult<&Connection>) -> Done + Send>,
+    run: Run,
 }
+
+type Run = Box<dyn FnOnce(StoreResult<&Connection>) -> Done + Send>;
 
 /// The embedded SQLite store.
 pub struct SqliteStore {

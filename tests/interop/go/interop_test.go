@@ -1,11 +1,13 @@
-// Interoperability tests: DTM's official Go SDK (package dtmcli of
-// github.com/dtm-labs/client) talking to the dtmx server.
+// Interoperability tests: DTM's official Go SDK (packages dtmcli and
+// workflow of github.com/dtm-labs/client) talking to the dtmx server.
 //
 // The test starts the dtmx binary (env DTMX_BIN, default
 // ../../../target/debug/dtmx) on free loopback ports, runs a small business
 // service on another loopback port and drives sagas and 2-phase messages
-// through the SDK. Outcomes are checked through GET /api/dtmsvr/query and
-// through the calls the business service recorded.
+// (this file), TCC (tcc_test.go), XA on MariaDB and PostgreSQL (xa_test.go)
+// and HTTP workflows (workflow_test.go) through the SDK. Outcomes are
+// checked through GET /api/dtmsvr/query and through the calls the business
+// service recorded.
 package interop
 
 import (
@@ -26,6 +28,7 @@ import (
 	"time"
 
 	"github.com/dtm-labs/client/dtmcli"
+	"github.com/dtm-labs/client/dtmcli/logger"
 )
 
 // ---------------------------------------------------------------------------
@@ -44,6 +47,8 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
+	// the SDK logs every DTM call at info level; INTEROP_SDK_LOG=info shows it
+	logger.InitLog(envOr("INTEROP_SDK_LOG", "warn"))
 	bin, explicit := os.LookupEnv("DTMX_BIN")
 	if !explicit || bin == "" {
 		bin = filepath.Join("..", "..", "..", "target", "debug", "dtmx")
@@ -287,7 +292,36 @@ func (b *busiService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeResult(w, qp)
 	default:
+		if h := busiRoutes[name]; h != nil {
+			h(w, r, body)
+			return
+		}
 		http.NotFound(w, r)
+	}
+}
+
+// busiHandler serves one extra route of the business service; body is the
+// request body (already read and recorded).
+type busiHandler func(w http.ResponseWriter, r *http.Request, body []byte)
+
+// busiRoutes holds the routes added by the other test files (tcc, xa,
+// workflow), keyed by the last path element. Filled in init functions only.
+var busiRoutes = map[string]busiHandler{}
+
+// writeError answers a handler error the way DTM's SDKs expect it: 409 for
+// FAILURE, 425 for ONGOING, 500 for anything else, 200 for nil.
+func writeError(w http.ResponseWriter, err error) {
+	switch {
+	case err == nil:
+		writeResult(w, "SUCCESS")
+	case errors.Is(err, dtmcli.ErrFailure):
+		writeResult(w, "FAILURE")
+	case errors.Is(err, dtmcli.ErrOngoing):
+		writeResult(w, "ONGOING")
+	default:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = fmt.Fprintf(w, `{"message":%q}`, err.Error())
 	}
 }
 
@@ -310,6 +344,7 @@ type queryTrans struct {
 	Steps          []map[string]string `json:"steps"`
 	Payloads       []string            `json:"payloads"`
 	QueryPrepared  string              `json:"query_prepared"`
+	CustomData     string              `json:"custom_data"`
 	RollbackReason string              `json:"rollback_reason"`
 	FinishTime     *string             `json:"finish_time"`
 	RollbackTime   *string             `json:"rollback_time"`

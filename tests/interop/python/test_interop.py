@@ -27,6 +27,7 @@ import requests
 
 from dtmcli import msg as dtm_msg
 from dtmcli import saga as dtm_saga
+from dtmcli import tcc as dtm_tcc
 from dtmcli import utils as dtm_utils
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -100,6 +101,15 @@ def make_handler(busi):
                 self._reply(result)
             elif name == "QueryPrepared":
                 self._reply(qp)
+            elif name.endswith("Try"):  # tcc try: body field tryResult decides
+                result = "SUCCESS"
+                try:
+                    result = json.loads(body).get("tryResult") or "SUCCESS"
+                except Exception:
+                    pass
+                self._reply(result)
+            elif name.endswith("Confirm") or name.endswith("Cancel"):
+                self._reply("SUCCESS")
             else:
                 self.send_error(404)
 
@@ -453,3 +463,73 @@ def test_msg_check_back(dtmx, busi, answer, want):
         assert [(c["path"], c["branch_id"], c["op"], c["body"]) for c in rest] == [("TransIn", "01", "action", p_in)]
     else:
         assert rest == []
+
+
+# ---------------------------------------------------------------------------
+# tcc
+
+
+def tcc_urls(busi, name):
+    return busi.url + "/" + name + "Try", busi.url + "/" + name + "Confirm", busi.url + "/" + name + "Cancel"
+
+
+def test_tcc_succeed(dtmx, busi):
+    gid = new_gid(dtmx)
+    out = {"amount": 30, "account": "alice", "note": "ünïcode"}
+    inn = {"amount": 30, "account": "bob"}
+
+    def busi_calls(tcc):
+        tcc.call_branch(out, *tcc_urls(busi, "TransOut"))
+        tcc.call_branch(inn, *tcc_urls(busi, "TransIn"))
+
+    assert dtm_tcc.tcc_global_transaction(dtmx.dtm, gid, busi_calls) == gid
+    # the SDK submits without wait_result: confirms run in the background
+    res = wait_status(dtmx, gid, "succeed")
+    assert res["transaction"]["trans_type"] == "tcc", res
+    assert res["transaction"].get("finish_time"), res
+    p_out, p_in = json.dumps(out), json.dumps(inn)
+    expect_branches(
+        res,
+        ["01", "01", "02", "02"],
+        ["cancel", "confirm", "cancel", "confirm"],
+        ["prepared", "succeed", "prepared", "succeed"],
+        [busi.url + "/TransOutCancel", busi.url + "/TransOutConfirm", busi.url + "/TransInCancel", busi.url + "/TransInConfirm"],
+        [p_out, p_out, p_in, p_in],
+    )
+    # tries by the SDK in order, confirms by the server last registered first
+    expect_calls(busi, gid, "tcc", [
+        ("TransOutTry", "POST", "01", "try", p_out),
+        ("TransInTry", "POST", "02", "try", p_in),
+        ("TransInConfirm", "POST", "02", "confirm", p_in),
+        ("TransOutConfirm", "POST", "01", "confirm", p_out),
+    ])
+
+
+def test_tcc_rollback(dtmx, busi):
+    gid = new_gid(dtmx)
+    out = {"amount": 40, "account": "carol"}
+    inn = {"amount": 40, "account": "dave", "tryResult": "FAILURE"}
+
+    def busi_calls(tcc):
+        tcc.call_branch(out, *tcc_urls(busi, "TransOut"))
+        tcc.call_branch(inn, *tcc_urls(busi, "TransIn"))  # 409: raises, SDK aborts
+
+    # the SDK swallows the error, aborts, and returns "" instead of the gid
+    assert dtm_tcc.tcc_global_transaction(dtmx.dtm, gid, busi_calls) == ""
+    res = wait_status(dtmx, gid, "failed")
+    assert res["transaction"].get("rollback_time"), res
+    p_out, p_in = json.dumps(out), json.dumps(inn)
+    expect_branches(
+        res,
+        ["01", "01", "02", "02"],
+        ["cancel", "confirm", "cancel", "confirm"],
+        ["succeed", "prepared", "succeed", "prepared"],
+        [busi.url + "/TransOutCancel", busi.url + "/TransOutConfirm", busi.url + "/TransInCancel", busi.url + "/TransInConfirm"],
+        [p_out, p_out, p_in, p_in],
+    )
+    expect_calls(busi, gid, "tcc", [
+        ("TransOutTry", "POST", "01", "try", p_out),
+        ("TransInTry", "POST", "02", "try", p_in),
+        ("TransInCancel", "POST", "02", "cancel", p_in),
+        ("TransOutCancel", "POST", "01", "cancel", p_out),
+    ])
