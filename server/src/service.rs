@@ -169,6 +169,13 @@ impl Service {
                 )))
             }
         };
+        let stored = self.must_find(&req.gid).await?;
+        if stored.trans_type != TransType::Workflow {
+            return Err(DtmError::failure(format!(
+                "{} is a {}, not a workflow",
+                req.gid, stored.trans_type
+            )));
+        }
         let change = StatusChange {
             rollback_reason: extra("rollback_reason"),
             result: extra("result"),

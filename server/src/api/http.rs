@@ -390,18 +390,28 @@ async fn catch_panic(req: Request, next: Next) -> Response {
     }
 }
 
+/// `api` label of requests that matched no route.
+const UNKNOWN_API: &str = "unknown";
+
 /// Counts every request in `dtm_server_process_total` and times it, labelled by the last
-/// path segment (never the query string).
+/// path segment (never the query string). Labels only ever name a route: the topic
+/// deletion is `topic` (not the topic's name) and unmatched paths are `unknown`, so no
+/// client-chosen text (gids, names) becomes a label and the series stay bounded.
 async fn count_request(State(s): State<Http>, req: Request, next: Next) -> Response {
-    let api = req
-        .uri()
-        .path()
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    let path = req.uri().path();
+    let api = if path.starts_with("/api/dtmsvr/topic/") {
+        "topic".to_string()
+    } else {
+        path.rsplit('/').next().unwrap_or_default().to_string()
+    };
     let started = std::time::Instant::now();
     let resp = next.run(req).await;
+    // Only the fallback answers 404: no route matched.
+    let api = if resp.status() == StatusCode::NOT_FOUND {
+        UNKNOWN_API.to_string()
+    } else {
+        api
+    };
     let ok = resp.status().as_u16() < 400;
     s.service
         .engine

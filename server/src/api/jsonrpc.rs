@@ -4,6 +4,7 @@
 use super::http::{json_response, Http};
 use crate::error::DtmError;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -47,7 +48,23 @@ fn params<T: serde::de::DeserializeOwned>(p: Value) -> Result<T, (i64, String)> 
 }
 
 /// Handles one JSON-RPC request.
-pub async fn handle(State(s): State<Http>, body: Bytes) -> Response {
+pub async fn handle(State(s): State<Http>, body: Result<Bytes, BytesRejection>) -> Response {
+    // Even an unreadable or oversized body gets a JSON-RPC reply (always HTTP 200).
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return reply(
+                Value::Null,
+                Err((
+                    BAD_REQUEST,
+                    format!(
+                        "Bad json request: cannot read request body: {}",
+                        e.body_text()
+                    ),
+                )),
+            )
+        }
+    };
     let req: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {

@@ -56,6 +56,8 @@ pub struct Dtmx {
     pub dir: PathBuf,
     pub base: String,
     http: reqwest::Client,
+    /// Extra environment of the server process (applied after the harness defaults).
+    extra_env: Vec<(String, String)>,
 }
 
 /// A reply of the server: status and JSON body (a non-JSON body becomes a JSON string).
@@ -85,6 +87,17 @@ impl Dtmx {
 
     /// Starts a server on the store in `dir` (created if absent).
     pub async fn start_in(dir: PathBuf) -> Dtmx {
+        Dtmx::start_in_with_env(dir, &[]).await
+    }
+
+    /// Starts a server on a new, empty store with extra environment variables (they win
+    /// over the harness defaults and are kept across restarts).
+    pub async fn start_with_env(env: &[(&str, &str)]) -> Dtmx {
+        Dtmx::start_in_with_env(unique_dir("dtmx"), env).await
+    }
+
+    /// Starts a server on the store in `dir` with extra environment variables.
+    pub async fn start_in_with_env(dir: PathBuf, env: &[(&str, &str)]) -> Dtmx {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -95,6 +108,10 @@ impl Dtmx {
             dir,
             base: String::new(),
             http,
+            extra_env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         me.spawn().await;
         me
@@ -123,6 +140,7 @@ impl Dtmx {
                 .env("DTMX_TEST_HOOKS", "1")
                 .env("TRANS_CRON_INTERVAL", "1")
                 .env("LOG_LEVEL", "warn")
+                .envs(self.extra_env.iter().map(|(k, v)| (k, v)))
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::from(log))
@@ -244,6 +262,35 @@ impl Dtmx {
 
     pub async fn register_branch(&self, body: &Value) -> Resp {
         self.post("/api/dtmsvr/registerBranch", body).await
+    }
+
+    /// POST a JSON-RPC request to `/api/json-rpc`.
+    pub async fn json_rpc(&self, body: &Value) -> Resp {
+        self.post("/api/json-rpc", body).await
+    }
+
+    /// GET `path` with the query pairs `params` (URL-encoded).
+    pub async fn get_with(&self, path: &str, params: &[(&str, &str)]) -> Resp {
+        let url = reqwest::Url::parse_with_params(&format!("{}{path}", self.base), params)
+            .expect("url with params");
+        let resp = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        Dtmx::reply(resp).await
+    }
+
+    /// DELETE `path` on the server.
+    pub async fn delete(&self, path: &str) -> Resp {
+        let resp = self
+            .http
+            .delete(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("DELETE {path}: {e}"));
+        Dtmx::reply(resp).await
     }
 
     /// The raw `query` reply for `gid`.
@@ -445,6 +492,30 @@ impl Reply {
             delay: Duration::ZERO,
         }
     }
+    /// `status` with an arbitrary body.
+    pub fn with_body(status: u16, body: &str) -> Reply {
+        Reply {
+            status,
+            body: body.into(),
+            delay: Duration::ZERO,
+        }
+    }
+    /// A JSON-RPC 2.0 success reply (HTTP 200, `"error": null`).
+    pub fn rpc_ok() -> Reply {
+        Reply::with_body(
+            200,
+            &json!({"jsonrpc": "2.0", "id": "busi", "error": null, "result": {}}).to_string(),
+        )
+    }
+    /// A JSON-RPC 2.0 error reply (HTTP 200) with `code` and `message`.
+    pub fn rpc_error(code: i64, message: &str) -> Reply {
+        Reply::with_body(
+            200,
+            &json!({"jsonrpc": "2.0", "id": "busi", "result": null,
+                    "error": {"code": code, "message": message}})
+            .to_string(),
+        )
+    }
     /// The same reply, sent after sleeping `d`.
     pub fn after(mut self, d: Duration) -> Reply {
         self.delay = d;
@@ -455,6 +526,9 @@ impl Reply {
 /// One request the business service received.
 #[derive(Debug, Clone)]
 pub struct Call {
+    /// The transaction: the `gid` query parameter, else `params.gid` of a JSON-RPC body,
+    /// else a top-level `gid` of a JSON body (e.g. the alert webhook), else "".
+    pub gid: String,
     pub method: String,
     /// Last path segment: `/api/busi/TransOut` → `TransOut`.
     pub name: String,
@@ -483,7 +557,11 @@ impl Call {
             .unwrap_or("")
     }
     pub fn gid(&self) -> &str {
-        self.q("gid")
+        &self.gid
+    }
+    /// The body as JSON (Null if it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
     }
     /// Every value of header `name` (lower-case).
     pub fn header_values(&self, name: &str) -> Vec<String> {
@@ -610,6 +688,17 @@ impl Drop for Busi {
     }
 }
 
+/// The gid of a JSON body without a `gid` query parameter: `params.gid` (a JSON-RPC
+/// branch call) or a top-level `gid` (the alert webhook); "" otherwise.
+fn body_gid(body: &[u8]) -> String {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    v["params"]["gid"]
+        .as_str()
+        .or_else(|| v["gid"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// URL of the business endpoint `name` on `port`.
 pub fn url_on(port: u16, name: &str) -> String {
     format!("http://127.0.0.1:{port}/api/busi/{name}")
@@ -638,17 +727,18 @@ async fn handle(
         .iter()
         .find(|(k, _)| k == "gid")
         .map(|(_, v)| v.clone())
-        .unwrap_or_default();
+        .unwrap_or_else(|| body_gid(&body));
     let (index, reply) = {
         let mut st = shared.state.lock().expect("busi state");
         let planned = st
             .plans
-            .get_mut(&(gid, name.clone()))
+            .get_mut(&(gid.clone(), name.clone()))
             .and_then(VecDeque::pop_front);
         let reply = planned
             .or_else(|| st.fallback.clone())
             .unwrap_or_else(Reply::ok);
         st.calls.push(Call {
+            gid,
             method: method.as_str().to_string(),
             name,
             query,
