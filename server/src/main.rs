@@ -6,9 +6,6 @@ use dtmx_server::Server;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 const USAGE: &str = "usage: dtmx [-c config.yml] [-d] [-r] [-v] [-h]
   -c FILE  read DTM's YAML configuration (environment variables are read first)
   -d       debug logging

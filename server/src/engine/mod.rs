@@ -104,8 +104,14 @@ impl Engine {
             tracing::debug!(gid, "pass ended with {e}");
         }
         let left = self.take_dirty(&mut pass);
-        if !left.is_empty() {
-            // Queued now; committed with the next batch, nobody waits for it.
+        let unfinished = !pass.trans.status.is_final();
+        if pass.durable && unfinished {
+            // The caller reads what this pass wrote: wait until it is committed.
+            if let Err(e) = self.store.update_branches(pass.trans.status, left).await {
+                tracing::warn!(gid, "cannot record branch results: {e}");
+            }
+        } else if !left.is_empty() {
+            // Queued now and committed with the next batch; nobody waits for it.
             drop(self.store.update_branches(pass.trans.status, left));
         }
         let age = (self.now() - pass.trans.create_time) as f64 / 1000.0;
