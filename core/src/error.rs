@@ -1,0 +1,145 @@
+//! The one error type of the core, with a stable kind that bindings switch on
+//! (DESIGN.md §3). Messages are for people; kinds and codes are for programs.
+
+use std::fmt;
+
+/// What went wrong, stable across versions and languages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The caller passed something invalid (a missing gid, a bad URL, ...).
+    InvalidArgument,
+    /// The request could not be sent or its reply not read (connection refused, reset, ...).
+    Transport,
+    /// The server answered with an error that is neither FAILURE nor ONGOING (HTTP 5xx, ...).
+    Server,
+    /// A business refusal: roll back (HTTP 409, gRPC Aborted).
+    Failure,
+    /// Not finished yet: retry later (HTTP 425, gRPC FailedPrecondition).
+    Ongoing,
+    /// The operation already ran (a msg barrier that exists).
+    Duplicated,
+    /// A deadline passed.
+    Timeout,
+    /// The caller's database failed while running the barrier.
+    Database,
+    /// A bug or an impossible state inside dtmx.
+    Internal,
+}
+
+impl ErrorKind {
+    /// Every kind, in code order.
+    pub const ALL: [ErrorKind; 9] = [
+        ErrorKind::InvalidArgument,
+        ErrorKind::Transport,
+        ErrorKind::Server,
+        ErrorKind::Failure,
+        ErrorKind::Ongoing,
+        ErrorKind::Duplicated,
+        ErrorKind::Timeout,
+        ErrorKind::Database,
+        ErrorKind::Internal,
+    ];
+
+    /// The stable name, e.g. `invalid_argument`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidArgument => "invalid_argument",
+            ErrorKind::Transport => "transport",
+            ErrorKind::Server => "server",
+            ErrorKind::Failure => "failure",
+            ErrorKind::Ongoing => "ongoing",
+            ErrorKind::Duplicated => "duplicated",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Database => "database",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
+    /// The stable numeric code bindings expose (0 is reserved for "no error").
+    pub fn code(self) -> i32 {
+        match self {
+            ErrorKind::InvalidArgument => 1,
+            ErrorKind::Transport => 2,
+            ErrorKind::Server => 3,
+            ErrorKind::Failure => 4,
+            ErrorKind::Ongoing => 5,
+            ErrorKind::Duplicated => 6,
+            ErrorKind::Timeout => 7,
+            ErrorKind::Database => 8,
+            ErrorKind::Internal => 9,
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error of the dtmx core: a kind, a message and, when there is one, the cause.
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl Error {
+    /// An error of `kind` with `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// Attaches the underlying cause.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// The stable kind.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The message, without the kind.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Result of the dtmx core.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_stable_and_distinct() {
+        let codes: Vec<i32> = ErrorKind::ALL.iter().map(|k| k.code()).collect();
+        assert_eq!(codes, (1..=9).collect::<Vec<_>>());
+        let e = Error::new(ErrorKind::Failure, "no money");
+        assert_eq!(e.to_string(), "failure: no money");
+        assert_eq!(e.kind().as_str(), "failure");
+    }
+}
