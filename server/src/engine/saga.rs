@@ -5,7 +5,7 @@
 
 use super::caller::BranchCall;
 use super::{Engine, Pass};
-use bytes::Bytes;
+use crate::store::TransRow;
 use dtmx::{Outcome, SagaCustomData, TransStatus};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::future::Future;
@@ -138,22 +138,7 @@ impl Engine {
         // Forward phase: run actions as their orders allow.
         {
             let mut running: FuturesUnordered<Call> = FuturesUnordered::new();
-            let launch = |row: usize, pass: &Pass| -> Call {
-                let b = &pass.branches[row];
-                let (url, body, branch_id, op) = (
-                    b.url.clone(),
-                    b.bin_data.clone(),
-                    b.branch_id.clone(),
-                    b.op.clone(),
-                );
-                let snapshot = &snapshot;
-                Box::pin(async move {
-                    (
-                        row,
-                        self.call_owned(snapshot, url, body, branch_id, op).await,
-                    )
-                })
-            };
+            let launch = |row: usize, pass: &Pass| self.launch(&snapshot, pass, row);
             while Instant::now() < deadline
                 && pass.trans.status == TransStatus::Submitted
                 && !any_failed
@@ -279,17 +264,7 @@ impl Engine {
                     && board.can_rollback(&plan, c)
                 {
                     c_started[c] = true;
-                    let b = &pass.branches[c];
-                    let (url, body, branch_id, op) = (
-                        b.url.clone(),
-                        b.bin_data.clone(),
-                        b.branch_id.clone(),
-                        b.op.clone(),
-                    );
-                    let snapshot = &snapshot;
-                    running.push(Box::pin(async move {
-                        (c, self.call_owned(snapshot, url, body, branch_id, op).await)
-                    }));
+                    running.push(self.launch(&snapshot, pass, c));
                 }
             }
             if running.is_empty() {
@@ -326,24 +301,25 @@ impl Engine {
         }
     }
 
-    async fn call_owned(
-        &self,
-        trans: &crate::store::TransRow,
-        url: String,
-        body: Bytes,
-        branch_id: String,
-        op: String,
-    ) -> Outcome {
-        self.call(
-            trans,
-            BranchCall {
+    /// The call of branch row `row` as a future yielding the row and its outcome; it owns
+    /// what it needs from the row, so the pass can change while calls run.
+    fn launch<'a>(&'a self, trans: &'a TransRow, pass: &Pass, row: usize) -> Call<'a> {
+        let b = &pass.branches[row];
+        let (url, body, branch_id, op) = (
+            b.url.clone(),
+            b.bin_data.clone(),
+            b.branch_id.clone(),
+            b.op.clone(),
+        );
+        Box::pin(async move {
+            let call = BranchCall {
                 url: &url,
                 body: &body,
                 branch_id: &branch_id,
                 op: &op,
-            },
-        )
-        .await
+            };
+            (row, self.call(trans, call).await)
+        })
     }
 }
 
