@@ -6,6 +6,7 @@
 //! order with the others and become durable with the next durable commit. A store applies
 //! all writes in submission order.
 
+mod codec;
 mod model;
 pub mod sqlite;
 

@@ -1,17 +1,20 @@
 //! The embedded store: one SQLite database file in WAL mode.
 //!
+//! A transaction is one row of `trans_global`; its branches live in that row's
+//! `branches` column (see `codec`), so a saga costs one insert and one update.
+//!
 //! All writes go through one writer thread that drains every pending write into a single
 //! SQLite transaction (group commit). A batch that holds a durable write commits with
 //! `synchronous=FULL` (the WAL is fsynced, which also persists every earlier lazy batch);
 //! a batch of lazy writes only commits with `synchronous=NORMAL` (no fsync). Reads use a
 //! small pool of read-only connections, which WAL lets run beside the writer.
 
+use super::codec;
 use super::{
     BranchRow, CronTouch, KvRow, Leased, ScanQuery, StatusChange, Store, StoreError, StoreResult,
     TransRow, WriteAck,
 };
 use async_trait::async_trait;
-use bytes::Bytes;
 use dtmx::{TransOptions, TransStatus, TransType};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use std::path::{Path, PathBuf};
@@ -38,24 +41,11 @@ CREATE TABLE IF NOT EXISTS trans_global (
   owner TEXT NOT NULL DEFAULT '',
   ext_data TEXT NOT NULL DEFAULT '',
   result TEXT NOT NULL DEFAULT '',
-  rollback_reason TEXT NOT NULL DEFAULT ''
+  rollback_reason TEXT NOT NULL DEFAULT '',
+  branches BLOB NOT NULL DEFAULT x''
 );
 CREATE INDEX IF NOT EXISTS trans_global_due ON trans_global(next_cron_time)
   WHERE status IN ('prepared','aborting','submitted');
-CREATE TABLE IF NOT EXISTS trans_branch_op (
-  id INTEGER PRIMARY KEY,
-  gid TEXT NOT NULL,
-  url TEXT NOT NULL,
-  bin_data BLOB,
-  branch_id TEXT NOT NULL,
-  op TEXT NOT NULL,
-  status TEXT NOT NULL,
-  finish_time INTEGER,
-  rollback_time INTEGER,
-  create_time INTEGER,
-  update_time INTEGER,
-  UNIQUE (gid, branch_id, op)
-);
 CREATE TABLE IF NOT EXISTS kv (
   id INTEGER PRIMARY KEY,
   cat TEXT NOT NULL,
@@ -71,9 +61,6 @@ CREATE TABLE IF NOT EXISTS kv (
 const TRANS_COLUMNS: &str = "id, gid, trans_type, status, query_prepared, protocol, create_time, \
     update_time, finish_time, rollback_time, options, custom_data, next_cron_interval, \
     next_cron_time, owner, ext_data, result, rollback_reason";
-
-const BRANCH_COLUMNS: &str = "id, gid, url, bin_data, branch_id, op, status, create_time, \
-    update_time, finish_time, rollback_time";
 
 const KV_COLUMNS: &str = "id, cat, k, v, version, create_time, update_time";
 
@@ -125,6 +112,15 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(db_err)?;
         conn.execute_batch(SCHEMA).map_err(db_err)?;
+        if conn
+            .prepare("SELECT branches FROM trans_global LIMIT 0")
+            .is_err()
+        {
+            return Err(StoreError::Db(format!(
+                "{} was created by an earlier dtmx build; move it away or reset it with `dtmx -r`",
+                path.display()
+            )));
+        }
         let readers = (0..4)
             .map(|_| {
                 let c = open(
@@ -271,19 +267,6 @@ fn fail_batch(batch: Vec<Job>, err: StoreError) {
     }
 }
 
-/// Runs `f` inside a savepoint, rolling back only its own writes on error.
-fn atomic<R>(conn: &Connection, f: impl FnOnce() -> StoreResult<R>) -> StoreResult<R> {
-    conn.execute_batch("SAVEPOINT job").map_err(db_err)?;
-    let result = f();
-    let end = if result.is_ok() {
-        "RELEASE job"
-    } else {
-        "ROLLBACK TO job; RELEASE job"
-    };
-    conn.execute_batch(end).map_err(db_err)?;
-    result
-}
-
 fn parse_status(text: String) -> rusqlite::Result<TransStatus> {
     TransStatus::parse(&text).ok_or_else(|| bad_column(format!("unknown status {text:?}")))
 }
@@ -322,22 +305,6 @@ fn trans_from_row(row: &Row) -> rusqlite::Result<TransRow> {
     })
 }
 
-fn branch_from_row(row: &Row) -> rusqlite::Result<BranchRow> {
-    Ok(BranchRow {
-        id: row.get(0)?,
-        gid: row.get(1)?,
-        url: row.get(2)?,
-        bin_data: Bytes::from(row.get::<_, Option<Vec<u8>>>(3)?.unwrap_or_default()),
-        branch_id: row.get(4)?,
-        op: row.get(5)?,
-        status: parse_status(row.get(6)?)?,
-        create_time: row.get::<_, Option<i64>>(7)?.unwrap_or_default(),
-        update_time: row.get::<_, Option<i64>>(8)?.unwrap_or_default(),
-        finish_time: row.get(9)?,
-        rollback_time: row.get(10)?,
-    })
-}
-
 fn kv_from_row(row: &Row) -> rusqlite::Result<KvRow> {
     Ok(KvRow {
         id: row.get(0)?,
@@ -369,85 +336,56 @@ fn find_trans(conn: &Connection, gid: &str) -> StoreResult<Option<TransRow>> {
 }
 
 fn find_branches(conn: &Connection, gid: &str) -> StoreResult<Vec<BranchRow>> {
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT {BRANCH_COLUMNS} FROM trans_branch_op WHERE gid = ?1 ORDER BY id"
-        ))
+    let blob: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT branches FROM trans_global WHERE gid = ?1")
+        .map_err(db_err)?
+        .query_row([gid], |r| r.get(0))
+        .optional()
         .map_err(db_err)?;
-    let rows = stmt.query_map([gid], branch_from_row).map_err(db_err)?;
-    rows.collect::<Result<_, _>>().map_err(db_err)
+    codec::decode(gid, &blob.unwrap_or_default())
 }
 
-fn insert_branches(conn: &Connection, branches: &[BranchRow]) -> StoreResult<()> {
-    let mut stmt = conn
-        .prepare_cached(
-            "INSERT INTO trans_branch_op (gid, url, bin_data, branch_id, op, status, \
-             create_time, update_time, finish_time, rollback_time) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )
-        .map_err(db_err)?;
-    for b in branches {
-        stmt.execute(params![
-            b.gid,
-            b.url,
-            &b.bin_data[..],
-            b.branch_id,
-            b.op,
-            b.status.as_str(),
-            b.create_time,
-            b.update_time,
-            b.finish_time,
-            b.rollback_time
-        ])
-        .map_err(|e| match e {
-            rusqlite::Error::SqliteFailure(f, _)
-                if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
-            {
-                StoreError::UniqueConflict
-            }
-            e => db_err(e),
-        })?;
+/// The stored branches of `gid` with `updates` merged in, encoded; `None` when the
+/// transaction is gone or its status is no longer `global` (the updates then do not apply).
+fn merged_branches(
+    conn: &Connection,
+    gid: &str,
+    global: TransStatus,
+    updates: &[BranchRow],
+) -> StoreResult<Option<Vec<u8>>> {
+    if updates.is_empty() {
+        return Ok(None);
     }
-    Ok(())
+    let stored: Option<(String, Vec<u8>)> = conn
+        .prepare_cached("SELECT status, branches FROM trans_global WHERE gid = ?1")
+        .map_err(db_err)?
+        .query_row([gid], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(db_err)?;
+    match stored {
+        Some((status, blob)) if status == global.as_str() => {
+            let mut branches = codec::decode(gid, &blob)?;
+            codec::merge(&mut branches, updates);
+            Ok(Some(codec::encode(&branches)))
+        }
+        _ => Ok(None),
+    }
 }
 
-/// Writes branch results, each only while the global status is `global`.
+/// Writes branch results of transaction `gid`, only while its status is `global`.
 fn write_branches(
     conn: &Connection,
+    gid: &str,
     global: TransStatus,
-    branches: &[BranchRow],
+    updates: &[BranchRow],
 ) -> StoreResult<()> {
-    if branches.is_empty() {
-        return Ok(());
-    }
-    let mut stmt = conn
-        .prepare_cached(
-            "UPDATE trans_branch_op SET status = ?1, update_time = ?2, finish_time = ?3, \
-             rollback_time = ?4 WHERE gid = ?5 AND branch_id = ?6 AND op = ?7 \
-             AND EXISTS (SELECT 1 FROM trans_global WHERE gid = ?5 AND status = ?8)",
-        )
-        .map_err(db_err)?;
-    for b in branches {
-        stmt.execute(params![
-            b.status.as_str(),
-            b.update_time,
-            b.finish_time,
-            b.rollback_time,
-            b.gid,
-            b.branch_id,
-            b.op,
-            global.as_str()
-        ])
-        .map_err(db_err)?;
+    if let Some(blob) = merged_branches(conn, gid, global, updates)? {
+        conn.prepare_cached("UPDATE trans_global SET branches = ?1 WHERE gid = ?2")
+            .map_err(db_err)?
+            .execute(params![blob, gid])
+            .map_err(db_err)?;
     }
     Ok(())
-}
-
-fn global_has_status(conn: &Connection, gid: &str, status: TransStatus) -> StoreResult<bool> {
-    conn.prepare_cached("SELECT 1 FROM trans_global WHERE gid = ?1 AND status = ?2")
-        .map_err(db_err)?
-        .exists(params![gid, status.as_str()])
-        .map_err(db_err)
 }
 
 #[async_trait]
@@ -455,45 +393,43 @@ impl Store for SqliteStore {
     async fn save_new(&self, trans: TransRow, branches: Vec<BranchRow>) -> StoreResult<i64> {
         let options = serde_json::to_string(&trans.options)
             .map_err(|e| StoreError::Db(format!("cannot encode options: {e}")))?;
+        let blob = codec::encode(&branches);
         self.write(true, move |conn| {
-            atomic(conn, || {
-                let inserted = conn
-                    .prepare_cached(
-                        "INSERT INTO trans_global (gid, trans_type, status, query_prepared, \
+            let inserted = conn
+                .prepare_cached(
+                    "INSERT INTO trans_global (gid, trans_type, status, query_prepared, \
                          protocol, create_time, update_time, finish_time, rollback_time, \
                          options, custom_data, next_cron_interval, next_cron_time, owner, \
-                         ext_data, result, rollback_reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, \
-                         ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
+                         ext_data, result, rollback_reason, branches) VALUES (?1, ?2, ?3, ?4, \
+                         ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) \
                          ON CONFLICT (gid) DO NOTHING",
-                    )
-                    .map_err(db_err)?
-                    .execute(params![
-                        trans.gid,
-                        trans.trans_type.as_str(),
-                        trans.status.as_str(),
-                        trans.query_prepared,
-                        trans.protocol,
-                        trans.create_time,
-                        trans.update_time,
-                        trans.finish_time,
-                        trans.rollback_time,
-                        options,
-                        trans.custom_data,
-                        trans.next_cron_interval,
-                        trans.next_cron_time,
-                        trans.owner,
-                        trans.ext_data,
-                        trans.result,
-                        trans.rollback_reason
-                    ])
-                    .map_err(db_err)?;
-                if inserted == 0 {
-                    return Err(StoreError::UniqueConflict);
-                }
-                let id = conn.last_insert_rowid();
-                insert_branches(conn, &branches)?;
-                Ok(id)
-            })
+                )
+                .map_err(db_err)?
+                .execute(params![
+                    trans.gid,
+                    trans.trans_type.as_str(),
+                    trans.status.as_str(),
+                    trans.query_prepared,
+                    trans.protocol,
+                    trans.create_time,
+                    trans.update_time,
+                    trans.finish_time,
+                    trans.rollback_time,
+                    options,
+                    trans.custom_data,
+                    trans.next_cron_interval,
+                    trans.next_cron_time,
+                    trans.owner,
+                    trans.ext_data,
+                    trans.result,
+                    trans.rollback_reason,
+                    blob
+                ])
+                .map_err(db_err)?;
+            if inserted == 0 {
+                return Err(StoreError::UniqueConflict);
+            }
+            Ok(conn.last_insert_rowid())
         })
         .await
     }
@@ -561,12 +497,32 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         let gid = gid.to_string();
         self.write(true, move |conn| {
-            atomic(conn, || {
-                if !global_has_status(conn, &gid, status)? {
-                    return Err(StoreError::NotFound);
+            let stored: Option<(String, Vec<u8>)> = conn
+                .prepare_cached("SELECT status, branches FROM trans_global WHERE gid = ?1")
+                .map_err(db_err)?
+                .query_row([&gid], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .map_err(db_err)?;
+            let Some((current, blob)) = stored.filter(|(s, _)| s == status.as_str()) else {
+                return Err(StoreError::NotFound);
+            };
+            let mut rows = codec::decode(&gid, &blob)?;
+            for b in branches {
+                if rows
+                    .iter()
+                    .any(|r| r.branch_id == b.branch_id && r.op == b.op)
+                {
+                    return Err(StoreError::UniqueConflict);
                 }
-                insert_branches(conn, &branches)
-            })
+                rows.push(b);
+            }
+            conn.prepare_cached(
+                "UPDATE trans_global SET branches = ?1 WHERE gid = ?2 AND status = ?3",
+            )
+            .map_err(db_err)?
+            .execute(params![codec::encode(&rows), gid, current])
+            .map_err(db_err)?;
+            Ok(())
         })
         .await
     }
@@ -580,7 +536,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         let gid = gid.to_string();
         self.write(durable, move |conn| {
-            write_branches(conn, old, &change.branches)?;
+            let blob = merged_branches(conn, &gid, old, &change.branches)?;
             let now = change.now;
             let (finish, rollback) = match change.status {
                 TransStatus::Succeed => (Some(now), None),
@@ -594,7 +550,8 @@ impl Store for SqliteStore {
                      rollback_time = COALESCE(?4, rollback_time), \
                      rollback_reason = CASE WHEN ?5 = '' THEN rollback_reason ELSE ?5 END, \
                      result = CASE WHEN ?6 = '' THEN result ELSE ?6 END, \
-                     custom_data = CASE WHEN ?9 = '' THEN custom_data ELSE ?9 END \
+                     custom_data = CASE WHEN ?9 = '' THEN custom_data ELSE ?9 END, \
+                     branches = COALESCE(?10, branches) \
                      WHERE gid = ?7 AND status = ?8",
                 )
                 .map_err(db_err)?
@@ -607,7 +564,8 @@ impl Store for SqliteStore {
                     change.result,
                     gid,
                     old.as_str(),
-                    change.custom_data
+                    change.custom_data,
+                    blob
                 ])
                 .map_err(db_err)?;
             if n == 0 {
@@ -622,7 +580,16 @@ impl Store for SqliteStore {
     fn update_branches(&self, global: TransStatus, branches: Vec<BranchRow>) -> WriteAck {
         let (tx, rx) = oneshot::channel();
         let queued = self.submit(false, move |conn| {
-            let result = conn.and_then(|conn| write_branches(conn, global, &branches));
+            let result = conn.and_then(|conn| {
+                let mut gids: Vec<&str> = branches.iter().map(|b| b.gid.as_str()).collect();
+                gids.dedup();
+                for gid in gids {
+                    let mine: Vec<BranchRow> =
+                        branches.iter().filter(|b| b.gid == gid).cloned().collect();
+                    write_branches(conn, gid, global, &mine)?;
+                }
+                Ok(())
+            });
             Box::new(move |commit: StoreResult<()>| {
                 let _ = tx.send(commit.and(result));
             })
@@ -636,7 +603,7 @@ impl Store for SqliteStore {
 
     fn touch_cron(&self, t: CronTouch) {
         self.write_lazy("touch_cron", move |conn| {
-            write_branches(conn, t.status, &t.branches)?;
+            write_branches(conn, &t.gid, t.status, &t.branches)?;
             conn.prepare_cached(
                 "UPDATE trans_global SET next_cron_interval = ?1, next_cron_time = ?2, \
                  update_time = ?3 WHERE gid = ?4 AND status = ?5",
