@@ -1,14 +1,28 @@
 //! dtmx: DTM-compatible distributed transactions.
 //!
-//! This crate is the shared core of the dtmx project: the wire types of DTM's protocol
-//! (global transactions, branches, statuses, operations, results) and the rules that every
-//! client and the server agree on (how a branch reply maps to an outcome, how branch ids are
-//! formed). It performs no I/O.
+//! This crate is the shared core of the dtmx project, exported by every language binding:
+//!
+//! - the wire types of DTM's protocol and the rules every client and the server agree on
+//!   (`protocol`, `outcome`, `error`);
+//! - the TM side: `Saga`, `Msg`, `Tcc` and `Xa` builders that send exactly what DTM's Go
+//!   SDK sends (`tm`), over a pluggable `Transport` (`transport`; the reqwest one, native
+//!   and wasm32, behind the `client` feature);
+//! - the RM side: branch requests from query strings or gRPC metadata, outcomes to HTTP or
+//!   gRPC replies, the local XA branch (`rm`);
+//! - the sub-transaction barrier as a sans-IO core: SQL per dialect and Redis scripts out,
+//!   affected rows in, a decision back (`barrier`; sqlx and redis executors behind the
+//!   `sqlx-postgres`, `sqlx-mysql`, `sqlx-sqlite` and `redis` features).
+//!
+//! Without features the crate does no I/O and compiles for wasm32-unknown-unknown.
 
+pub mod barrier;
 pub mod error;
 pub mod json;
 pub mod outcome;
 pub mod protocol;
+pub mod rm;
+pub mod tm;
+pub mod transport;
 
 pub use error::{Error, ErrorKind, Result};
 pub use outcome::Outcome;
@@ -16,3 +30,6 @@ pub use protocol::{
     branch_id, BranchOp, DtmResult, MsgCustomData, Protocol, SagaCustomData, TransOptions,
     TransRequest, TransStatus, TransType,
 };
+pub use rm::BranchRequest;
+pub use tm::{DtmClient, Msg, Saga, Tcc, Xa};
+pub use transport::{HttpRequest, HttpResponse, Transport};

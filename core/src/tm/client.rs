@@ -1,0 +1,368 @@
+//! [`DtmClient`]: the DTM server's address plus the transport, clock and sleeper every
+//! builder sends through; and how the replies of dtm and of branches map to errors.
+
+use super::gid::GidGenerator;
+use super::{Msg, Saga, Tcc, Xa};
+use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::{DtmResult, TransStatus};
+use crate::transport::{
+    default_clock, default_sleeper, encode_query, Clock, HttpRequest, HttpResponse, Sleeper,
+    Transport,
+};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A handle on one DTM server: its base URL (`http://host:36789/api/dtmsvr`) and the
+/// transport, clock and sleeper to reach it. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct DtmClient {
+    server: String,
+    transport: Arc<dyn Transport>,
+    clock: Arc<dyn Clock>,
+    sleeper: Option<Arc<dyn Sleeper>>,
+    gids: Arc<GidGenerator>,
+}
+
+impl fmt::Debug for DtmClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DtmClient")
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DtmClient {
+    /// A client of the server at `server` (e.g. `http://localhost:36789/api/dtmsvr`; a
+    /// trailing `/` is removed) sending through `transport`, with the target's default
+    /// clock and sleeper.
+    pub fn new(server: impl Into<String>, transport: Arc<dyn Transport>) -> DtmClient {
+        let clock = default_clock();
+        let gids = Arc::new(GidGenerator::new(clock.as_ref()));
+        DtmClient {
+            server: trim_server(server.into()),
+            transport,
+            clock,
+            sleeper: default_sleeper(),
+            gids,
+        }
+    }
+
+    /// A client over HTTP with reqwest (feature `client`).
+    #[cfg(feature = "client")]
+    pub fn http(server: impl Into<String>) -> DtmClient {
+        DtmClient::new(
+            server,
+            Arc::new(crate::transport::ReqwestTransport::default()),
+        )
+    }
+
+    /// The same client with another clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> DtmClient {
+        self.clock = clock;
+        self
+    }
+
+    /// The same client with another sleeper.
+    pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> DtmClient {
+        self.sleeper = Some(sleeper);
+        self
+    }
+
+    /// The same client with another gid generator.
+    pub fn with_gid_generator(mut self, gids: GidGenerator) -> DtmClient {
+        self.gids = Arc::new(gids);
+        self
+    }
+
+    /// The same transport, clock and sleeper, another server (a nested TCC uses the server
+    /// its parent's request names).
+    pub fn with_server(&self, server: impl Into<String>) -> DtmClient {
+        let mut c = self.clone();
+        c.server = trim_server(server.into());
+        c
+    }
+
+    /// The server's base URL.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// The transport.
+    pub fn transport(&self) -> &Arc<dyn Transport> {
+        &self.transport
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// A new saga with this gid.
+    pub fn saga(&self, gid: impl Into<String>) -> Saga {
+        Saga::new(self.clone(), gid)
+    }
+
+    /// A new two-phase message with this gid.
+    pub fn msg(&self, gid: impl Into<String>) -> Msg {
+        Msg::new(self.clone(), gid)
+    }
+
+    /// A new TCC global transaction with this gid.
+    pub fn tcc(&self, gid: impl Into<String>) -> Tcc {
+        Tcc::new(self.clone(), gid)
+    }
+
+    /// A new XA global transaction with this gid.
+    pub fn xa(&self, gid: impl Into<String>) -> Xa {
+        Xa::new(self.clone(), gid)
+    }
+
+    /// A `POST {server}/{operation}` of a JSON `body`.
+    pub fn dtm_request(&self, operation: &str, body: Vec<u8>, timeout_secs: i64) -> HttpRequest {
+        let mut req = HttpRequest::post_json(format!("{}/{operation}", self.server), body);
+        req.timeout = seconds(timeout_secs);
+        req
+    }
+
+    /// Sends `request` as is (no reply checking).
+    pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+        self.transport.send(request).await
+    }
+
+    /// Sends a request to dtm and checks the reply with [`check_dtm_reply`].
+    pub async fn call_dtm(&self, request: HttpRequest) -> Result<HttpResponse> {
+        let reply = self.transport.send(request).await?;
+        check_dtm_reply(reply.status, &reply.body)?;
+        Ok(reply)
+    }
+
+    /// A gid from the server (`GET /newGid`).
+    pub async fn new_gid(&self) -> Result<String> {
+        let reply = self
+            .transport
+            .send(HttpRequest::get(format!("{}/newGid", self.server)))
+            .await?;
+        check_status(&reply)?;
+        let v: serde_json::Value = serde_json::from_slice(&reply.body).map_err(|e| {
+            Error::new(
+                ErrorKind::Server,
+                format!("newGid: not JSON: {}", reply.text()),
+            )
+            .with_source(e)
+        })?;
+        match v.get("gid").and_then(|g| g.as_str()) {
+            Some(gid) if !gid.is_empty() => Ok(gid.to_string()),
+            _ => Err(Error::new(
+                ErrorKind::Server,
+                format!("newGid: no gid in {}", reply.text()),
+            )),
+        }
+    }
+
+    /// A locally unique gid (no request): see [`GidGenerator`].
+    pub fn local_gid(&self) -> String {
+        self.gids.next_gid(self.clock.now_millis())
+    }
+
+    /// The transaction and its branches as the server reports them (`GET /query?gid=`):
+    /// `{"transaction": {..} or null, "branches": [..]}`.
+    pub async fn query(&self, gid: &str) -> Result<serde_json::Value> {
+        let url = format!("{}/query?{}", self.server, encode_query(&[("gid", gid)]));
+        let reply = self.transport.send(HttpRequest::get(url)).await?;
+        check_status(&reply)?;
+        serde_json::from_slice(&reply.body).map_err(|e| {
+            Error::new(
+                ErrorKind::Server,
+                format!("query: not JSON: {}", reply.text()),
+            )
+            .with_source(e)
+        })
+    }
+
+    /// The status of the transaction, `None` if the server does not know it.
+    pub async fn query_status(&self, gid: &str) -> Result<Option<TransStatus>> {
+        let v = self.query(gid).await?;
+        let status = v["transaction"]["status"].as_str().unwrap_or_default();
+        if status.is_empty() {
+            return Ok(None);
+        }
+        TransStatus::parse(status).map(Some).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Server,
+                format!("query: unknown status {status:?}"),
+            )
+        })
+    }
+
+    /// Polls the status every `interval` until it is `succeed` or `failed`; an error of kind
+    /// `timeout` when `timeout` passes first. Needs a sleeper.
+    pub async fn wait_final(
+        &self,
+        gid: &str,
+        timeout: Duration,
+        interval: Duration,
+    ) -> Result<TransStatus> {
+        let sleeper = self.sleeper.clone().ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                "no sleeper: build the client with with_sleeper or the client feature",
+            )
+        })?;
+        let deadline = self
+            .clock
+            .now_millis()
+            .saturating_add(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+        let mut last = None;
+        loop {
+            last = self.query_status(gid).await?.or(last);
+            if let Some(s) = last.filter(|s| s.is_final()) {
+                return Ok(s);
+            }
+            if self.clock.now_millis() >= deadline {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "{gid}: status {} after {timeout:?}",
+                        last.map_or("unknown", |s| s.as_str())
+                    ),
+                ));
+            }
+            sleeper.sleep(interval).await;
+        }
+    }
+}
+
+fn trim_server(mut s: String) -> String {
+    while s.ends_with('/') {
+        s.pop();
+    }
+    s
+}
+
+/// For replies that carry data (newGid, query), whose text may contain any word: only the
+/// status counts.
+fn check_status(reply: &HttpResponse) -> Result<()> {
+    if reply.status == 200 {
+        return Ok(());
+    }
+    check_dtm_reply(reply.status, &reply.body)?;
+    Err(Error::new(
+        ErrorKind::Server,
+        format!("http status {}: {}", reply.status, reply.text()),
+    ))
+}
+
+pub(crate) fn seconds(secs: i64) -> Option<Duration> {
+    u64::try_from(secs)
+        .ok()
+        .filter(|&s| s > 0)
+        .map(Duration::from_secs)
+}
+
+/// Checks a reply of the DTM server as DTM's SDKs do: 200 without `FAILURE` in the body is
+/// success; otherwise an error whose message is the body: kind `failure` for 409 or a body
+/// containing `FAILURE`, `ongoing` for 425 or a body containing `ONGOING`, `server` for
+/// anything else.
+pub fn check_dtm_reply(status: u16, body: &[u8]) -> Result<()> {
+    let failure = contains(body, DtmResult::Failure.as_str());
+    if status == 200 && !failure {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(body).into_owned();
+    let kind = if status == 409 || failure {
+        ErrorKind::Failure
+    } else if status == 425 || contains(body, DtmResult::Ongoing.as_str()) {
+        ErrorKind::Ongoing
+    } else {
+        ErrorKind::Server
+    };
+    let text = if text.is_empty() {
+        format!("http status {status}")
+    } else {
+        text
+    };
+    Err(Error::new(kind, text))
+}
+
+/// Checks a branch's reply to a call the client makes itself (TCC try, XA action, msg
+/// check-back) as DTM's SDKs do (PROTOCOL.md §1.6): 425 or `ONGOING` in the body is kind
+/// `ongoing` with message `<body> ONGOING`; else 409 or `FAILURE` is kind `failure` with
+/// `<body> FAILURE` (the suffix is not doubled); else a status other than 200 is kind
+/// `server` with the body as message; else success.
+pub fn branch_reply_error(status: u16, body: &[u8]) -> Result<()> {
+    let text = String::from_utf8_lossy(body);
+    if status == 425 || contains(body, DtmResult::Ongoing.as_str()) {
+        Err(Error::new(
+            ErrorKind::Ongoing,
+            with_suffix(&text, DtmResult::Ongoing.as_str()),
+        ))
+    } else if status == 409 || contains(body, DtmResult::Failure.as_str()) {
+        Err(Error::new(
+            ErrorKind::Failure,
+            with_suffix(&text, DtmResult::Failure.as_str()),
+        ))
+    } else if status != 200 {
+        let text = if text.is_empty() {
+            format!("http status {status}")
+        } else {
+            text.into_owned()
+        };
+        Err(Error::new(ErrorKind::Server, text))
+    } else {
+        Ok(())
+    }
+}
+
+/// `"<text> <word>"`, without doubling a trailing `" <word>"`.
+fn with_suffix(text: &str, word: &str) -> String {
+    let base = text
+        .strip_suffix(word)
+        .and_then(|t| t.strip_suffix(' '))
+        .unwrap_or(text);
+    format!("{base} {word}")
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(r: Result<()>) -> Option<ErrorKind> {
+        r.err().map(|e| e.kind())
+    }
+
+    #[test]
+    fn dtm_replies() {
+        assert_eq!(
+            kind(check_dtm_reply(200, br#"{"dtm_result":"SUCCESS"}"#)),
+            None
+        );
+        assert_eq!(kind(check_dtm_reply(200, b"ONGOING")), None);
+        assert_eq!(
+            kind(check_dtm_reply(200, br#"{"dtm_result":"FAILURE"}"#)),
+            Some(ErrorKind::Failure)
+        );
+        assert_eq!(kind(check_dtm_reply(409, b"")), Some(ErrorKind::Failure));
+        assert_eq!(kind(check_dtm_reply(425, b"")), Some(ErrorKind::Ongoing));
+        assert_eq!(kind(check_dtm_reply(500, b"x")), Some(ErrorKind::Server));
+    }
+
+    #[test]
+    fn branch_replies() {
+        let e = branch_reply_error(409, b"no money").expect_err("failure");
+        assert_eq!(e.message(), "no money FAILURE");
+        let e = branch_reply_error(200, b"x FAILURE").expect_err("failure");
+        assert_eq!(e.message(), "x FAILURE");
+        assert_eq!(
+            kind(branch_reply_error(409, b"ONGOING")),
+            Some(ErrorKind::Ongoing)
+        );
+        assert_eq!(kind(branch_reply_error(200, b"")), None);
+    }
+}
