@@ -137,6 +137,20 @@ impl DtmClient {
         Ok(reply)
     }
 
+    /// Calls a branch the client calls itself (a TCC try, an XA action) and maps its reply
+    /// with [`branch_reply_error`]; `None` (an empty URL) succeeds without a call.
+    pub(crate) async fn call_branch(&self, request: Option<HttpRequest>) -> Result<HttpResponse> {
+        let Some(request) = request else {
+            return Ok(HttpResponse {
+                status: 200,
+                body: Vec::new(),
+            });
+        };
+        let reply = self.transport.send(request).await?;
+        branch_reply_error(reply.status, &reply.body)?;
+        Ok(reply)
+    }
+
     /// A gid from the server (`GET /newGid`).
     pub async fn new_gid(&self) -> Result<String> {
         let reply = self

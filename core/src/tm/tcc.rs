@@ -3,7 +3,7 @@
 
 use super::body::{encode_register, encode_trans};
 use super::branch_id::BranchIdGen;
-use super::client::{branch_reply_error, DtmClient};
+use super::client::DtmClient;
 use super::options::{option_setters, payload_text, require_gid};
 use crate::error::Result;
 use crate::protocol::{BranchOp, TransRequest, TransType};
@@ -180,18 +180,8 @@ impl Tcc {
         let branch_id = self.ids.next_id()?;
         let register = self.register_request(&branch_id, body, confirm_url, cancel_url)?;
         self.client.call_dtm(register).await?;
-        if try_url.is_empty() {
-            return Ok(HttpResponse {
-                status: 200,
-                body: Vec::new(),
-            });
-        }
-        let reply = self
-            .client
-            .send(self.try_request(&branch_id, body, try_url))
-            .await?;
-        branch_reply_error(reply.status, &reply.body)?;
-        Ok(reply)
+        let try_call = (!try_url.is_empty()).then(|| self.try_request(&branch_id, body, try_url));
+        self.client.call_branch(try_call).await
     }
 
     /// Runs a whole global transaction: prepare, `busi` (which calls the branches through

@@ -4,7 +4,7 @@
 
 use super::body::encode_trans;
 use super::branch_id::BranchIdGen;
-use super::client::{branch_reply_error, DtmClient};
+use super::client::DtmClient;
 use super::options::{option_setters, require_gid};
 use super::tcc::branch_call;
 use crate::error::Result;
@@ -107,18 +107,8 @@ impl Xa {
     /// Reply mapping as for [`Tcc::call_branch`](super::Tcc::call_branch).
     pub async fn call_branch(&self, body: &[u8], url: &str) -> Result<HttpResponse> {
         let branch_id = self.ids.next_id()?;
-        if url.is_empty() {
-            return Ok(HttpResponse {
-                status: 200,
-                body: Vec::new(),
-            });
-        }
-        let reply = self
-            .client
-            .send(self.branch_request(&branch_id, body, url))
-            .await?;
-        branch_reply_error(reply.status, &reply.body)?;
-        Ok(reply)
+        let call = (!url.is_empty()).then(|| self.branch_request(&branch_id, body, url));
+        self.client.call_branch(call).await
     }
 
     /// Runs a whole global transaction: prepare, `busi` (which calls the branches through
