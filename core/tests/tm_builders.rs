@@ -193,3 +193,40 @@ fn xa_misuse_is_an_error() {
         "no XA"
     );
 }
+
+#[tokio::test]
+async fn a_panicking_callback_aborts_the_global_transaction() {
+    for kind in ["tcc", "xa"] {
+        let (c, rec) = client();
+        let run = async move {
+            if kind == "tcc" {
+                let _ = c
+                    .tcc("gp")
+                    .run(|_| async { panic!("business bug") as Result<()> })
+                    .await;
+            } else {
+                let _ = c
+                    .xa("gp")
+                    .run(|_| async { panic!("business bug") as Result<()> })
+                    .await;
+            }
+        };
+        let outcome = tokio::spawn(run).await;
+        assert!(outcome.is_err(), "{kind}: the panic goes on to the caller");
+        let urls: Vec<String> = rec
+            .0
+            .lock()
+            .expect("log")
+            .iter()
+            .map(|r| r.url.clone())
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                "http://dtm.test/api/dtmsvr/prepare",
+                "http://dtm.test/api/dtmsvr/abort"
+            ],
+            "{kind}: aborted at once"
+        );
+    }
+}

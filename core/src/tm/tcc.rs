@@ -9,8 +9,10 @@ use crate::error::Result;
 use crate::protocol::{BranchOp, TransRequest, TransType};
 use crate::rm::BranchRequest;
 use crate::transport::{encode_query, HttpRequest, HttpResponse};
+use futures_util::FutureExt;
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 /// A TCC global transaction, or a nested one inside a TCC branch.
@@ -194,14 +196,19 @@ impl Tcc {
         Fut: Future<Output = Result<T>>,
     {
         self.prepare().await?;
-        match busi(self.clone()).await {
-            Ok(v) => {
+        match AssertUnwindSafe(busi(self.clone())).catch_unwind().await {
+            Ok(Ok(v)) => {
                 self.submit().await?;
                 Ok(v)
             }
-            Err(e) => {
+            Ok(Err(e)) => {
                 let _ = self.abort(e.message()).await;
                 Err(e)
+            }
+            Err(panic) => {
+                // Roll back at once rather than leave the branches to the timeout.
+                let _ = self.abort("the transaction's code panicked").await;
+                std::panic::resume_unwind(panic)
             }
         }
     }

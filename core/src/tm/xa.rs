@@ -10,7 +10,9 @@ use super::tcc::branch_call;
 use crate::error::Result;
 use crate::protocol::{BranchOp, TransRequest, TransType};
 use crate::transport::{HttpRequest, HttpResponse};
+use futures_util::FutureExt;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 /// An XA global transaction. Clones share the branch id counter.
@@ -120,14 +122,19 @@ impl Xa {
         Fut: Future<Output = Result<T>>,
     {
         self.prepare().await?;
-        match busi(self.clone()).await {
-            Ok(v) => {
+        match AssertUnwindSafe(busi(self.clone())).catch_unwind().await {
+            Ok(Ok(v)) => {
                 self.submit().await?;
                 Ok(v)
             }
-            Err(e) => {
+            Ok(Err(e)) => {
                 let _ = self.abort().await;
                 Err(e)
+            }
+            Err(panic) => {
+                // Roll back at once rather than leave the branches to the timeout.
+                let _ = self.abort().await;
+                std::panic::resume_unwind(panic)
             }
         }
     }
