@@ -13,26 +13,12 @@ use dtmx::{DtmClient, DtmResult, Error, ErrorKind, TransStatus};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::SqlitePool;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-struct Server {
-    child: Child,
-    url: String,
-}
+mod dtmx_server;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
+use dtmx_server::{binary, free_port, start_server};
 
 fn temp_dir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -42,45 +28,6 @@ fn temp_dir(tag: &str) -> PathBuf {
     ));
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
-}
-
-/// Starts the real server (`DTMX_BIN`, else target/debug/dtmx) with the test hooks on.
-async fn start_server() -> Server {
-    let bin = std::env::var_os("DTMX_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/dtmx"));
-    assert!(
-        bin.exists(),
-        "{} missing: cargo build -p dtmx-server",
-        bin.display()
-    );
-    let dir = temp_dir("server");
-    let port = free_port();
-    let child = Command::new(&bin)
-        .env("HTTP_PORT", port.to_string())
-        .env("HTTP_HOST", "127.0.0.1")
-        .env("STORE_PATH", dir.join("dtmx.db"))
-        .env("DTMX_TEST_HOOKS", "1")
-        .env("TRANS_CRON_INTERVAL", "1")
-        .env("LOG_LEVEL", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn dtmx");
-    let server = Server {
-        child,
-        url: format!("http://127.0.0.1:{port}/api/dtmsvr"),
-    };
-    let ping = DtmClient::http("");
-    for _ in 0..300 {
-        let req = dtmx::HttpRequest::get(format!("http://127.0.0.1:{port}/api/ping"));
-        if matches!(ping.send(req).await, Ok(r) if r.status == 200) {
-            return server;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("dtmx did not start");
 }
 
 /// The business service: `MsgIn` receives the message; `QueryPrepared` answers the
@@ -217,9 +164,9 @@ fn barrier_for(branch: &dtmx::BranchRequest) -> Barrier {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbox_with_the_sqlite_barrier() {
-    let server = start_server().await;
+    let server = start_server(&binary().expect("dtmx binary"), "outbox").await;
     let (busi, url) = start_busi().await;
-    let dtm = DtmClient::http(server.url.clone());
+    let dtm = DtmClient::http(server.dtm.clone());
     let qp = format!("{url}/QueryPrepared");
 
     // Normal path: the order commits with its barrier row, the message is delivered once.

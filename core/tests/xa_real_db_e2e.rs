@@ -14,8 +14,6 @@ use dtmx::rm::reply::{http_reply, outcome_from_result};
 use dtmx::rm::{XaLocal, XaStep};
 use dtmx::{BranchRequest, DtmClient, Error, ErrorKind, Result, TransStatus};
 use sqlx::{Connection, MySqlConnection, PgConnection};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 const MYSQL_SERVER: &str = "mysql://root@127.0.0.1:3306";
@@ -29,53 +27,9 @@ fn pg_url() -> String {
     std::env::var("DTMX_TEST_PG_URL").unwrap_or_else(|_| PG_URL.into())
 }
 
-struct Server(Child, String);
+mod dtmx_server;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-async fn start_server() -> Server {
-    let bin = std::env::var_os("DTMX_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/dtmx"));
-    assert!(
-        bin.exists(),
-        "{} missing: cargo build -p dtmx-server",
-        bin.display()
-    );
-    let dir = std::env::temp_dir().join(format!("dtmx-xa-{}-{}", std::process::id(), free_port()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let port = free_port();
-    let child = Command::new(&bin)
-        .env("HTTP_PORT", port.to_string())
-        .env("HTTP_HOST", "127.0.0.1")
-        .env("STORE_PATH", dir.join("dtmx.db"))
-        .env("LOG_LEVEL", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn dtmx");
-    let server = Server(child, format!("http://127.0.0.1:{port}/api/dtmsvr"));
-    let ping = DtmClient::http("");
-    for _ in 0..300 {
-        let req = dtmx::HttpRequest::get(format!("http://127.0.0.1:{port}/api/ping"));
-        if matches!(ping.send(req).await, Ok(r) if r.status == 200) {
-            return server;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("dtmx did not start");
-}
+use dtmx_server::{binary, start_server};
 
 fn db_error(e: sqlx::Error) -> String {
     e.to_string()
@@ -319,9 +273,9 @@ async fn wait_final(dtm: &DtmClient, gid: &str) -> TransStatus {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn xa_on_real_mariadb_and_postgres() {
-    let server = start_server().await;
-    let busi = start_busi(&server.1).await;
-    let dtm = DtmClient::http(server.1.clone());
+    let server = start_server(&binary().expect("dtmx binary"), "xa").await;
+    let busi = start_busi(&server.dtm).await;
+    let dtm = DtmClient::http(server.dtm.clone());
 
     for db in ["My", "Pg"] {
         let balances = |rows: Vec<(i32, i32)>| rows.into_iter().map(|(_, b)| b).collect::<Vec<_>>();
