@@ -6,10 +6,6 @@ use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-fn success() -> Value {
-    json!({"dtm_result": "SUCCESS"})
-}
-
 fn gids(all: &Value) -> Vec<String> {
     all["transactions"]
         .as_array()

@@ -6,15 +6,9 @@ use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-fn success() -> Value {
-    json!({"dtm_result": "SUCCESS"})
-}
-
 /// A TCC prepare/submit/abort body as the Go SDK sends it.
 fn tcc(gid: &str, extra: Value) -> Value {
-    let mut body = json!({"gid": gid, "trans_type": "tcc", "concurrent": false, "protocol": ""});
-    merge(&mut body, extra);
-    body
+    global(gid, "tcc", extra)
 }
 
 /// A registerBranch body for a TCC branch with `<name>Confirm` / `<name>Cancel` URLs.

@@ -6,10 +6,6 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 
-fn success() -> Value {
-    json!({"dtm_result": "SUCCESS"})
-}
-
 async fn subscribe(dtm: &Dtmx, topic: &str, url: &str, remark: &str) -> Resp {
     dtm.get_with(
         "/api/dtmsvr/subscribe",

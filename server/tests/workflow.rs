@@ -12,10 +12,6 @@ fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-fn success() -> Value {
-    json!({"dtm_result": "SUCCESS"})
-}
-
 const INPUT: &str = r#"{"amount":30,"user":"ü-1"}"#;
 
 /// What the Go workflow client sends to `prepareWorkflow`.

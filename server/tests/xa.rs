@@ -6,14 +6,8 @@ use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-fn success() -> Value {
-    json!({"dtm_result": "SUCCESS"})
-}
-
 fn xa(gid: &str, extra: Value) -> Value {
-    let mut body = json!({"gid": gid, "trans_type": "xa", "concurrent": false, "protocol": ""});
-    merge(&mut body, extra);
-    body
+    global(gid, "xa", extra)
 }
 
 /// What the RM's XaLocalTransaction registers: the phase-2 URL, no data.

@@ -831,6 +831,20 @@ pub fn msg(busi: &Busi, gid: &str, steps: &[&str], payloads: &[&str], extra: Val
 }
 
 /// Merges the keys of object `extra` into object `body`.
+/// DTM's SUCCESS envelope.
+pub fn success() -> Value {
+    json!({"dtm_result": "SUCCESS"})
+}
+
+/// A prepare/submit/abort body of a tcc or xa global transaction as the Go SDK sends it,
+/// with `extra` merged in.
+pub fn global(gid: &str, trans_type: &str, extra: Value) -> Value {
+    let mut body =
+        json!({"gid": gid, "trans_type": trans_type, "concurrent": false, "protocol": ""});
+    merge(&mut body, extra);
+    body
+}
+
 pub fn merge(body: &mut Value, extra: Value) {
     if let (Some(b), Value::Object(e)) = (body.as_object_mut(), extra) {
         for (k, v) in e {
