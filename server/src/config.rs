@@ -11,6 +11,10 @@ use std::path::Path;
 pub enum StoreDriver {
     /// The embedded SQLite database (DTM's `boltdb` maps here).
     Sqlite,
+    /// PostgreSQL, on DTM's schema.
+    Postgres,
+    /// MySQL or MariaDB, on DTM's schema.
+    Mysql,
     /// A store this build knows by name but does not implement yet.
     Unsupported(String),
 }
@@ -132,7 +136,9 @@ const KEYS: &[(&str, &str, Setter)] = &[
     ("Store.Driver", "STORE_DRIVER", |c, v| {
         c.store.driver = match v {
             "boltdb" | "sqlite" | "embedded" => StoreDriver::Sqlite,
-            "mysql" | "postgres" | "redis" | "sqlserver" => StoreDriver::Unsupported(v.into()),
+            "postgres" => StoreDriver::Postgres,
+            "mysql" => StoreDriver::Mysql,
+            "redis" | "sqlserver" => StoreDriver::Unsupported(v.into()),
             _ => return Err(format!("unknown store driver {v:?}")),
         };
         Ok(())
@@ -406,8 +412,25 @@ impl Config {
                 "Store.Driver {name:?} is not available in this build yet; use the embedded store (sqlite)"
             ));
         }
-        if self.store.path.is_empty() {
-            return fail("Store.Path must not be empty".into());
+        let s = &self.store;
+        match s.driver {
+            StoreDriver::Sqlite if s.path.is_empty() => {
+                return fail("Store.Path must not be empty".into());
+            }
+            StoreDriver::Postgres | StoreDriver::Mysql => {
+                for (key, empty) in [
+                    ("Store.Host", s.host.is_empty()),
+                    ("Store.Port", s.port <= 0),
+                    ("Store.User", s.user.is_empty()),
+                    ("Store.Schema", s.schema.is_empty()),
+                    ("Store.Db", s.db.is_empty()),
+                ] {
+                    if empty {
+                        return fail(format!("{key} must be set for the {:?} store", s.driver));
+                    }
+                }
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -452,12 +475,20 @@ mod tests {
         };
         assert!(c.validate().is_err());
         let mut c = Config::default();
-        c.apply_yaml("Store:\n  Driver: mysql")
+        c.apply_yaml("Store:\n  Driver: sqlserver")
             .expect("known driver");
         assert!(c
             .validate()
             .expect_err("unsupported")
             .to_string()
-            .contains("mysql"));
+            .contains("sqlserver"));
+        let mut c = Config::default();
+        c.apply_yaml("Store:\n  Driver: postgres\n  Host: localhost\n  Port: 5432")
+            .expect("known driver");
+        assert!(c
+            .validate()
+            .expect_err("needs a user")
+            .to_string()
+            .contains("Store.User"));
     }
 }

@@ -24,10 +24,7 @@ use config::Config;
 use engine::Engine;
 use service::Service;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
-use store::sqlite::SqliteStore;
-use store::Store;
 
 /// A running server.
 pub struct Server {
@@ -53,7 +50,7 @@ impl Server {
     /// Opens the store and starts the cron and the HTTP front door.
     pub async fn start(config: Config) -> Result<Server, StartError> {
         let config = Arc::new(config);
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(Path::new(&config.store.path))?);
+        let store = store::open(&config.store).await?;
         let engine = Engine::new(store, config.clone(), Arc::new(Clock::default()));
         let service = Service::new(engine.clone());
         let addr = format!("{}:{}", config.http_host, config.http_port);
@@ -79,7 +76,7 @@ impl Server {
         let cron = tokio::spawn(cron::run(engine.clone()));
         tracing::info!(
             "dtmx listening on http://{http_addr}, store {}",
-            config.store.path
+            store::describe(&config.store)
         );
         Ok(Server {
             http_addr,

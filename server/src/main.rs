@@ -1,7 +1,6 @@
 //! The `dtmx` binary: DTM's command line (`-c`, `-d`, `-r`, `-v`, `-h`) around the server.
 
 use dtmx_server::config::Config;
-use dtmx_server::store::sqlite::SqliteStore;
 use dtmx_server::Server;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -70,18 +69,6 @@ fn main() -> ExitCode {
         eprintln!("dtmx: {e}");
         return ExitCode::from(2);
     }
-    if flags.reset {
-        return match SqliteStore::reset(std::path::Path::new(&config.store.path)) {
-            Ok(()) => {
-                eprintln!("dtmx: store {} reset", config.store.path);
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("dtmx: {e}");
-                ExitCode::FAILURE
-            }
-        };
-    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -93,6 +80,19 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
+        if flags.reset {
+            return match dtmx_server::store::reset(&config.store).await {
+                Ok(()) => {
+                    let store = dtmx_server::store::describe(&config.store);
+                    eprintln!("dtmx: store {store} reset");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("dtmx: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         let server = match Server::start(config).await {
             Ok(s) => s,
             Err(e) => {

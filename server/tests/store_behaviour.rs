@@ -6,19 +6,30 @@ use bytes::Bytes;
 use dtmx::{TransOptions, TransStatus, TransType};
 use dtmx_server::store::sqlite::SqliteStore;
 use dtmx_server::store::{
-    BranchRow, CronTouch, ScanQuery, StatusChange, Store, StoreError, TransRow,
+    open, reset, BranchRow, CronTouch, ScanQuery, StatusChange, Store, StoreError, TransRow,
 };
 use std::sync::Arc;
 
-/// Every store under test, each fresh and empty.
-fn stores() -> Vec<(&'static str, Arc<dyn Store>)> {
+mod databases;
+
+/// Every store under test, each fresh and empty; `test` names the test so that the
+/// database servers' stores of different tests do not meet.
+async fn stores(test: &str) -> Vec<(&'static str, Arc<dyn Store>)> {
     let dir = std::env::temp_dir().join(format!(
         "dtmx-store-{}-{}",
         std::process::id(),
         rand_suffix()
     ));
     let sqlite = SqliteStore::open(&dir.join("dtmx.db")).expect("open sqlite store");
-    vec![("sqlite", Arc::new(sqlite))]
+    let mut all: Vec<(&'static str, Arc<dyn Store>)> = vec![("sqlite", Arc::new(sqlite))];
+    for (name, config) in [
+        ("postgres", databases::postgres(test)),
+        ("mysql", databases::mysql(test)),
+    ] {
+        reset(&config).await.expect("reset store");
+        all.push((name, open(&config).await.expect("open store")));
+    }
+    all
 }
 
 fn rand_suffix() -> u64 {
@@ -89,7 +100,7 @@ fn done(mut b: BranchRow, status: TransStatus, at: i64) -> BranchRow {
 
 #[tokio::test]
 async fn new_transactions_round_trip_and_gids_are_unique() {
-    for (name, store) in stores() {
+    for (name, store) in stores("round_trip").await {
         let id = store
             .save_new(
                 trans("g1", TransStatus::Submitted, 5_000),
@@ -144,7 +155,7 @@ async fn new_transactions_round_trip_and_gids_are_unique() {
 
 #[tokio::test]
 async fn status_changes_are_compare_and_set_with_branch_results() {
-    for (name, store) in stores() {
+    for (name, store) in stores("status_cas").await {
         store
             .save_new(trans("g2", TransStatus::Submitted, 0), saga_branches("g2"))
             .await
@@ -216,7 +227,7 @@ async fn status_changes_are_compare_and_set_with_branch_results() {
 
 #[tokio::test]
 async fn appended_branches_need_the_status_and_unique_ids() {
-    for (name, store) in stores() {
+    for (name, store) in stores("append").await {
         store
             .save_new(trans("g3", TransStatus::Prepared, 0), Vec::new())
             .await
@@ -268,13 +279,13 @@ async fn appended_branches_need_the_status_and_unique_ids() {
 
 #[tokio::test]
 async fn the_cron_leases_due_unfinished_transactions_once() {
-    for (name, store) in stores() {
+    for (name, store) in stores("lease").await {
         for (gid, status, due) in [
-            ("due1", TransStatus::Submitted, 100),
-            ("due2", TransStatus::Aborting, 200),
-            ("due3", TransStatus::Prepared, 300),
-            ("later", TransStatus::Submitted, 9_000),
-            ("finished", TransStatus::Succeed, 100),
+            ("due1", TransStatus::Submitted, 100_000),
+            ("due2", TransStatus::Aborting, 200_000),
+            ("due3", TransStatus::Prepared, 300_000),
+            ("later", TransStatus::Submitted, 9_000_000),
+            ("finished", TransStatus::Succeed, 100_000),
         ] {
             store
                 .save_new(trans(gid, status, due), saga_branches(gid))
@@ -282,7 +293,7 @@ async fn the_cron_leases_due_unfinished_transactions_once() {
                 .expect("insert");
         }
         let leased = store
-            .lock_due(1_000, 50_000, 1_000, 2)
+            .lock_due(1_000_000, 50_000_000, 1_000_000, 2)
             .await
             .expect("lease");
         let gids: Vec<&str> = leased.iter().map(|(t, _)| t.gid.as_str()).collect();
@@ -292,9 +303,12 @@ async fn the_cron_leases_due_unfinished_transactions_once() {
             "{name}: earliest first, limit respected"
         );
         assert_eq!(leased[0].1.len(), 4, "{name}: with branches");
-        assert_eq!(leased[0].0.next_cron_time, 50_000, "{name}: lease recorded");
+        assert_eq!(
+            leased[0].0.next_cron_time, 50_000_000,
+            "{name}: lease recorded"
+        );
         let next = store
-            .lock_due(1_000, 50_000, 1_000, 10)
+            .lock_due(1_000_000, 50_000_000, 1_000_000, 10)
             .await
             .expect("lease");
         let gids: Vec<&str> = next.iter().map(|(t, _)| t.gid.as_str()).collect();
@@ -304,7 +318,7 @@ async fn the_cron_leases_due_unfinished_transactions_once() {
             "{name}: leased ones and finished ones are skipped"
         );
         let after_lease = store
-            .lock_due(60_000, 70_000, 60_000, 10)
+            .lock_due(60_000_000, 70_000_000, 60_000_000, 10)
             .await
             .expect("lease");
         assert_eq!(after_lease.len(), 4, "{name}: expired leases are due again");
@@ -314,8 +328,8 @@ async fn the_cron_leases_due_unfinished_transactions_once() {
             gid: "due1".into(),
             status: TransStatus::Submitted,
             interval: 20,
-            next_time: 123,
-            now: 61_000,
+            next_time: 123_000,
+            now: 61_000_000,
             branches: vec![done(
                 branch("due1", "01", "action"),
                 TransStatus::Succeed,
@@ -330,7 +344,7 @@ async fn the_cron_leases_due_unfinished_transactions_once() {
             .expect("exists");
         assert_eq!(
             (t.next_cron_interval, t.next_cron_time),
-            (20, 123),
+            (20, 123_000),
             "{name}"
         );
         assert_eq!(
@@ -343,7 +357,7 @@ async fn the_cron_leases_due_unfinished_transactions_once() {
 
 #[tokio::test]
 async fn cron_times_can_be_pulled_in() {
-    for (name, store) in stores() {
+    for (name, store) in stores("pull_in").await {
         for i in 0..5 {
             let gid = format!("far{i}");
             store
@@ -368,7 +382,7 @@ async fn cron_times_can_be_pulled_in() {
             "{name}"
         );
         store
-            .reset_next_cron_time("far0", 7)
+            .reset_next_cron_time("far0", 7_000)
             .await
             .expect("reset one");
         let t = store
@@ -376,9 +390,9 @@ async fn cron_times_can_be_pulled_in() {
             .await
             .expect("find")
             .expect("exists");
-        assert_eq!(t.next_cron_time, 7, "{name}");
+        assert_eq!(t.next_cron_time, 7_000, "{name}");
         assert_eq!(
-            store.reset_next_cron_time("nope", 7).await,
+            store.reset_next_cron_time("nope", 7_000).await,
             Err(StoreError::NotFound),
             "{name}"
         );
@@ -387,7 +401,7 @@ async fn cron_times_can_be_pulled_in() {
 
 #[tokio::test]
 async fn listings_page_newest_first_with_filters() {
-    for (name, store) in stores() {
+    for (name, store) in stores("listing").await {
         for i in 0..5 {
             let mut t = trans(&format!("l{i}"), TransStatus::Succeed, 0);
             t.create_time = 1_000 * (i + 1);
@@ -426,7 +440,7 @@ async fn listings_page_newest_first_with_filters() {
 
 #[tokio::test]
 async fn kv_rows_have_versions() {
-    for (name, store) in stores() {
+    for (name, store) in stores("kv").await {
         store
             .kv_create("topics", "t", "[]", 1)
             .await

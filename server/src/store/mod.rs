@@ -8,12 +8,16 @@
 
 mod codec;
 mod model;
+pub mod sql;
 pub mod sqlite;
 
 pub use model::{BranchRow, KvRow, ScanQuery, StatusChange, TransRow};
 
+use crate::config::{StoreConfig, StoreDriver};
 use async_trait::async_trait;
 use dtmx::TransStatus;
+use std::path::Path;
+use std::sync::Arc;
 
 /// Errors of a store.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -141,4 +145,41 @@ pub trait Store: Send + Sync + 'static {
 
     /// Durably deletes a KV row; `NotFound` if absent.
     async fn kv_delete(&self, cat: &str, key: &str) -> StoreResult<()>;
+}
+
+/// Opens the store that `config` names (waiting for a database server to answer).
+pub async fn open(config: &StoreConfig) -> StoreResult<Arc<dyn Store>> {
+    Ok(match &config.driver {
+        StoreDriver::Sqlite => Arc::new(sqlite::SqliteStore::open(Path::new(&config.path))?),
+        StoreDriver::Postgres => {
+            Arc::new(sql::SqlStore::open(sql::Dialect::Postgres, config).await?)
+        }
+        StoreDriver::Mysql => Arc::new(sql::SqlStore::open(sql::Dialect::Mysql, config).await?),
+        StoreDriver::Unsupported(name) => {
+            return Err(StoreError::Db(format!(
+                "store driver {name:?} is not available"
+            )))
+        }
+    })
+}
+
+/// Deletes every transaction and KV row of the store `config` names, leaving empty tables
+/// (DTM's `-r`).
+pub async fn reset(config: &StoreConfig) -> StoreResult<()> {
+    match &config.driver {
+        StoreDriver::Sqlite => sqlite::SqliteStore::reset(Path::new(&config.path)),
+        StoreDriver::Postgres => sql::SqlStore::reset(sql::Dialect::Postgres, config).await,
+        StoreDriver::Mysql => sql::SqlStore::reset(sql::Dialect::Mysql, config).await,
+        StoreDriver::Unsupported(name) => Err(StoreError::Db(format!(
+            "store driver {name:?} is not available"
+        ))),
+    }
+}
+
+/// A short description of where the store is, for logs.
+pub fn describe(config: &StoreConfig) -> String {
+    match &config.driver {
+        StoreDriver::Sqlite => format!("sqlite {}", config.path),
+        other => format!("{other:?} {}:{}/{}", config.host, config.port, config.db).to_lowercase(),
+    }
 }
