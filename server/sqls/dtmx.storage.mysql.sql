@@ -1,6 +1,7 @@
 -- dtmx (and DTM) store schema for MySQL and MariaDB. Idempotent: dtmx runs it at start-up
 -- in the configured database (Store.Db), so an existing DTM database is used as it is.
--- `dtmx -r` drops the three tables first.
+-- `dtmx -r` drops the three tables first. One deliberate difference from DTM's file: bin_data
+-- is a LONGBLOB (DTM: BLOB, 64 KiB), so payloads up to the HTTP body limit fit.
 CREATE TABLE IF NOT EXISTS trans_global (
   id bigint(22) NOT NULL AUTO_INCREMENT,
   gid varchar(128) NOT NULL,
@@ -30,7 +31,7 @@ CREATE TABLE IF NOT EXISTS trans_branch_op (
   gid varchar(128) NOT NULL,
   url varchar(1024) NOT NULL,
   data TEXT,
-  bin_data BLOB,
+  bin_data LONGBLOB,
   branch_id varchar(128) NOT NULL,
   op varchar(45) NOT NULL,
   status varchar(45) NOT NULL,

@@ -47,12 +47,51 @@ pub fn unique_dir(tag: &str) -> PathBuf {
 }
 
 // ---------------------------------------------------------------------------------------
+// The store under test
+
+#[path = "../databases/mod.rs"]
+pub mod databases;
+
+/// The environment that puts a server on its own, empty store: the embedded store in its
+/// directory by default, or a fresh database, schema or key prefix on the server that
+/// `DTMX_TEST_STORE` names (`postgres`, `mysql` or `redis`), so the same suites run on
+/// every store.
+fn store_env(dir: &FsPath) -> Vec<(String, String)> {
+    let store = std::env::var("DTMX_TEST_STORE").unwrap_or_default();
+    let name = dir
+        .file_name()
+        .map(|n| {
+            n.to_string_lossy()
+                .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+        })
+        .unwrap_or_default();
+    let config = match store.as_str() {
+        "" | "sqlite" => {
+            return vec![(
+                "STORE_PATH".into(),
+                dir.join("dtmx.db").display().to_string(),
+            )]
+        }
+        "postgres" => databases::postgres(&name),
+        "mysql" => databases::mysql(&name),
+        other => panic!("DTMX_TEST_STORE={other:?}: use sqlite, postgres, mysql or redis"),
+    };
+    let mut env = databases::env(&config);
+    if store == "postgres" {
+        env.push(("STORE_DB".into(), "dtmx_e2e".into()));
+    }
+    env
+}
+
+// ---------------------------------------------------------------------------------------
 // The server under test
 
 /// The real `dtmx` binary, killed (SIGKILL) on drop.
 pub struct Dtmx {
     child: Option<Child>,
     pub port: u16,
+    /// Port of the gRPC front door.
+    pub grpc_port: u16,
     pub dir: PathBuf,
     pub base: String,
     http: reqwest::Client,
@@ -105,6 +144,7 @@ impl Dtmx {
         let mut me = Dtmx {
             child: None,
             port: 0,
+            grpc_port: 0,
             dir,
             base: String::new(),
             http,
@@ -128,6 +168,7 @@ impl Dtmx {
     async fn spawn(&mut self) {
         for _attempt in 0..5 {
             let port = free_port();
+            let grpc_port = free_port();
             let log = OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -135,8 +176,9 @@ impl Dtmx {
                 .expect("open server log");
             let mut child = Command::new(env!("CARGO_BIN_EXE_dtmx"))
                 .env("HTTP_PORT", port.to_string())
+                .env("GRPC_PORT", grpc_port.to_string())
                 .env("HTTP_HOST", "127.0.0.1")
-                .env("STORE_PATH", self.store_path())
+                .envs(store_env(&self.dir))
                 .env("DTMX_TEST_HOOKS", "1")
                 .env("TRANS_CRON_INTERVAL", "1")
                 .env("LOG_LEVEL", "warn")
@@ -164,6 +206,7 @@ impl Dtmx {
             if up {
                 self.child = Some(child);
                 self.port = port;
+                self.grpc_port = grpc_port;
                 self.base = base;
                 return;
             }

@@ -41,7 +41,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct SqlStore {
     pool: AnyPool,
     st: Arc<Statements>,
-    writer: Writer,
+    writer: Arc<Writer>,
 }
 
 /// Where and how to connect, derived from `Store.*`.
@@ -200,7 +200,7 @@ impl SqlStore {
             }
         };
         let st = Arc::new(Statements::new(dialect));
-        let writer = Writer::start(pool.clone(), st.clone(), WRITER_SHARDS);
+        let writer = Arc::new(Writer::start(pool.clone(), st.clone(), WRITER_SHARDS));
         Ok(SqlStore { pool, st, writer })
     }
 
@@ -470,6 +470,12 @@ impl Store for SqlStore {
     }
 
     fn update_branches(&self, global: TransStatus, branches: Vec<BranchRow>) -> WriteAck {
+        if branches.is_empty() {
+            // Nothing to write, but the caller waits for this pass's earlier writes, which
+            // may sit on any shard.
+            let writer = self.writer.clone();
+            return Box::pin(async move { writer.flush(false).await });
+        }
         let rx = self
             .writer
             .submit(Op::UpdateBranches { global, branches }, false);
@@ -509,7 +515,7 @@ impl Store for SqlStore {
     }
 
     async fn flush(&self) -> StoreResult<()> {
-        self.writer.flush().await
+        self.writer.flush(true).await
     }
 
     async fn kv_find(&self, cat: &str, key: &str) -> StoreResult<Vec<KvRow>> {

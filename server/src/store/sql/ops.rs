@@ -5,7 +5,7 @@
 //! is part of (the writer then retries its writes one by one).
 
 use super::dialect::{Dialect, Statements};
-use super::rows::{opt_secs, secs};
+use super::rows::{interval, opt_secs, secs};
 use crate::store::{BranchRow, CronTouch, StatusChange, StoreError, StoreResult, TransRow};
 use dtmx::TransStatus;
 use sqlx::AnyConnection;
@@ -54,7 +54,7 @@ pub enum Op {
         cat: String,
         key: String,
     },
-    /// Writes nothing; its commit makes every earlier write of its shard durable.
+    /// Writes nothing; its commit follows every earlier write of its shard.
     Flush,
 }
 
@@ -115,7 +115,7 @@ impl Op {
             Op::Touch(t) => {
                 write_branches(conn, st, t.status, &t.branches).await?;
                 sqlx::query(&st.touch)
-                    .bind(t.interval)
+                    .bind(interval(t.interval))
                     .bind(secs(t.next_time))
                     .bind(secs(t.now))
                     .bind(&t.gid)
@@ -210,7 +210,7 @@ async fn save_new(
         .bind(opt_secs(t.rollback_time))
         .bind(options)
         .bind(&t.custom_data)
-        .bind(t.next_cron_interval)
+        .bind(interval(t.next_cron_interval))
         .bind(secs(t.next_cron_time))
         .bind(&t.owner)
         .bind(&t.ext_data)

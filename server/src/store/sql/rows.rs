@@ -7,9 +7,18 @@ use dtmx::{TransOptions, TransStatus, TransType};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+/// Latest time the SQL stores hold: MariaDB's `FROM_UNIXTIME` stops at 2038-01-19, so
+/// later times (a cron time pushed out by an absurd retry interval) are held at that.
+const MAX_SECS: i64 = i32::MAX as i64;
+
 /// Unix milliseconds to the seconds stored in a time column.
 pub fn secs(ms: i64) -> i64 {
-    ms.div_euclid(1000)
+    ms.div_euclid(1000).clamp(0, MAX_SECS)
+}
+
+/// A retry interval in seconds as DTM's `int` column holds it.
+pub fn interval(secs: i64) -> i64 {
+    secs.clamp(0, i32::MAX as i64)
 }
 
 /// Optional milliseconds to optional seconds.
@@ -118,7 +127,9 @@ mod tests {
     #[test]
     fn milliseconds_round_down_to_seconds() {
         assert_eq!(secs(1_999), 1);
-        assert_eq!(secs(-1), -1);
+        assert_eq!(secs(-1), 0);
+        assert_eq!(secs(i64::MAX), i32::MAX as i64);
+        assert_eq!(interval(i64::MAX), i32::MAX as i64);
         assert_eq!(opt_secs(Some(5_000)), Some(5));
         assert_eq!(opt_secs(None), None);
     }

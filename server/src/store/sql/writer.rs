@@ -77,8 +77,9 @@ impl Writer {
         });
     }
 
-    /// Makes every write queued so far durable, on every shard.
-    pub async fn flush(&self) -> StoreResult<()> {
+    /// Waits until every write queued so far, on every shard, is committed (and durable,
+    /// if `durable`).
+    pub async fn flush(&self, durable: bool) -> StoreResult<()> {
         let acks: Vec<_> = self
             .shards
             .iter()
@@ -86,7 +87,7 @@ impl Writer {
                 let (reply, rx) = oneshot::channel();
                 let job = Job {
                     op: Op::Flush,
-                    durable: true,
+                    durable,
                     reply,
                 };
                 let _ = shard.send(job);
