@@ -1,7 +1,8 @@
 //! dtmx-server: a drop-in replacement for the DTM transaction manager.
 //!
 //! A library first: [`Server::start`] runs the store, the engine, the cron and the HTTP
-//! front door inside the calling process; the `dtmx` binary is a thin `main` around it.
+//! and gRPC front doors inside the calling process; the `dtmx` binary is a thin `main`
+//! around it.
 
 pub mod api;
 pub mod clock;
@@ -30,6 +31,8 @@ use std::sync::Arc;
 pub struct Server {
     /// Address of the HTTP front door.
     pub http_addr: SocketAddr,
+    /// Address of the gRPC front door.
+    pub grpc_addr: SocketAddr,
     engine: Arc<Engine>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -47,7 +50,7 @@ pub enum StartError {
 }
 
 impl Server {
-    /// Opens the store and starts the cron and the HTTP front door.
+    /// Opens the store and starts the cron and the HTTP and gRPC front doors.
     pub async fn start(config: Config) -> Result<Server, StartError> {
         let config = Arc::new(config);
         let store = store::open(&config.store).await?;
@@ -61,8 +64,21 @@ impl Server {
             addr: config.http_port.to_string(),
             source,
         })?;
+        let grpc_bind = format!("{}:{}", config.http_host, config.grpc_port);
+        let grpc_listener = tokio::net::TcpListener::bind(&grpc_bind)
+            .await
+            .map_err(|source| StartError::Listen {
+                addr: grpc_bind.clone(),
+                source,
+            })?;
+        let grpc_addr = grpc_listener
+            .local_addr()
+            .map_err(|source| StartError::Listen {
+                addr: grpc_bind,
+                source,
+            })?;
         let app = router(Http {
-            service,
+            service: service.clone(),
             time: TimeFormat::new(&config.time_zone_offset),
         });
         let listener = listener.tap_io(|tcp| {
@@ -73,15 +89,18 @@ impl Server {
                 tracing::error!("http server stopped: {e}");
             }
         });
+        let grpc = tokio::spawn(api::grpc::serve(grpc_listener, service.clone()));
         let cron = tokio::spawn(cron::run(engine.clone()));
         tracing::info!(
             "dtmx listening on http://{http_addr}, store {}",
             store::describe(&config.store)
         );
+        tracing::info!("dtmx gRPC listening on {grpc_addr}");
         Ok(Server {
             http_addr,
+            grpc_addr,
             engine,
-            tasks: vec![http, cron],
+            tasks: vec![http, grpc, cron],
         })
     }
 

@@ -1,5 +1,5 @@
-//! The service layer: every DTM operation, whichever front door (HTTP today; gRPC and
-//! JSON-RPC decode into the same calls) it arrives through (PROTOCOL.md §1.3).
+//! The service layer: every DTM operation, whichever front door (HTTP, gRPC or JSON-RPC,
+//! which all decode into the same calls) it arrives through (PROTOCOL.md §1.3).
 
 use crate::engine::Engine;
 use crate::error::DtmError;
@@ -44,9 +44,21 @@ impl Service {
     }
 
     /// `prepare`: records a transaction in `prepared`; idempotent while it stays prepared.
-    pub async fn prepare(&self, mut req: TransRequest) -> Result<(), DtmError> {
+    pub async fn prepare(&self, req: TransRequest) -> Result<(), DtmError> {
+        self.prepare_bin(req, Vec::new()).await
+    }
+
+    /// `prepare` with binary step payloads (gRPC `BinPayloads`), which come before the
+    /// text payloads of `req`.
+    pub async fn prepare_bin(
+        &self,
+        mut req: TransRequest,
+        bin_payloads: Vec<Bytes>,
+    ) -> Result<(), DtmError> {
         req.strip_unsafe_chars();
-        let new = self.build(&req, TransStatus::Prepared).await?;
+        let new = self
+            .build(&req, &bin_payloads, TransStatus::Prepared)
+            .await?;
         match self.engine.store.save_new(new.row, new.branches).await {
             Ok(_) => Ok(()),
             Err(StoreError::UniqueConflict) => {
@@ -65,12 +77,24 @@ impl Service {
     }
 
     /// `submit`: records (or promotes a prepared) transaction and processes it.
-    pub async fn submit(&self, mut req: TransRequest) -> Result<(), DtmError> {
+    pub async fn submit(&self, req: TransRequest) -> Result<(), DtmError> {
+        self.submit_bin(req, Vec::new()).await
+    }
+
+    /// `submit` with binary step payloads (gRPC `BinPayloads`), which come before the
+    /// text payloads of `req`.
+    pub async fn submit_bin(
+        &self,
+        mut req: TransRequest,
+        bin_payloads: Vec<Bytes>,
+    ) -> Result<(), DtmError> {
         req.strip_unsafe_chars();
         if req.trans_type == TransType::Workflow.as_str() {
             return self.submit_workflow(&req).await;
         }
-        let new = self.build(&req, TransStatus::Submitted).await?;
+        let new = self
+            .build(&req, &bin_payloads, TransStatus::Submitted)
+            .await?;
         let wait = req.options.wait_result;
         let (trans, branches) = match self
             .engine
@@ -139,7 +163,7 @@ impl Service {
         mut req: TransRequest,
     ) -> Result<(TransRow, Vec<BranchRow>), DtmError> {
         req.strip_unsafe_chars();
-        let new = self.build(&req, TransStatus::Prepared).await?;
+        let new = self.build(&req, &[], TransStatus::Prepared).await?;
         match self
             .engine
             .store
@@ -263,6 +287,17 @@ impl Service {
     /// `registerBranch`: appends tcc or xa branch rows, or a workflow progress row, to a
     /// prepared transaction.
     pub async fn register_branch(&self, fields: BTreeMap<String, String>) -> Result<(), DtmError> {
+        let data = Bytes::from(fields.get("data").cloned().unwrap_or_default());
+        self.register_branch_bin(fields, data).await
+    }
+
+    /// `registerBranch` whose branch payload is given as bytes (gRPC `BusiPayload`) rather
+    /// than as the `data` field.
+    pub async fn register_branch_bin(
+        &self,
+        fields: BTreeMap<String, String>,
+        data: Bytes,
+    ) -> Result<(), DtmError> {
         let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
         let mut gid = get("gid");
         strip(&mut gid);
@@ -272,7 +307,6 @@ impl Service {
                 "registerBranch needs gid and branch_id".into(),
             ));
         }
-        let data = Bytes::from(get("data"));
         let now = self.engine.now();
         let row = |op: BranchOp, url: String| BranchRow {
             id: 0,
@@ -420,7 +454,12 @@ impl Service {
     }
 
     /// Validates a prepare/submit request and builds its rows.
-    async fn build(&self, req: &TransRequest, status: TransStatus) -> Result<NewTrans, DtmError> {
+    async fn build(
+        &self,
+        req: &TransRequest,
+        bin_payloads: &[Bytes],
+        status: TransStatus,
+    ) -> Result<NewTrans, DtmError> {
         let bad = |msg: String| Err(DtmError::BadRequest(msg));
         if req.gid.is_empty() {
             return bad("gid is required".into());
@@ -483,15 +522,17 @@ impl Service {
         row.options.retry_count = 0;
         row.next_cron_interval = self.engine.base_interval(&row);
         row.next_cron_time = now.saturating_add(row.next_cron_interval.saturating_mul(1000));
-        let branches = self.generate_branches(req, &row).await?;
+        let branches = self.generate_branches(req, bin_payloads, &row).await?;
         Ok(NewTrans { row, branches })
     }
 
     /// Branch rows of a saga (`[compensate, action]` per step) or msg (`action` per step,
-    /// or one per subscriber of a `topic://` step: `01-01`, `01-02`, ...).
+    /// or one per subscriber of a `topic://` step: `01-01`, `01-02`, ...). Payloads are
+    /// the binary ones, then the text ones, then legacy `steps[i].data`.
     async fn generate_branches(
         &self,
         req: &TransRequest,
+        bin_payloads: &[Bytes],
         row: &TransRow,
     ) -> Result<Vec<BranchRow>, DtmError> {
         let ops: &[BranchOp] = match row.trans_type {
@@ -499,11 +540,12 @@ impl Service {
             TransType::Msg => &[BranchOp::Action],
             _ => return Ok(Vec::new()),
         };
-        let mut payloads: Vec<Bytes> = req
-            .payloads
-            .iter()
-            .map(|p| Bytes::copy_from_slice(p.as_bytes()))
-            .collect();
+        let mut payloads: Vec<Bytes> = bin_payloads.to_vec();
+        payloads.extend(
+            req.payloads
+                .iter()
+                .map(|p| Bytes::copy_from_slice(p.as_bytes())),
+        );
         payloads.extend(
             req.steps
                 .iter()
@@ -551,6 +593,7 @@ impl Service {
                     }
                     _ => {
                         check_url(&url)?;
+                        check_grpc_url(row, &url)?;
                         rows.push(new_row(url, branch_id(i), op, &payloads[i]));
                     }
                 }
@@ -572,6 +615,16 @@ fn check_url(url: &str) -> Result<(), DtmError> {
             .map_err(|e| DtmError::BadRequest(format!("invalid branch url {url:?}: {e}")))?;
     }
     Ok(())
+}
+
+/// Refuses a gRPC branch URL that is not `host:port/package.Service/Method`.
+fn check_grpc_url(row: &TransRow, url: &str) -> Result<(), DtmError> {
+    if url.is_empty() || !crate::engine::caller::is_grpc(row, url) {
+        return Ok(());
+    }
+    crate::engine::grpc_caller::split_url(url)
+        .map(|_| ())
+        .map_err(DtmError::BadRequest)
 }
 
 fn not_found(gid: &str) -> DtmError {

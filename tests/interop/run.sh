@@ -38,7 +38,7 @@ export INTEROP_PG_USER="${INTEROP_PG_USER:-postgres}"
 export INTEROP_PG_PASSWORD="${INTEROP_PG_PASSWORD-mysecretpassword}"
 export INTEROP_DB="${INTEROP_DB:-dtmx_interop}"
 
-echo "=== interop: Go SDK (github.com/dtm-labs/client: dtmcli, workflow) ==="
+echo "=== interop: Go SDK (github.com/dtm-labs/client: dtmcli, dtmgrpc, workflow) ==="
 (cd "$here/go" && go test ./... -count=1 -v) || go_rc=$?
 
 echo "=== interop: Python SDK (dtmcli from PyPI) ==="

@@ -67,6 +67,7 @@ pub async fn start_server(bin: &PathBuf, tag: &str) -> Server {
         let log = std::fs::File::create(dir.join("server.log")).expect("log file");
         let child = Command::new(bin)
             .env("HTTP_PORT", port.to_string())
+            .env("GRPC_PORT", free_port().to_string())
             .env("HTTP_HOST", "127.0.0.1")
             .env("STORE_PATH", dir.join("dtmx.db"))
             .env("DTMX_TEST_HOOKS", "1")

@@ -1,9 +1,12 @@
-//! Calls branches (PROTOCOL.md §1.5) and maps their replies to outcomes (§1.6).
+//! Calls branches (PROTOCOL.md §1.5, §2.5) and maps their replies to outcomes (§1.6).
 
+use super::grpc_caller::GrpcCaller;
 use crate::store::{BranchRow, TransRow};
+use bytes::Bytes;
 use dtmx::{Outcome, Protocol, TransType};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Most bytes of a branch reply that are read (enough for the result words).
@@ -29,11 +32,23 @@ impl<'a> BranchCall<'a> {
     }
 }
 
-/// Calls branch services over pooled keep-alive connections.
+/// Calls branch services over pooled keep-alive connections (HTTP/1.1 for HTTP and
+/// JSON-RPC, one HTTP/2 connection per target for gRPC).
 #[derive(Clone)]
 pub struct BranchCaller {
     http: reqwest::Client,
+    grpc: Arc<GrpcCaller>,
     default_timeout: Duration,
+}
+
+/// True when `url` of `trans` is called over gRPC: the transaction's protocol is not
+/// `http` and the URL is not an http(s) URL (PROTOCOL.md §1.5).
+pub fn is_grpc(trans: &TransRow, url: &str) -> bool {
+    trans.protocol != Protocol::Http.as_str() && !is_http_url(url)
+}
+
+fn is_http_url(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("https://")
 }
 
 impl BranchCaller {
@@ -48,6 +63,7 @@ impl BranchCaller {
             .unwrap_or_default();
         BranchCaller {
             http,
+            grpc: Arc::new(GrpcCaller::default()),
             default_timeout,
         }
     }
@@ -76,12 +92,8 @@ impl BranchCaller {
         if call.url.is_empty() {
             return Outcome::Success;
         }
-        let is_http = call.url.starts_with("http://") || call.url.starts_with("https://");
-        if !is_http {
-            return Outcome::Unknown(format!(
-                "branch url {:?}: only http(s) branches are supported by this server build",
-                call.url
-            ));
+        if is_grpc(trans, call.url) {
+            return self.call_grpc(trans, &call).await;
         }
         let json_rpc = trans.protocol == Protocol::JsonRpc.as_str() && call.url.contains("method");
         let result = if json_rpc {
@@ -110,6 +122,38 @@ impl BranchCaller {
         };
         let (status, body) = self.send(trans, req).await?;
         Ok(Outcome::from_http(status, &body))
+    }
+
+    /// A gRPC branch call: the payload as the raw request message, the branch identity as
+    /// `dtm-*` metadata (`dtm-dtm` empty), then legacy `ext_data` headers and
+    /// `branch_headers` as metadata (PROTOCOL.md §2.4-2.5).
+    async fn call_grpc(&self, trans: &TransRow, call: &BranchCall<'_>) -> Outcome {
+        let legacy = legacy_headers(&trans.ext_data);
+        let mut metadata: Vec<(&str, &str)> = vec![
+            ("dtm-gid", &trans.gid),
+            ("dtm-trans_type", trans.trans_type.as_str()),
+            ("dtm-branch_id", call.branch_id),
+            ("dtm-op", call.op),
+            ("dtm-dtm", ""),
+        ];
+        metadata.extend(
+            legacy
+                .iter()
+                .chain(trans.options.branch_headers.iter())
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        let body = Bytes::copy_from_slice(call.body);
+        self.grpc
+            .call(call.url, body, &metadata, self.timeout_of(trans))
+            .await
+    }
+
+    /// The branch call timeout of `trans`: its `request_timeout`, else the server's.
+    fn timeout_of(&self, trans: &TransRow) -> Duration {
+        match trans.options.request_timeout {
+            t if t > 0 => Duration::from_secs(t as u64),
+            _ => self.default_timeout,
+        }
     }
 
     /// A JSON-RPC branch call: the payload object plus the branch's ids as `params`, the
@@ -174,10 +218,7 @@ impl BranchCaller {
             headers.insert(name, value);
         }
         req = req.headers(headers);
-        let timeout = match trans.options.request_timeout {
-            t if t > 0 => Duration::from_secs(t as u64),
-            _ => self.default_timeout,
-        };
+        let timeout = self.timeout_of(trans);
         let mut resp = req
             .timeout(timeout)
             .send()

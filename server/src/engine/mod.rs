@@ -2,6 +2,7 @@
 //! PROTOCOL.md §4-5, and the cron bookkeeping (retry intervals, backoff) they share.
 
 pub mod caller;
+pub mod grpc_caller;
 mod msg;
 mod phase2;
 mod saga;

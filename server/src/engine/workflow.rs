@@ -2,7 +2,8 @@
 //! its progress; the server only resumes an unfinished workflow by calling the client's
 //! callback (`query_prepared`) until the client submits the final status.
 
-use super::caller::BranchCall;
+use super::caller::{is_grpc, BranchCall};
+use super::grpc_caller::workflow_data;
 use super::{Engine, Pass};
 use base64::Engine as _;
 use dtmx::TransStatus;
@@ -28,6 +29,12 @@ impl Engine {
             .decode(wf.data.as_bytes())
             .unwrap_or_default();
         let url = pass.trans.query_prepared.clone();
+        // A gRPC callback takes the input wrapped in `workflow.WorkflowData`.
+        let input = if is_grpc(&pass.trans, &url) {
+            workflow_data(&input).to_vec()
+        } else {
+            input
+        };
         let outcome = self
             .call(
                 &pass.trans,

@@ -4,8 +4,10 @@
 // The test starts the dtmx binary (env DTMX_BIN, default
 // ../../../target/debug/dtmx) on free loopback ports, runs a small business
 // service on another loopback port and drives sagas and 2-phase messages
-// (this file), TCC (tcc_test.go), XA on MariaDB and PostgreSQL (xa_test.go)
-// and HTTP workflows (workflow_test.go) through the SDK. Outcomes are
+// (this file), TCC (tcc_test.go), XA on MariaDB and PostgreSQL (xa_test.go),
+// HTTP workflows (workflow_test.go) and, through package dtmgrpc, a gRPC
+// saga, msg and TCC against a gRPC business service (grpc_test.go) and a
+// gRPC workflow (grpc_workflow_test.go). Outcomes are
 // checked through GET /api/dtmsvr/query and through the calls the business
 // service recorded.
 package interop
@@ -37,6 +39,7 @@ import (
 var (
 	skipReason string // non-empty: every test skips with this reason
 	dtmURL     string // http://127.0.0.1:<port>/api/dtmsvr
+	dtmGrpc    string // 127.0.0.1:<grpc port>, the dtmgimp gRPC API
 	busiURL    string // http://127.0.0.1:<port>/api/busi
 	busi       *busiService
 	serverLog  string // path of the dtmx stdout/stderr log
@@ -135,6 +138,7 @@ func runMain(m *testing.M) int {
 
 	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 	dtmURL = base + "/api/dtmsvr"
+	dtmGrpc = fmt.Sprintf("127.0.0.1:%d", grpcPort)
 	if err := waitPing(base+"/api/ping", 20*time.Second, exited, &waitErr); err != nil {
 		fmt.Fprintf(os.Stderr, "dtmx did not become ready: %v\n--- dtmx log ---\n%s\n", err, readFile(serverLog))
 		return 2
