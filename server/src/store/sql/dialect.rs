@@ -68,10 +68,8 @@ pub struct Statements {
     pub trans_columns: String,
     pub branch_columns: String,
     pub kv_columns: String,
-    pub insert_trans: String,
     pub find_trans: String,
     pub find_branches: String,
-    pub update_branch: String,
     pub touch: String,
     pub lock_status: String,
     pub branch_keys: String,
@@ -107,30 +105,14 @@ impl Statements {
             t("create_time"),
             t("update_time"),
         );
-        let insert_trans = format!(
-            "INSERT INTO trans_global (gid, trans_type, status, query_prepared, protocol, \
-             create_time, update_time, finish_time, rollback_time, options, custom_data, \
-             next_cron_interval, next_cron_time, owner, ext_data, result, rollback_reason) \
-             VALUES (?, ?, ?, ?, ?, {tp}, {tp}, {tp}, {tp}, ?, ?, ?, {tp}, ?, ?, ?, ?){}",
-            match dialect {
-                Dialect::Postgres => " ON CONFLICT (gid) DO NOTHING RETURNING id",
-                Dialect::Mysql => "",
-            }
-        );
         let s = |text: &str| dialect.sql(text);
         Statements {
             dialect,
-            insert_trans: s(&insert_trans),
             find_trans: s(&format!(
                 "SELECT {trans_columns} FROM trans_global WHERE gid = ?"
             )),
             find_branches: s(&format!(
                 "SELECT {branch_columns} FROM trans_branch_op WHERE gid = ? ORDER BY id"
-            )),
-            update_branch: s(&format!(
-                "UPDATE trans_branch_op SET status = ?, update_time = {tp}, finish_time = {tp}, \
-                 rollback_time = {tp} WHERE gid = ? AND branch_id = ? AND op = ? AND EXISTS \
-                 (SELECT 1 FROM trans_global WHERE gid = ? AND status = ?)"
             )),
             touch: s(&format!(
                 "UPDATE trans_global SET next_cron_interval = ?, next_cron_time = {tp}, \
@@ -158,6 +140,45 @@ impl Statements {
             branch_columns,
             kv_columns,
         }
+    }
+
+    /// A multi-row insert of `n` transactions; on PostgreSQL it skips gids that exist and
+    /// returns `id, gid` of the rows it inserted.
+    pub fn insert_trans(&self, n: usize) -> String {
+        let tp = self.dialect.time_param();
+        let row = format!("(?, ?, ?, ?, ?, {tp}, {tp}, {tp}, {tp}, ?, ?, ?, {tp}, ?, ?, ?, ?)");
+        let rows = vec![row; n].join(", ");
+        let tail = match self.dialect {
+            Dialect::Postgres => " ON CONFLICT (gid) DO NOTHING RETURNING id, gid",
+            Dialect::Mysql => "",
+        };
+        self.dialect.sql(&format!(
+            "INSERT INTO trans_global (gid, trans_type, status, query_prepared, protocol, \
+             create_time, update_time, finish_time, rollback_time, options, custom_data, \
+             next_cron_interval, next_cron_time, owner, ext_data, result, rollback_reason) \
+             VALUES {rows}{tail}"
+        ))
+    }
+
+    /// One update of `n` branches of one transaction, applied only while the
+    /// transaction's status is the one bound last. Parameters: for each of the status,
+    /// update, finish and rollback columns, `(branch_id, op, value)` per branch; then the
+    /// gid, `(branch_id, op)` per branch, the gid again and the status.
+    pub fn update_branches(&self, n: usize) -> String {
+        let tp = self.dialect.time_param();
+        let case = |column: &str, value: &str| {
+            let arms = vec![format!("WHEN branch_id = ? AND op = ? THEN {value}"); n].join(" ");
+            format!("{column} = CASE {arms} ELSE {column} END")
+        };
+        let keys = vec!["(branch_id = ? AND op = ?)"; n].join(" OR ");
+        self.dialect.sql(&format!(
+            "UPDATE trans_branch_op SET {}, {}, {}, {} WHERE gid = ? AND ({keys}) AND EXISTS \
+             (SELECT 1 FROM trans_global WHERE gid = ? AND status = ?)",
+            case("status", "?"),
+            case("update_time", tp),
+            case("finish_time", tp),
+            case("rollback_time", tp),
+        ))
     }
 
     /// A multi-row insert of `n` branches.
@@ -188,6 +209,14 @@ mod tests {
             "a = $1 AND b = to_timestamp($2)"
         );
         assert_eq!(Dialect::Mysql.sql("a = ?"), "a = ?");
+    }
+
+    #[test]
+    fn branch_updates_bind_fourteen_values_per_branch_and_three_more() {
+        let s = Statements::new(Dialect::Postgres);
+        let sql = s.update_branches(2);
+        assert!(sql.contains("$31"), "{sql}");
+        assert!(!sql.contains("$32"), "{sql}");
     }
 
     #[test]

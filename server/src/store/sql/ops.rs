@@ -98,7 +98,10 @@ impl Op {
                 trans,
                 options,
                 branches,
-            } => save_new(conn, st, trans, options, branches).await,
+            } => {
+                let mut saved = save_many(conn, st, &[(trans, options, branches)]).await?;
+                Ok(saved.pop().unwrap_or(Err(StoreError::NotFound)))
+            }
             Op::Append {
                 gid,
                 status,
@@ -191,43 +194,77 @@ fn changed_one(rows: u64) -> StoreResult<i64> {
     }
 }
 
-async fn save_new(
+/// A new transaction of a batch: the row, its options as JSON, its branches.
+pub type NewTrans<'a> = (&'a TransRow, &'a str, &'a [BranchRow]);
+
+/// Largest number of transactions in one insert statement.
+const SAVE_CHUNK: usize = 200;
+
+/// Inserts the new transactions of a batch with one statement per chunk (and their
+/// branches with one more); the result of each, in order: its id, or `UniqueConflict`
+/// when the gid exists (on MySQL a duplicate fails the statement instead, and the writer
+/// retries the batch one by one).
+pub async fn save_many(
     conn: &mut AnyConnection,
     st: &Statements,
-    t: &TransRow,
-    options: &str,
-    branches: &[BranchRow],
-) -> Applied {
-    let insert = sqlx::query(&st.insert_trans)
-        .bind(&t.gid)
-        .bind(t.trans_type.as_str())
-        .bind(t.status.as_str())
-        .bind(&t.query_prepared)
-        .bind(&t.protocol)
-        .bind(secs(t.create_time))
-        .bind(secs(t.update_time))
-        .bind(opt_secs(t.finish_time))
-        .bind(opt_secs(t.rollback_time))
-        .bind(options)
-        .bind(&t.custom_data)
-        .bind(interval(t.next_cron_interval))
-        .bind(secs(t.next_cron_time))
-        .bind(&t.owner)
-        .bind(&t.ext_data)
-        .bind(&t.result)
-        .bind(&t.rollback_reason);
-    let id = match st.dialect {
-        Dialect::Postgres => match insert.fetch_optional(&mut *conn).await? {
-            Some(row) => row.try_get::<i64, _>(0)?,
-            None => return Ok(Err(StoreError::UniqueConflict)),
-        },
-        Dialect::Mysql => {
-            let done = insert.execute(&mut *conn).await?;
-            done.last_insert_id().unwrap_or_default()
+    news: &[NewTrans<'_>],
+) -> Result<Vec<StoreResult<i64>>, sqlx::Error> {
+    let mut results = Vec::with_capacity(news.len());
+    for chunk in news.chunks(SAVE_CHUNK) {
+        let sql = st.insert_trans(chunk.len());
+        let mut q = sqlx::query(&sql);
+        for (t, options, _) in chunk {
+            q = q
+                .bind(&t.gid)
+                .bind(t.trans_type.as_str())
+                .bind(t.status.as_str())
+                .bind(&t.query_prepared)
+                .bind(&t.protocol)
+                .bind(secs(t.create_time))
+                .bind(secs(t.update_time))
+                .bind(opt_secs(t.finish_time))
+                .bind(opt_secs(t.rollback_time))
+                .bind(*options)
+                .bind(&t.custom_data)
+                .bind(interval(t.next_cron_interval))
+                .bind(secs(t.next_cron_time))
+                .bind(&t.owner)
+                .bind(&t.ext_data)
+                .bind(&t.result)
+                .bind(&t.rollback_reason);
         }
-    };
-    insert_branches(conn, st, branches).await?;
-    Ok(Ok(id))
+        let inserted = match st.dialect {
+            Dialect::Postgres => q.fetch_all(&mut *conn).await?,
+            Dialect::Mysql => {
+                q.execute(&mut *conn).await?;
+                let sql = st.dialect.sql(&format!(
+                    "SELECT id, gid FROM trans_global WHERE gid IN ({})",
+                    Statements::marks(chunk.len())
+                ));
+                let mut q = sqlx::query(&sql);
+                for (t, _, _) in chunk {
+                    q = q.bind(&t.gid);
+                }
+                q.fetch_all(&mut *conn).await?
+            }
+        };
+        let mut ids = std::collections::HashMap::with_capacity(inserted.len());
+        for row in &inserted {
+            ids.insert(row.try_get::<String, _>(1)?, row.try_get::<i64, _>(0)?);
+        }
+        let mut branches = Vec::new();
+        for (t, _, b) in chunk {
+            match ids.remove(&t.gid) {
+                Some(id) => {
+                    branches.extend_from_slice(b);
+                    results.push(Ok(id));
+                }
+                None => results.push(Err(StoreError::UniqueConflict)),
+            }
+        }
+        insert_branches(conn, st, &branches).await?;
+    }
+    Ok(results)
 }
 
 async fn insert_branches(
@@ -290,23 +327,54 @@ async fn append(
     Ok(Ok(0))
 }
 
-/// Writes branch results, each only while its transaction's status is `global`.
+/// Writes branch results, each only while its transaction's status is `global`: one
+/// statement per transaction.
 async fn write_branches(
     conn: &mut AnyConnection,
     st: &Statements,
     global: TransStatus,
     branches: &[BranchRow],
 ) -> Result<(), sqlx::Error> {
-    for b in branches {
-        sqlx::query(&st.update_branch)
-            .bind(b.status.as_str())
-            .bind(secs(b.update_time))
-            .bind(opt_secs(b.finish_time))
-            .bind(opt_secs(b.rollback_time))
-            .bind(&b.gid)
-            .bind(&b.branch_id)
-            .bind(&b.op)
-            .bind(&b.gid)
+    let mut rest = branches;
+    while let Some(first) = rest.first() {
+        let n = rest.iter().take_while(|b| b.gid == first.gid).count();
+        let (run, others) = rest.split_at(n);
+        rest = others;
+        // The last result of a branch wins, as if written one after the other.
+        let mut mine: Vec<&BranchRow> = Vec::with_capacity(run.len());
+        for b in run.iter().rev() {
+            if !mine
+                .iter()
+                .any(|m| m.branch_id == b.branch_id && m.op == b.op)
+            {
+                mine.push(b);
+            }
+        }
+        let sql = st.update_branches(mine.len());
+        let mut q = sqlx::query(&sql);
+        for b in &mine {
+            q = q.bind(&b.branch_id).bind(&b.op).bind(b.status.as_str());
+        }
+        for b in &mine {
+            q = q.bind(&b.branch_id).bind(&b.op).bind(secs(b.update_time));
+        }
+        for b in &mine {
+            q = q
+                .bind(&b.branch_id)
+                .bind(&b.op)
+                .bind(opt_secs(b.finish_time));
+        }
+        for b in &mine {
+            q = q
+                .bind(&b.branch_id)
+                .bind(&b.op)
+                .bind(opt_secs(b.rollback_time));
+        }
+        q = q.bind(&first.gid);
+        for b in &mine {
+            q = q.bind(&b.branch_id).bind(&b.op);
+        }
+        q.bind(&first.gid)
             .bind(global.as_str())
             .execute(&mut *conn)
             .await?;

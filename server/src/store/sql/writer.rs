@@ -11,7 +11,7 @@
 //! race with another server) does not fail its neighbours.
 
 use super::dialect::{Dialect, Statements};
-use super::ops::{Applied, Op};
+use super::ops::{save_many, Applied, NewTrans, Op};
 use super::rows::db_err;
 use crate::store::{StoreError, StoreResult};
 use sqlx::AnyPool;
@@ -160,9 +160,31 @@ async fn commit(
             .await
             .map_err(db_err)?;
     }
+    // New transactions first, all in one statement: nothing else in a batch can refer to
+    // a gid that does not exist yet.
+    let news: Vec<NewTrans> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::SaveNew {
+                trans,
+                options,
+                branches,
+            } => Some((&**trans, options.as_str(), branches.as_slice())),
+            _ => None,
+        })
+        .collect();
+    let mut saved = if news.len() > 1 {
+        save_many(&mut tx, st, &news).await.map_err(db_err)?
+    } else {
+        Vec::new()
+    }
+    .into_iter();
     let mut results = Vec::with_capacity(ops.len());
     for op in ops {
-        let applied: Applied = op.apply(&mut tx, st, alone).await;
+        let applied: Applied = match (op, news.len() > 1) {
+            (Op::SaveNew { .. }, true) => Ok(saved.next().unwrap_or(Err(StoreError::NotFound))),
+            _ => op.apply(&mut tx, st, alone).await,
+        };
         results.push(applied.map_err(db_err)?);
     }
     tx.commit().await.map_err(db_err)?;
