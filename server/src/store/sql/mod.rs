@@ -34,6 +34,11 @@ use writer::Writer;
 /// Writer shards: transactions commit in parallel on this many connections.
 const WRITER_SHARDS: usize = 4;
 
+/// Largest connection pool, whatever `Store.MaxOpenConns` says (DTM's default is 500):
+/// past a few dozen, more connections only add contention in the database, and
+/// PostgreSQL's default limit is 100 for all its clients.
+const MAX_POOL: i64 = 64;
+
 /// How long a request waits for a database connection before it fails.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -121,7 +126,7 @@ impl Target {
         let max = self
             .config
             .max_open_conns
-            .clamp(WRITER_SHARDS as i64 + 2, 1000) as u32;
+            .clamp(WRITER_SHARDS as i64 + 2, MAX_POOL) as u32;
         Ok(AnyPoolOptions::new()
             .max_connections(max)
             .acquire_timeout(ACQUIRE_TIMEOUT)
