@@ -1,0 +1,382 @@
+"""The TM side: :class:`Client` and the transactions it starts (saga, msg, TCC, XA).
+
+Every blocking call releases the GIL while it waits; every ``*_async`` twin is a coroutine
+for asyncio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+from typing import Any, Awaitable, Callable, Dict, List, NamedTuple, Optional, Tuple, TypeVar, Union
+
+from . import _aio, _native
+from ._payload import Payload, encode
+from .branch import BranchRequest
+from .errors import DtmxError
+
+T = TypeVar("T")
+
+#: A custom transport: ``(method, url, headers, body, timeout) -> (status, body)``.
+Transport = Callable[[str, str, List[Tuple[str, str]], Optional[bytes], Optional[float]], Tuple[int, bytes]]
+
+
+class Reply(NamedTuple):
+    """A branch's reply to a call the client made itself (TCC try, XA action)."""
+
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        """The body decoded as JSON."""
+        return json.loads(self.body)
+
+
+class Client:
+    """A DTM server (``http://host:36789/api/dtmsvr``) and the way to reach it.
+
+    Options accepted by every transaction factory: ``wait_result``, ``timeout_to_fail``,
+    ``retry_interval``, ``request_timeout``, ``retry_limit``, ``branch_headers`` and
+    ``concurrent``.
+    """
+
+    def __init__(self, server: str, *, transport: Optional[Transport] = None) -> None:
+        self._n = _native.Client(server, transport)
+
+    @property
+    def server(self) -> str:
+        """The server URL."""
+        return self._n.server
+
+    def local_gid(self) -> str:
+        """A new gid made locally, without a request."""
+        return self._n.local_gid()
+
+    def new_gid(self) -> str:
+        """A new gid from the server."""
+        return self._n.new_gid()
+
+    async def new_gid_async(self) -> str:
+        """A new gid from the server."""
+        return await _aio.call(self._n.new_gid_async)
+
+    def query(self, gid: str) -> Dict[str, Any]:
+        """The transaction and its branches as the server reports them."""
+        return json.loads(self._n.query(gid))
+
+    async def query_async(self, gid: str) -> Dict[str, Any]:
+        """The transaction and its branches as the server reports them."""
+        return json.loads(await _aio.call(self._n.query_async, gid))
+
+    def wait_final(self, gid: str, timeout: float = 10.0, interval: float = 0.1) -> str:
+        """Polls until the transaction is ``succeed`` or ``failed`` and returns that status."""
+        return self._n.wait_final(gid, timeout, interval)
+
+    async def wait_final_async(self, gid: str, timeout: float = 10.0, interval: float = 0.1) -> str:
+        """Polls until the transaction is ``succeed`` or ``failed`` and returns that status."""
+        return await _aio.call(self._n.wait_final_async, gid, timeout, interval)
+
+    def saga(self, gid: Optional[str] = None, **options: Any) -> "Saga":
+        """A new saga (a local gid when ``gid`` is not given)."""
+        return Saga(self._n.saga(gid, options))
+
+    def msg(self, gid: Optional[str] = None, **options: Any) -> "Msg":
+        """A new two-phase message."""
+        return Msg(self._n.msg(gid, options))
+
+    def tcc(self, gid: Optional[str] = None, **options: Any) -> "Tcc":
+        """A new TCC global transaction."""
+        return Tcc(self._n.tcc(gid, options))
+
+    def tcc_from_branch(self, branch: BranchRequest, **options: Any) -> "Tcc":
+        """A TCC nested in the branch whose try request ``branch`` describes."""
+        return Tcc(self._n.tcc_from_branch(branch, options))
+
+    def xa(self, gid: Optional[str] = None, **options: Any) -> "Xa":
+        """A new XA global transaction."""
+        return Xa(self._n.xa(gid, options))
+
+
+class Saga:
+    """A saga: steps of an action and its compensation; dtm runs and rolls back."""
+
+    def __init__(self, native: Any) -> None:
+        self._n = native
+
+    @property
+    def gid(self) -> str:
+        """The global transaction id."""
+        return self._n.gid
+
+    def add(self, action: str, compensate: str, payload: Payload = None) -> "Saga":
+        """Adds a step (an empty ``compensate`` has no compensation)."""
+        self._n.add(action, compensate, encode(payload))
+        return self
+
+    def add_branch_order(self, branch: int, pre_branches: List[int]) -> "Saga":
+        """Step ``branch`` (0-based) starts after the actions of ``pre_branches``."""
+        self._n.add_branch_order(branch, list(pre_branches))
+        return self
+
+    def enable_concurrent(self) -> "Saga":
+        """Runs the actions concurrently, constrained by the branch orders."""
+        self._n.enable_concurrent()
+        return self
+
+    def submit(self) -> None:
+        """Submits; with ``wait_result`` a failed saga raises :class:`FailureError`."""
+        self._n.submit()
+
+    async def submit_async(self) -> None:
+        """Submits; with ``wait_result`` a failed saga raises :class:`FailureError`."""
+        await _aio.call(self._n.submit_async)
+
+
+class Msg:
+    """A two-phase message: prepare, local work, submit; dtm delivers every step."""
+
+    def __init__(self, native: Any) -> None:
+        self._n = native
+
+    @property
+    def gid(self) -> str:
+        """The global transaction id."""
+        return self._n.gid
+
+    def add(self, action: str, payload: Payload = None) -> "Msg":
+        """Adds a step: dtm POSTs ``payload`` to ``action``."""
+        self._n.add(action, encode(payload))
+        return self
+
+    def add_topic(self, topic: str, payload: Payload = None) -> "Msg":
+        """Adds a step for every subscriber of ``topic``."""
+        self._n.add_topic(topic, encode(payload))
+        return self
+
+    def set_delay(self, seconds: int) -> "Msg":
+        """Delivers the steps ``seconds`` after the submit."""
+        self._n.set_delay(seconds)
+        return self
+
+    def enable_concurrent(self) -> "Msg":
+        """Delivers the steps concurrently."""
+        self._n.enable_concurrent()
+        return self
+
+    def prepare(self, query_prepared: str) -> None:
+        """Prepares the message; dtm asks ``query_prepared`` if no submit comes."""
+        self._n.prepare(query_prepared)
+
+    async def prepare_async(self, query_prepared: str) -> None:
+        """Prepares the message; dtm asks ``query_prepared`` if no submit comes."""
+        await _aio.call(self._n.prepare_async, query_prepared)
+
+    def submit(self) -> None:
+        """Submits the message."""
+        self._n.submit()
+
+    async def submit_async(self) -> None:
+        """Submits the message."""
+        await _aio.call(self._n.submit_async)
+
+    def abort(self) -> None:
+        """Aborts a prepared message."""
+        self._n.abort()
+
+    async def abort_async(self) -> None:
+        """Aborts a prepared message."""
+        await _aio.call(self._n.abort_async)
+
+    def do_and_submit(self, query_prepared: str, busi: Callable[[BranchRequest], Any]) -> None:
+        """Prepares, runs ``busi(branch)`` (the local transaction, guarded by the msg barrier
+        of ``branch``), then submits; aborts when ``busi`` raises :class:`FailureError`, asks
+        the check-back when it raises anything else. ``busi``'s exception is re-raised."""
+        self._n.do_and_submit(query_prepared, busi)
+
+    async def do_and_submit_async(
+        self, query_prepared: str, busi: Callable[[BranchRequest], Union[Awaitable[Any], Any]]
+    ) -> None:
+        """:meth:`do_and_submit` with ``busi`` a coroutine function (or a plain one)."""
+        fut, done = _aio.pending()
+        loop = fut.get_loop()
+
+        async def run(branch: BranchRequest, resume: Any) -> None:
+            try:
+                result = busi(branch)
+                if inspect.isawaitable(result):
+                    await result
+            except BaseException as e:  # noqa: B902 - handed to the core, re-raised there
+                resume.err(e)
+            else:
+                resume.ok()
+
+        tasks: "set[asyncio.Task[None]]" = set()  # asyncio keeps only weak references
+
+        def start(branch: BranchRequest, resume: Any) -> None:
+            task = loop.create_task(run(branch, resume))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        def on_barrier(branch: BranchRequest, resume: Any) -> None:
+            loop.call_soon_threadsafe(start, branch, resume)
+
+        self._n.do_and_submit_async(query_prepared, on_barrier, done)
+        await fut
+
+
+class Tcc:
+    """A TCC global transaction: the client calls each try; dtm confirms or cancels."""
+
+    def __init__(self, native: Any) -> None:
+        self._n = native
+
+    @property
+    def gid(self) -> str:
+        """The global transaction id."""
+        return self._n.gid
+
+    def current_branch_id(self) -> str:
+        """The id of the last branch created (``00`` before the first)."""
+        return self._n.current_branch_id()
+
+    def prepare(self) -> None:
+        """Prepares the global transaction."""
+        self._n.prepare()
+
+    async def prepare_async(self) -> None:
+        """Prepares the global transaction."""
+        await _aio.call(self._n.prepare_async)
+
+    def submit(self) -> None:
+        """Submits: dtm confirms every branch."""
+        self._n.submit()
+
+    async def submit_async(self) -> None:
+        """Submits: dtm confirms every branch."""
+        await _aio.call(self._n.submit_async)
+
+    def abort(self, reason: str = "") -> None:
+        """Aborts: dtm cancels every branch; ``reason`` is recorded."""
+        self._n.abort(reason)
+
+    async def abort_async(self, reason: str = "") -> None:
+        """Aborts: dtm cancels every branch; ``reason`` is recorded."""
+        await _aio.call(self._n.abort_async, reason)
+
+    def call_branch(self, payload: Payload, try_url: str, confirm_url: str, cancel_url: str) -> Reply:
+        """Registers a branch and calls its try; a refusal raises :class:`FailureError`."""
+        return Reply(*self._n.call_branch(encode(payload), try_url, confirm_url, cancel_url))
+
+    async def call_branch_async(self, payload: Payload, try_url: str, confirm_url: str, cancel_url: str) -> Reply:
+        """Registers a branch and calls its try; a refusal raises :class:`FailureError`."""
+        r = await _aio.call(self._n.call_branch_async, encode(payload), try_url, confirm_url, cancel_url)
+        return Reply(*r)
+
+    def run(self, busi: Callable[["Tcc"], T]) -> T:
+        """Prepare, ``busi(self)``, then submit; abort (and re-raise) if ``busi`` raises."""
+        self.prepare()
+        try:
+            result = busi(self)
+        except BaseException as e:
+            _quietly(self.abort, _reason(e))
+            raise
+        self.submit()
+        return result
+
+    async def run_async(self, busi: Callable[["Tcc"], Awaitable[T]]) -> T:
+        """Prepare, ``await busi(self)``, then submit; abort (and re-raise) if it raises."""
+        await self.prepare_async()
+        try:
+            result = await busi(self)
+        except BaseException as e:
+            await _quietly_async(self.abort_async(_reason(e)))
+            raise
+        await self.submit_async()
+        return result
+
+
+class Xa:
+    """An XA global transaction: the client calls each branch; dtm commits or rolls back."""
+
+    def __init__(self, native: Any) -> None:
+        self._n = native
+
+    @property
+    def gid(self) -> str:
+        """The global transaction id."""
+        return self._n.gid
+
+    def prepare(self) -> None:
+        """Prepares the global transaction."""
+        self._n.prepare()
+
+    async def prepare_async(self) -> None:
+        """Prepares the global transaction."""
+        await _aio.call(self._n.prepare_async)
+
+    def submit(self) -> None:
+        """Submits: dtm commits every branch."""
+        self._n.submit()
+
+    async def submit_async(self) -> None:
+        """Submits: dtm commits every branch."""
+        await _aio.call(self._n.submit_async)
+
+    def abort(self) -> None:
+        """Aborts: dtm rolls back every branch."""
+        self._n.abort()
+
+    async def abort_async(self) -> None:
+        """Aborts: dtm rolls back every branch."""
+        await _aio.call(self._n.abort_async)
+
+    def call_branch(self, payload: Payload, url: str) -> Reply:
+        """Calls a new branch at ``url`` (also its phase-2 URL)."""
+        return Reply(*self._n.call_branch(encode(payload), url))
+
+    async def call_branch_async(self, payload: Payload, url: str) -> Reply:
+        """Calls a new branch at ``url`` (also its phase-2 URL)."""
+        return Reply(*await _aio.call(self._n.call_branch_async, encode(payload), url))
+
+    def run(self, busi: Callable[["Xa"], T]) -> T:
+        """Prepare, ``busi(self)``, then submit; abort (and re-raise) if ``busi`` raises."""
+        self.prepare()
+        try:
+            result = busi(self)
+        except BaseException:
+            _quietly(self.abort)
+            raise
+        self.submit()
+        return result
+
+    async def run_async(self, busi: Callable[["Xa"], Awaitable[T]]) -> T:
+        """Prepare, ``await busi(self)``, then submit; abort (and re-raise) if it raises."""
+        await self.prepare_async()
+        try:
+            result = await busi(self)
+        except BaseException:
+            await _quietly_async(self.abort_async())
+            raise
+        await self.submit_async()
+        return result
+
+
+def _reason(e: BaseException) -> str:
+    return e.message if isinstance(e, DtmxError) else str(e) or type(e).__name__
+
+
+def _quietly(f: Callable[..., None], *args: Any) -> None:
+    """Rolls back after an error; the rollback's own error is dropped (dtm's timeout rolls
+    back anyway) so that the original one is raised."""
+    try:
+        f(*args)
+    except DtmxError:
+        pass
+
+
+async def _quietly_async(aw: Awaitable[None]) -> None:
+    try:
+        await aw
+    except DtmxError:
+        pass
