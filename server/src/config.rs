@@ -15,6 +15,8 @@ pub enum StoreDriver {
     Postgres,
     /// MySQL or MariaDB, on DTM's schema.
     Mysql,
+    /// Redis, on DTM's key layout.
+    Redis,
     /// A store this build knows by name but does not implement yet.
     Unsupported(String),
 }
@@ -138,7 +140,8 @@ const KEYS: &[(&str, &str, Setter)] = &[
             "boltdb" | "sqlite" | "embedded" => StoreDriver::Sqlite,
             "postgres" => StoreDriver::Postgres,
             "mysql" => StoreDriver::Mysql,
-            "redis" | "sqlserver" => StoreDriver::Unsupported(v.into()),
+            "redis" => StoreDriver::Redis,
+            "sqlserver" => StoreDriver::Unsupported(v.into()),
             _ => return Err(format!("unknown store driver {v:?}")),
         };
         Ok(())
@@ -430,6 +433,9 @@ impl Config {
                     }
                 }
             }
+            StoreDriver::Redis if s.host.is_empty() || s.port <= 0 => {
+                return fail("redis needs Host and Port (Store.Host, Store.Port)".into());
+            }
             _ => {}
         }
         Ok(())
@@ -490,5 +496,21 @@ mod tests {
             .expect_err("needs a user")
             .to_string()
             .contains("Store.User"));
+    }
+
+    #[test]
+    fn redis_needs_host_and_port() {
+        let mut c = Config::default();
+        c.apply_yaml("Store:\n  Driver: redis\n  Host: localhost")
+            .expect("known driver");
+        assert_eq!(c.store.driver, StoreDriver::Redis);
+        assert!(c
+            .validate()
+            .expect_err("needs a port")
+            .to_string()
+            .contains("redis needs Host and Port"));
+        c.apply_yaml("Store:\n  Port: 6379").expect("port");
+        c.validate().expect("valid");
+        assert_eq!(c.store.redis_prefix, "{a}");
     }
 }

@@ -1,7 +1,7 @@
-//! Several `dtmx` servers on one database: three servers share a store under load, one is
-//! killed with `kill -9` mid-run, and the other two finish everything it left behind.
-//! Every acknowledged saga ends with the right status, and no branch is called after its
-//! transaction is final.
+//! Several `dtmx` servers on one store (PostgreSQL, MariaDB, Redis): three servers share
+//! it under load, one is killed with `kill -9` mid-run, and the other two finish
+//! everything it left behind. Every acknowledged saga ends with the right status, and no
+//! branch is called after its transaction is final.
 
 mod common;
 
@@ -70,7 +70,9 @@ async fn three_servers_survive_a_kill(config: StoreConfig) {
             servers[0].kill9();
         }
         let alive = if i >= total / 3 { 1 + i % 2 } else { i % 3 };
-        let r = servers[alive].submit(&transfer(&busi, &gid, json!({}))).await;
+        let r = servers[alive]
+            .submit(&transfer(&busi, &gid, json!({})))
+            .await;
         assert_eq!(r.status, 200, "{gid}: {:?}", r.body);
         acknowledged.insert(gid, kind);
     }
@@ -130,4 +132,9 @@ async fn three_servers_on_postgres_survive_a_kill() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_servers_on_mariadb_survive_a_kill() {
     three_servers_survive_a_kill(databases::mysql("multi")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_servers_on_redis_survive_a_kill() {
+    three_servers_survive_a_kill(databases::redis("multi")).await;
 }

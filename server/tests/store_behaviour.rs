@@ -25,6 +25,7 @@ async fn stores(test: &str) -> Vec<(&'static str, Arc<dyn Store>)> {
     for (name, config) in [
         ("postgres", databases::postgres(test)),
         ("mysql", databases::mysql(test)),
+        ("redis", databases::redis(test)),
     ] {
         reset(&config).await.expect("reset store");
         all.push((name, open(&config).await.expect("open store")));

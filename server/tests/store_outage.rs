@@ -1,5 +1,6 @@
 //! The database goes away under load: PostgreSQL restarted in immediate (crash) mode,
-//! MariaDB's server process killed with `kill -9` (mysqld_safe starts it again). Requests
+//! MariaDB's server process killed with `kill -9` (mysqld_safe starts it again), a Redis
+//! with `appendfsync always` killed with `kill -9` and started again. Requests
 //! during the outage get a clear 5xx, the server reconnects by itself, and every saga it
 //! acknowledged finishes.
 //!
@@ -56,7 +57,69 @@ fn crash_mariadb() {
     wait_port(3306);
 }
 
-async fn acknowledged_sagas_survive_an_outage(config: StoreConfig, outage: fn()) {
+/// A Redis server of the test's own, persisting every write (`appendfsync always`), so it
+/// can be killed with `kill -9` without touching the shared one.
+struct OwnRedis {
+    port: u16,
+    dir: std::path::PathBuf,
+    child: Mutex<Option<std::process::Child>>,
+}
+
+impl OwnRedis {
+    fn start() -> Arc<OwnRedis> {
+        let me = Arc::new(OwnRedis {
+            port: free_port(),
+            dir: unique_dir("redis"),
+            child: Mutex::new(None),
+        });
+        me.spawn();
+        me
+    }
+
+    fn spawn(&self) {
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args([
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        *self.child.lock().expect("child") = Some(child);
+        wait_port(self.port);
+    }
+
+    fn crash_and_restart(&self) {
+        if let Some(mut child) = self.child.lock().expect("child").take() {
+            child.kill().expect("kill -9 redis");
+            child.wait().expect("reap redis");
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        self.spawn();
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.lock().expect("child").take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn acknowledged_sagas_survive_an_outage(
+    config: StoreConfig,
+    outage: impl FnOnce() + Send + 'static,
+) {
     dtmx_server::store::reset(&config)
         .await
         .expect("reset the store");
@@ -115,10 +178,17 @@ async fn acknowledged_sagas_survive_an_outage(config: StoreConfig, outage: fn())
         dtm.forward(30).await;
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    assert!(pending.is_empty(), "acknowledged but unfinished: {pending:?}");
+    assert!(
+        pending.is_empty(),
+        "acknowledged but unfinished: {pending:?}"
+    );
     // Still serving, on new connections.
     let r = dtm
-        .submit(&transfer(&busi, "after-outage", json!({"wait_result": true})))
+        .submit(&transfer(
+            &busi,
+            "after-outage",
+            json!({"wait_result": true}),
+        ))
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     eprintln!(
@@ -136,4 +206,15 @@ async fn postgres_restart_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mariadb_crash_loses_nothing() {
     acknowledged_sagas_survive_an_outage(databases::mysql("outage"), crash_mariadb).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_crash_with_appendfsync_always_loses_nothing() {
+    let redis = OwnRedis::start();
+    let config = StoreConfig {
+        port: redis.port as i64,
+        ..databases::redis("outage")
+    };
+    let crash = redis.clone();
+    acknowledged_sagas_survive_an_outage(config, move || crash.crash_and_restart()).await;
 }

@@ -8,6 +8,7 @@
 
 mod codec;
 mod model;
+pub mod redis;
 pub mod sql;
 pub mod sqlite;
 
@@ -155,6 +156,7 @@ pub async fn open(config: &StoreConfig) -> StoreResult<Arc<dyn Store>> {
             Arc::new(sql::SqlStore::open(sql::Dialect::Postgres, config).await?)
         }
         StoreDriver::Mysql => Arc::new(sql::SqlStore::open(sql::Dialect::Mysql, config).await?),
+        StoreDriver::Redis => Arc::new(redis::RedisStore::open(config).await?),
         StoreDriver::Unsupported(name) => {
             return Err(StoreError::Db(format!(
                 "store driver {name:?} is not available"
@@ -170,6 +172,7 @@ pub async fn reset(config: &StoreConfig) -> StoreResult<()> {
         StoreDriver::Sqlite => sqlite::SqliteStore::reset(Path::new(&config.path)),
         StoreDriver::Postgres => sql::SqlStore::reset(sql::Dialect::Postgres, config).await,
         StoreDriver::Mysql => sql::SqlStore::reset(sql::Dialect::Mysql, config).await,
+        StoreDriver::Redis => redis::RedisStore::reset(config).await,
         StoreDriver::Unsupported(name) => Err(StoreError::Db(format!(
             "store driver {name:?} is not available"
         ))),
@@ -180,6 +183,10 @@ pub async fn reset(config: &StoreConfig) -> StoreResult<()> {
 pub fn describe(config: &StoreConfig) -> String {
     match &config.driver {
         StoreDriver::Sqlite => format!("sqlite {}", config.path),
+        StoreDriver::Redis => format!(
+            "redis {}:{} prefix {}",
+            config.host, config.port, config.redis_prefix
+        ),
         other => format!("{other:?} {}:{}/{}", config.host, config.port, config.db).to_lowercase(),
     }
 }

@@ -74,6 +74,7 @@ fn store_env(dir: &FsPath) -> Vec<(String, String)> {
         }
         "postgres" => databases::postgres(&name),
         "mysql" => databases::mysql(&name),
+        "redis" => databases::redis(&name),
         other => panic!("DTMX_TEST_STORE={other:?}: use sqlite, postgres, mysql or redis"),
     };
     let mut env = databases::env(&config);

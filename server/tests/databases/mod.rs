@@ -48,11 +48,24 @@ pub fn mysql(test: &str) -> StoreConfig {
     }
 }
 
+/// A store on Redis under a key prefix of its own.
+pub fn redis(test: &str) -> StoreConfig {
+    require("Redis", 6379);
+    StoreConfig {
+        driver: StoreDriver::Redis,
+        host: "127.0.0.1".into(),
+        port: 6379,
+        redis_prefix: format!("{{t_{test}}}"),
+        ..base()
+    }
+}
+
 /// The environment that points a `dtmx` binary at `config`.
 pub fn env(config: &StoreConfig) -> Vec<(String, String)> {
     let driver = match config.driver {
         StoreDriver::Postgres => "postgres",
         StoreDriver::Mysql => "mysql",
+        StoreDriver::Redis => "redis",
         _ => "sqlite",
     };
     vec![
@@ -63,5 +76,6 @@ pub fn env(config: &StoreConfig) -> Vec<(String, String)> {
         ("STORE_PASSWORD".into(), config.password.clone()),
         ("STORE_DB".into(), config.db.clone()),
         ("STORE_SCHEMA".into(), config.schema.clone()),
+        ("STORE_REDIS_PREFIX".into(), config.redis_prefix.clone()),
     ]
 }
