@@ -1,0 +1,5 @@
+//! Linker setup of a Node.js addon.
+
+fn main() {
+    napi_build::setup();
+}

@@ -1,0 +1,364 @@
+//! The sans-IO barrier: tables, guarded calls, the msg check-back and the Redis scripts.
+//! A step is `{kind: "execute" | "query" | "done", sql, params, result}`.
+
+use crate::errors::js;
+use crate::rm::Branch;
+use dtmx_bindings::barrier::{self as b, render, ParamStyle, Step};
+use napi_derive::napi;
+
+/// Where barrier rows live: a dialect and a table name.
+#[napi]
+pub struct BarrierTable {
+    pub(crate) inner: b::BarrierTable,
+}
+
+#[napi]
+impl BarrierTable {
+    /// The table `name` (default: the dialect's) of `dialect` (`mysql`, `mariadb`,
+    /// `postgres`, `sqlite`, ...).
+    #[napi(constructor, catch_unwind)]
+    pub fn new(dialect: String, name: Option<String>) -> napi::Result<Self, String> {
+        Ok(BarrierTable {
+            inner: js(b::table(&dialect, name.as_deref()))?,
+        })
+    }
+
+    /// The dialect's stable name.
+    #[napi(getter, catch_unwind)]
+    pub fn dialect(&self) -> String {
+        self.inner.dialect().as_str().to_string()
+    }
+
+    /// The table name.
+    #[napi(getter, catch_unwind)]
+    pub fn name(&self) -> String {
+        self.inner.name().to_string()
+    }
+
+    /// Statements creating the table if missing.
+    #[napi(catch_unwind)]
+    pub fn ddl(&self) -> Vec<String> {
+        self.inner.ddl()
+    }
+
+    /// The insert-ignore SQL.
+    #[napi(catch_unwind)]
+    pub fn insert_ignore_sql(&self) -> String {
+        self.inner.insert_ignore_sql()
+    }
+
+    /// The reason query SQL.
+    #[napi(catch_unwind)]
+    pub fn select_reason_sql(&self) -> String {
+        self.inner.select_reason_sql()
+    }
+
+    /// `sql` of this dialect with placeholders in `style` (`qmark`, `format`, `dollar`,
+    /// `numeric`).
+    #[napi(catch_unwind)]
+    pub fn render(&self, sql: String, style: String) -> napi::Result<String, String> {
+        let s = js(ParamStyle::parse(&style))?;
+        Ok(render(&sql, self.inner.dialect(), s))
+    }
+}
+
+/// What a barrier machine wants done next.
+#[napi(object)]
+pub struct BarrierStep {
+    /// `execute` (feed the affected rows), `query` (feed the reason read) or `done`.
+    pub kind: String,
+    /// The statement (execute and query).
+    pub sql: Option<String>,
+    /// Its parameters (execute and query).
+    pub params: Option<Vec<String>>,
+    /// The decision or check-back result (done).
+    pub result: Option<String>,
+}
+
+fn step_of<T>(step: &Step<T>, done: impl Fn(&T) -> &'static str) -> BarrierStep {
+    let (kind, stmt, result) = match step {
+        Step::Execute(s) => ("execute", Some(s), None),
+        Step::QueryReason(s) => ("query", Some(s), None),
+        Step::Done(d) => ("done", None, Some(done(d).to_string())),
+    };
+    BarrierStep {
+        kind: kind.to_string(),
+        sql: stmt.map(|s| s.sql.clone()),
+        params: stmt.map(|s| s.params.clone()),
+        result,
+    }
+}
+
+/// A statement with its parameters.
+#[napi(object)]
+pub struct Statement {
+    /// The SQL text.
+    pub sql: String,
+    /// Its parameters.
+    pub params: Vec<String>,
+}
+
+/// `[key, value]` arrays as pairs (missing values are empty).
+fn two(pairs: Vec<Vec<String>>) -> Vec<(String, String)> {
+    pairs
+        .into_iter()
+        .map(|p| {
+            let mut it = p.into_iter();
+            (it.next().unwrap_or_default(), it.next().unwrap_or_default())
+        })
+        .collect()
+}
+
+/// The barrier of one branch call.
+#[napi]
+pub struct Barrier {
+    inner: b::Barrier,
+}
+
+#[napi]
+impl Barrier {
+    /// The barrier of the branch `trans_type`, `gid`, `branch_id`, `op`.
+    #[napi(constructor, catch_unwind)]
+    pub fn new(
+        trans_type: String,
+        gid: String,
+        branch_id: String,
+        op: String,
+    ) -> napi::Result<Self, String> {
+        Ok(Barrier {
+            inner: js(b::Barrier::new(&trans_type, &gid, &branch_id, &op))?,
+        })
+    }
+
+    /// From decoded HTTP query pairs (`[key, value]` arrays).
+    #[napi(factory, catch_unwind)]
+    pub fn from_query(pairs: Vec<Vec<String>>) -> napi::Result<Self, String> {
+        Ok(Barrier {
+            inner: js(b::Barrier::from_query(two(pairs)))?,
+        })
+    }
+
+    /// From gRPC metadata pairs (`[key, value]` arrays).
+    #[napi(factory, catch_unwind)]
+    pub fn from_grpc_metadata(pairs: Vec<Vec<String>>) -> napi::Result<Self, String> {
+        Ok(Barrier {
+            inner: js(b::Barrier::from_grpc_metadata(two(pairs)))?,
+        })
+    }
+
+    /// The branch this barrier guards.
+    #[napi(getter, catch_unwind)]
+    pub fn branch(&self) -> Branch {
+        Branch {
+            gid: self.inner.gid().to_string(),
+            trans_type: self.inner.trans_type().to_string(),
+            branch_id: self.inner.branch_id().to_string(),
+            op: self.inner.op().to_string(),
+            ..Default::default()
+        }
+    }
+
+    /// Hands out the next barrier id.
+    #[napi(catch_unwind)]
+    pub fn next_barrier_id(&mut self) -> String {
+        self.inner.next_barrier_id()
+    }
+
+    /// Starts the guarded call of one local transaction.
+    #[napi(catch_unwind)]
+    pub fn call(&mut self, table: &BarrierTable) -> BarrierCall {
+        BarrierCall {
+            inner: self.inner.call(&table.inner),
+        }
+    }
+
+    /// The msg check-back.
+    #[napi(catch_unwind)]
+    pub fn query_prepared(&self, table: &BarrierTable) -> QueryPrepared {
+        QueryPrepared {
+            inner: self.inner.query_prepared(&table.inner),
+        }
+    }
+
+    /// Phase 1 of an XA branch.
+    #[napi(catch_unwind)]
+    pub fn xa_action(&self, table: &BarrierTable) -> BarrierCall {
+        BarrierCall {
+            inner: self.inner.xa_action(&table.inner),
+        }
+    }
+
+    /// The fence after a phase-2 rollback.
+    #[napi(catch_unwind)]
+    pub fn xa_rollback_fence(&self, table: &BarrierTable) -> Statement {
+        let s = self.inner.xa_rollback_fence(&table.inner);
+        Statement {
+            sql: s.sql,
+            params: s.params,
+        }
+    }
+
+    /// The Redis barrier adjusting `key` by `amount` at most once.
+    #[napi(catch_unwind)]
+    pub fn redis_check_adjust_amount(
+        &mut self,
+        key: String,
+        amount: i64,
+        expire: u32,
+    ) -> napi::Result<RedisCall, String> {
+        Ok(RedisCall {
+            inner: js(self
+                .inner
+                .redis_check_adjust_amount(&key, amount, u64::from(expire)))?,
+        })
+    }
+
+    /// The Redis msg check-back.
+    #[napi(catch_unwind)]
+    pub fn redis_query_prepared(&self, expire: u32) -> napi::Result<RedisQueryPrepared, String> {
+        Ok(RedisQueryPrepared {
+            inner: js(self.inner.redis_query_prepared(u64::from(expire)))?,
+        })
+    }
+}
+
+/// The guarded call of one local transaction.
+#[napi]
+pub struct BarrierCall {
+    inner: b::BarrierCall,
+}
+
+#[napi]
+impl BarrierCall {
+    /// The barrier id of this call.
+    #[napi(getter, catch_unwind)]
+    pub fn barrier_id(&self) -> String {
+        self.inner.barrier_id().to_string()
+    }
+
+    /// What to do now; done with the decision (`run`, `skip_null_compensation`, ...).
+    #[napi(catch_unwind)]
+    pub fn step(&self) -> BarrierStep {
+        step_of(self.inner.step(), |d| d.as_str())
+    }
+
+    /// Rows affected by the `execute` step.
+    #[napi(catch_unwind)]
+    pub fn feed_affected(&mut self, rows: u32) -> napi::Result<(), String> {
+        js(self.inner.feed_affected(u64::from(rows)).map(|_| ()))
+    }
+
+    /// The reason read by the `query` step (`null`: no row).
+    #[napi(catch_unwind)]
+    pub fn feed_reason(&mut self, reason: Option<String>) -> napi::Result<(), String> {
+        js(self.inner.feed_reason(reason.as_deref()).map(|_| ()))
+    }
+
+    /// Throws the error the decision carries (`duplicated` for a duplicated msg).
+    #[napi(catch_unwind)]
+    pub fn check(&self) -> napi::Result<(), String> {
+        match self.inner.decision().and_then(b::Decision::error) {
+            Some(e) => js(Err(e)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The msg check-back.
+#[napi]
+pub struct QueryPrepared {
+    inner: b::QueryPrepared,
+}
+
+#[napi]
+impl QueryPrepared {
+    /// What to do now; done with `SUCCESS` or `FAILURE`.
+    #[napi(catch_unwind)]
+    pub fn step(&self) -> BarrierStep {
+        step_of(self.inner.step(), |r| r.as_str())
+    }
+
+    /// Rows affected by the `execute` step.
+    #[napi(catch_unwind)]
+    pub fn feed_affected(&mut self, rows: u32) -> napi::Result<(), String> {
+        js(self.inner.feed_affected(u64::from(rows)).map(|_| ()))
+    }
+
+    /// The reason read by the `query` step.
+    #[napi(catch_unwind)]
+    pub fn feed_reason(&mut self, reason: Option<String>) -> napi::Result<(), String> {
+        js(self.inner.feed_reason(reason.as_deref()).map(|_| ()))
+    }
+}
+
+/// One run of the Redis adjust-amount script.
+#[napi]
+pub struct RedisCall {
+    inner: b::RedisCall,
+}
+
+#[napi]
+impl RedisCall {
+    /// The Lua text.
+    #[napi(getter, catch_unwind)]
+    pub fn script(&self) -> String {
+        self.inner.script().to_string()
+    }
+
+    /// `KEYS`.
+    #[napi(getter, catch_unwind)]
+    pub fn keys(&self) -> Vec<String> {
+        self.inner.keys().to_vec()
+    }
+
+    /// `ARGV`.
+    #[napi(getter, catch_unwind)]
+    pub fn args(&self) -> Vec<String> {
+        self.inner.args().to_vec()
+    }
+
+    /// The decision for the script's reply (`null`: nil).
+    #[napi(catch_unwind)]
+    pub fn decide(&self, reply: Option<String>) -> napi::Result<String, String> {
+        js(self
+            .inner
+            .decide(reply.as_deref())
+            .map(|d| d.as_str().to_string()))
+    }
+}
+
+/// One run of the Redis msg check-back script.
+#[napi]
+pub struct RedisQueryPrepared {
+    inner: b::RedisQueryPrepared,
+}
+
+#[napi]
+impl RedisQueryPrepared {
+    /// The Lua text.
+    #[napi(getter, catch_unwind)]
+    pub fn script(&self) -> String {
+        self.inner.script().to_string()
+    }
+
+    /// `KEYS`.
+    #[napi(getter, catch_unwind)]
+    pub fn keys(&self) -> Vec<String> {
+        self.inner.keys().to_vec()
+    }
+
+    /// `ARGV`.
+    #[napi(getter, catch_unwind)]
+    pub fn args(&self) -> Vec<String> {
+        self.inner.args().to_vec()
+    }
+
+    /// `SUCCESS` or `FAILURE` for the script's reply.
+    #[napi(catch_unwind)]
+    pub fn decide(&self, reply: Option<String>) -> napi::Result<String, String> {
+        js(self
+            .inner
+            .decide(reply.as_deref())
+            .map(|d| d.as_str().to_string()))
+    }
+}

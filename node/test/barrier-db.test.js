@@ -1,0 +1,158 @@
+// The barrier on real databases through the caller's own client: SQLite
+// (better-sqlite3), PostgreSQL (pg), MariaDB (mysql2) and Redis (ioredis). Each database
+// runs the decisions that matter: first run, duplicate, null compensation, suspended try,
+// rollback with the business code, and the msg check-back.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const crypto = require('node:crypto');
+const Database = require('better-sqlite3');
+const pg = require('pg');
+const mysql = require('mysql2/promise');
+const Redis = require('ioredis');
+const dtmx = require('..');
+
+const DATABASES = {
+  sqlite: {
+    connect: (() => {
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dtmx-node-barrier-')), 'barrier.db');
+      return async () => new Database(file);
+    })(),
+    close: async (c) => c.close(),
+    ledger: 'dtmx_ledger',
+    run: async (c, sql, params) => c.prepare(sql.replaceAll(/\$\d/g, '?')).run(...params),
+    count: async (c, sql, params) => Number(Object.values(c.prepare(sql.replaceAll(/\$\d/g, '?')).get(...params))[0]),
+  },
+  postgres: {
+    connect: async () => {
+      const c = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', password: 'mysecretpassword', database: 'postgres' });
+      await c.connect();
+      return c;
+    },
+    close: async (c) => c.end(),
+    ledger: 'dtmx_node_ledger',
+    run: async (c, sql, params) => c.query(sql, params),
+    count: async (c, sql, params) => Number(Object.values((await c.query(sql, params)).rows[0])[0]),
+  },
+  mariadb: {
+    connect: async () => mysql.createConnection({ host: '127.0.0.1', port: 3306, user: 'root', password: '' }),
+    close: async (c) => c.end(),
+    ledger: 'dtmx_node.dtmx_ledger',
+    run: async (c, sql, params) => c.query(sql.replaceAll(/\$\d/g, '?'), params),
+    count: async (c, sql, params) => Number(Object.values((await c.query(sql.replaceAll(/\$\d/g, '?'), params))[0][0])[0]),
+  },
+};
+
+const uid = () => crypto.randomUUID().replaceAll('-', '').slice(0, 20);
+
+for (const [name, db] of Object.entries(DATABASES)) {
+  const branch = (gid, op, transType = 'tcc') => ({ transType, gid, branchId: transType === 'msg' ? '00' : '01', op });
+
+  /** One branch call guarded by the barrier; the business code writes a ledger row. */
+  async function guarded(gid, op, { fail = false, transType = 'tcc' } = {}) {
+    const conn = await db.connect();
+    try {
+      return await new dtmx.Barrier(branch(gid, op, transType)).call(conn, async (c) => {
+        await db.run(c, `insert into ${db.ledger} (gid, op) values ($1, $2)`, [gid, op]);
+        if (fail) throw new dtmx.FailureError('refused');
+        return 'ran';
+      });
+    } finally {
+      await db.close(conn);
+    }
+  }
+
+  async function ledger(gid) {
+    const conn = await db.connect();
+    try {
+      return await db.count(conn, `select count(*) from ${db.ledger} where gid = $1`, [gid]);
+    } finally {
+      await db.close(conn);
+    }
+  }
+
+  test.describe(`barrier on ${name}`, () => {
+    test.before(async () => {
+      const conn = await db.connect();
+      try {
+        await new dtmx.BarrierTable(name === 'mariadb' ? 'mysql' : name).create(conn);
+        if (name === 'mariadb') await db.run(conn, 'create database if not exists dtmx_node', []);
+        await db.run(conn, `create table if not exists ${db.ledger} (gid varchar(64), op varchar(16))`, []);
+      } finally {
+        await db.close(conn);
+      }
+    });
+
+    test('runs once, then skips the duplicate', async () => {
+      const gid = uid();
+      assert.equal(await guarded(gid, 'try'), 'ran');
+      assert.equal(await guarded(gid, 'try'), undefined);
+      assert.equal(await ledger(gid), 1);
+    });
+
+    test('a cancel before its try is a null compensation; the late try is suspended', async () => {
+      const gid = uid();
+      assert.equal(await guarded(gid, 'cancel'), undefined);
+      assert.equal(await guarded(gid, 'try'), undefined);
+      assert.equal(await ledger(gid), 0);
+    });
+
+    test('a failing business rolls back with the barrier row', async () => {
+      const gid = uid();
+      await assert.rejects(guarded(gid, 'try', { fail: true }), dtmx.FailureError);
+      assert.equal(await ledger(gid), 0);
+      assert.equal(await guarded(gid, 'try'), 'ran');
+    });
+
+    test('msg check-back: committed succeeds, missing fails and blocks the late work', async () => {
+      const done = uid();
+      await guarded(done, 'msg', { transType: 'msg' });
+      const conn = await db.connect();
+      try {
+        await dtmx.queryPrepared(conn, { gid: done });
+        const missing = uid();
+        await assert.rejects(dtmx.queryPrepared(conn, { gid: missing }), dtmx.FailureError);
+        await assert.rejects(
+          new dtmx.Barrier({ transType: 'msg', gid: missing, branchId: '00', op: 'msg' }).call(conn, async () => 'late'),
+          dtmx.DuplicatedError,
+        );
+      } finally {
+        await db.close(conn);
+      }
+    });
+  });
+}
+
+test.describe('barrier on redis', () => {
+  let redis;
+  test.before(() => {
+    redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: false, maxRetriesPerRequest: 1 });
+  });
+  test.after(() => redis.quit());
+
+  test('adjusts once, null compensation, suspended try, check-back', async () => {
+    const key = `dtmx-node:${uid()}`;
+    await redis.set(key, 100);
+    const gid = uid();
+    const b = (op, transType = 'tcc') => new dtmx.Barrier({ transType, gid, branchId: '01', op });
+    assert.equal(await b('try').redisCheckAdjustAmount(redis, key, -30, 600), 'applied');
+    assert.equal(await b('try').redisCheckAdjustAmount(redis, key, -30, 600), 'duplicate');
+    assert.equal(await redis.get(key), '70');
+    await assert.rejects(b('try', 'saga').redisCheckAdjustAmount(redis, `${key}:missing`, -1, 600), dtmx.FailureError);
+
+    const other = uid();
+    const c = (op) => new dtmx.Barrier({ transType: 'tcc', gid: other, branchId: '01', op });
+    assert.equal(await c('cancel').redisCheckAdjustAmount(redis, key, 30, 600), 'null_compensation');
+    assert.equal(await c('try').redisCheckAdjustAmount(redis, key, -30, 600), 'suspended');
+    assert.equal(await redis.get(key), '70');
+
+    const m = uid();
+    await new dtmx.Barrier({ transType: 'msg', gid: m, branchId: '00', op: 'msg' }).redisCheckAdjustAmount(redis, key, 5, 600);
+    await dtmx.redisQueryPrepared(redis, { gid: m }, 600);
+    await assert.rejects(dtmx.redisQueryPrepared(redis, { gid: uid() }, 600), dtmx.FailureError);
+  });
+});

@@ -1,0 +1,37 @@
+// Compiled by test/types.test.js with `tsc --noEmit`: the declared API in use.
+import { Client, Saga, Msg, FailureError, DtmxError, Barrier, BarrierTable, reply, parseBranch, express } from 'dtmx';
+import type { Branch, TransOptions, ErrorKind } from 'dtmx';
+
+async function main(): Promise<void> {
+  const dtm = new Client('http://127.0.0.1:36789/api/dtmsvr');
+  const options: TransOptions = { waitResult: true, retryLimit: 2, branchHeaders: { 'x-trace': '1' } };
+  const saga: Saga = dtm.saga(options).add('http://busi/TransOut', 'http://busi/TransOutRevert', { amount: 30 });
+  await saga.submit();
+  const status: string = await dtm.waitFinal(saga.gid, { timeout: 5 });
+  const msg: Msg = new Msg(dtm).add('http://busi/TransIn', Buffer.from('{}'));
+  await msg.doAndSubmit('http://busi/QueryPrepared', async (branch: Branch) => {
+    await new Barrier(branch).call({}, async () => 1, { table: new BarrierTable('sqlite') });
+  });
+  await dtm.tccGlobalTransaction(async (tcc) => {
+    const r = await tcc.callBranch('{}', 'http://t', 'http://c', 'http://x');
+    const code: number = r.status;
+    void code;
+  });
+  try {
+    await dtm.xa().prepare();
+  } catch (e) {
+    if (e instanceof FailureError) {
+      const kind: ErrorKind = e.code;
+      void kind;
+    } else if (e instanceof DtmxError) {
+      const n: number = e.errno;
+      void n;
+    }
+  }
+  const r = reply(new FailureError('no'));
+  const b: Branch = parseBranch('gid=g&trans_type=saga&branch_id=01&op=action');
+  const handler = express.branch(async (_req, branch) => branch.gid);
+  void [status, r.status + r.body.length, b.op, handler];
+}
+
+void main;
