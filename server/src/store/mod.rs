@@ -148,6 +148,24 @@ pub trait Store: Send + Sync + 'static {
     async fn kv_delete(&self, cat: &str, key: &str) -> StoreResult<()>;
 }
 
+/// The position of the page after `rows`, a page of at most `limit` rows listed by
+/// descending id: the last row's id, or "" when the page is short (the listing ends).
+pub(crate) fn next_position<T>(rows: &[T], limit: i64, id: impl Fn(&T) -> i64) -> String {
+    match rows.last() {
+        Some(last) if rows.len() as i64 == limit => id(last).to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Which of `shards` writer shards handles `key` (a gid or KV key), so that one
+/// transaction's writes stay in order.
+pub(crate) fn shard_index(key: &str, shards: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    (h.finish() % shards.max(1) as u64) as usize
+}
+
 /// Opens the store that `config` names (waiting for a database server to answer).
 pub async fn open(config: &StoreConfig) -> StoreResult<Arc<dyn Store>> {
     Ok(match &config.driver {
@@ -188,5 +206,25 @@ pub fn describe(config: &StoreConfig) -> String {
             config.host, config.port, config.redis_prefix
         ),
         other => format!("{other:?} {}:{}/{}", config.host, config.port, config.db).to_lowercase(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_page_points_past_its_last_row() {
+        assert_eq!(next_position(&[9, 7], 2, |id| *id), "7");
+        assert_eq!(next_position(&[9], 2, |id| *id), "", "a short page ends it");
+        assert_eq!(next_position::<i64>(&[], 0, |id| *id), "");
+    }
+
+    #[test]
+    fn a_key_always_goes_to_the_same_shard() {
+        let shard = shard_index("gid-1", 4);
+        assert!(shard < 4);
+        assert_eq!(shard_index("gid-1", 4), shard);
+        assert_eq!(shard_index("gid-1", 0), 0, "no shards means one");
     }
 }

@@ -480,10 +480,7 @@ impl Store for SqliteStore {
                 .map_err(db_err)?
                 .collect::<Result<_, _>>()
                 .map_err(db_err)?;
-            let next = match rows.last() {
-                Some(last) if rows.len() as i64 == q.limit => last.id.to_string(),
-                _ => String::new(),
-            };
+            let next = super::next_position(&rows, q.limit, |t| t.id);
             Ok((rows, next))
         })
         .await
@@ -750,10 +747,7 @@ impl Store for SqliteStore {
                 .map_err(db_err)?
                 .collect::<Result<_, _>>()
                 .map_err(db_err)?;
-            let next = match rows.last() {
-                Some(last) if rows.len() as i64 == limit => last.id.to_string(),
-                _ => String::new(),
-            };
+            let next = super::next_position(&rows, limit, |kv| kv.id);
             Ok((rows, next))
         })
         .await

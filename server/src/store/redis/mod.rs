@@ -476,10 +476,7 @@ impl Store for RedisStore {
                 break;
             }
         }
-        let next = match found.last() {
-            Some(last) if found.len() as i64 == q.limit => last.id.to_string(),
-            _ => String::new(),
-        };
+        let next = super::next_position(&found, q.limit, |t| t.id);
         Ok((found, next))
     }
 
@@ -659,10 +656,7 @@ impl Store for RedisStore {
             .query_async(&mut self.conn())
             .await
             .map_err(db_err)?;
-        let next = match entries.last() {
-            Some((_, id)) if entries.len() as i64 == limit => (*id as i64).to_string(),
-            _ => String::new(),
-        };
+        let next = super::next_position(&entries, limit, |(_, id)| *id as i64);
         Ok((self.kv_rows(cat, entries).await?, next))
     }
 

@@ -14,7 +14,6 @@ use super::{db_err, outcome};
 use crate::store::{StoreError, StoreResult};
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::{Cmd, Pipeline, Value};
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -54,9 +53,7 @@ impl Writer {
     /// last reply.
     pub fn submit(&self, key: &str, calls: Vec<Cmd>) -> oneshot::Receiver<StoreResult<Value>> {
         let (reply, rx) = oneshot::channel();
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        key.hash(&mut h);
-        let shard = (h.finish() % self.shards.len() as u64) as usize;
+        let shard = crate::store::shard_index(key, self.shards.len());
         if let Err(mpsc::error::SendError(job)) = self.shards[shard].send(Job { calls, reply }) {
             let _ = job.reply.send(Err(stopped()));
         }

@@ -438,10 +438,7 @@ impl Store for SqlStore {
             .iter()
             .map(rows::trans)
             .collect::<StoreResult<_>>()?;
-        let next = match found.last() {
-            Some(last) if found.len() as i64 == q.limit => last.id.to_string(),
-            _ => String::new(),
-        };
+        let next = super::next_position(&found, q.limit, |t| t.id);
         Ok((found, next))
     }
 
@@ -562,10 +559,7 @@ impl Store for SqlStore {
             .iter()
             .map(rows::kv)
             .collect::<StoreResult<_>>()?;
-        let next = match found.last() {
-            Some(last) if found.len() as i64 == limit => last.id.to_string(),
-            _ => String::new(),
-        };
+        let next = super::next_position(&found, limit, |kv| kv.id);
         Ok((found, next))
     }
 

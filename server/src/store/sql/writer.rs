@@ -16,7 +16,6 @@ use super::rows::db_err;
 use crate::store::{StoreError, StoreResult};
 use sqlx::AnyPool;
 use sqlx::{Acquire, Executor};
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -50,7 +49,7 @@ impl Writer {
     /// Queues a write; the receiver resolves after its batch commits.
     pub fn submit(&self, op: Op, durable: bool) -> oneshot::Receiver<StoreResult<i64>> {
         let (reply, rx) = oneshot::channel();
-        let shard = self.shard_of(op.shard_key());
+        let shard = crate::store::shard_index(op.shard_key(), self.shards.len());
         let job = Job { op, durable, reply };
         if let Err(mpsc::error::SendError(job)) = self.shards[shard].send(job) {
             let _ = job
@@ -99,12 +98,6 @@ impl Writer {
                 .map_err(|_| StoreError::Db("the store writer stopped".into()))??;
         }
         Ok(())
-    }
-
-    fn shard_of(&self, key: &str) -> usize {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        key.hash(&mut h);
-        (h.finish() % self.shards.len() as u64) as usize
     }
 }
 
