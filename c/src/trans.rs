@@ -1,0 +1,490 @@
+//! The global transactions: `DtmxSaga`, `DtmxMsg` and `DtmxTcc`. Each handle is used by one
+//! thread at a time (it may move between threads); its calls block until dtm answers.
+
+use crate::barrier::DtmxBarrier;
+use crate::client::{options, DtmxClient};
+use crate::error::{DtmxCode, DtmxError};
+use crate::ffi::{
+    boxed, c_string, free_boxed, guard, guard_code, guard_plain, handle, handle_mut, opt_text,
+    owned, text, write_error,
+};
+use dtmx_bindings::barrier::Barrier;
+use dtmx_bindings::dtmx::tm::{Msg, Saga, Tcc, Xa};
+use dtmx_bindings::dtmx::BranchRequest;
+use dtmx_bindings::error::{invalid, kind_of};
+use dtmx_bindings::runtime::block_on;
+use dtmx_bindings::{Error, ErrorKind, Result};
+use std::ffi::{c_char, c_void, CString};
+
+/// A saga: steps of an action and its compensation, run in order (or as ordered with
+/// `dtmx_saga_add_branch_order`) by dtm after `dtmx_saga_submit`.
+pub struct DtmxSaga {
+    inner: Saga,
+    gid: CString,
+}
+
+/// A two-phase message: steps dtm runs once the local transaction committed.
+pub struct DtmxMsg {
+    inner: Msg,
+    gid: CString,
+}
+
+/// A TCC global transaction: the caller's `try` calls, then dtm's confirms or cancels.
+pub struct DtmxTcc {
+    inner: Tcc,
+    gid: CString,
+}
+
+/// An XA global transaction: the caller's branch calls (each an XA transaction of the
+/// branch's database), then dtm's commits or rollbacks.
+pub struct DtmxXa {
+    inner: Xa,
+    gid: CString,
+}
+
+/// The host's local transaction of `dtmx_msg_do_and_submit`: run the local work guarded by
+/// `barrier` in one database transaction; report a failure with `dtmx_error_set` on
+/// `error` (`DTMX_FAILURE`: the message is aborted; any other code: dtm asks the
+/// check-back URL).
+pub type DtmxBusiFn =
+    Option<extern "C" fn(user: *mut c_void, barrier: *mut DtmxBarrier, error: *mut DtmxError)>;
+
+/// A saga with `gid` (NULL or empty: a new local gid) and `options` (JSON text such as
+/// `{"wait_result":true,"retry_limit":3,"branch_headers":{"X":"1"}}`, or NULL). NULL on
+/// error. Free with `dtmx_saga_free`.
+#[no_mangle]
+pub extern "C" fn dtmx_saga_new(
+    client: *const DtmxClient,
+    gid: *const c_char,
+    options_json: *const c_char,
+    error: *mut DtmxError,
+) -> *mut DtmxSaga {
+    guard(error, std::ptr::null_mut(), || {
+        let c = &handle(client, "client")?.inner;
+        let inner = c.saga(opt_text(gid, "gid")?, &options(options_json)?)?;
+        let gid = c_string(inner.gid());
+        Ok(boxed(DtmxSaga { inner, gid }))
+    })
+}
+
+/// The saga's gid. Borrowed from the saga.
+#[no_mangle]
+pub extern "C" fn dtmx_saga_gid(saga: *const DtmxSaga) -> *const c_char {
+    guard_plain(std::ptr::null(), || {
+        handle(saga, "saga").map_or(std::ptr::null(), |s| s.gid.as_ptr())
+    })
+}
+
+/// Adds a step: dtm POSTs `payload` (JSON text; NULL: none) to `action`, and to
+/// `compensate` (may be empty) when the saga rolls back.
+#[no_mangle]
+pub extern "C" fn dtmx_saga_add(
+    saga: *mut DtmxSaga,
+    action: *const c_char,
+    compensate: *const c_char,
+    payload: *const c_char,
+    error: *mut DtmxError,
+) -> DtmxCode {
+    guard_code(error, || {
+        let s = handle_mut(saga, "saga")?;
+        let payload = opt_text(payload, "payload")?.unwrap_or("");
+        s.inner.add(
+            text(action, "action")?,
+            opt_text(compensate, "compensate")?.unwrap_or(""),
+            payload,
+        );
+        Ok(())
+    })
+}
+
+/// Makes step `branch` (0-based) wait for the `count` steps in `pre_branches` (concurrent
+/// sagas).
+#[no_mangle]
+pub extern "C" fn dtmx_saga_add_branch_order(
+    saga: *mut DtmxSaga,
+    branch: usize,
+    pre_branches: *const usize,
+    count: usize,
+    error: *mut DtmxError,
+) -> DtmxCode {
+    guard_code(error, || {
+        let s = handle_mut(saga, "saga")?;
+        if count > 0 && pre_branches.is_null() {
+            return Err(invalid("pre_branches must not be NULL"));
+        }
+        let pre = if count == 0 {
+            &[][..]
+        } else {
+            unsafe { std::slice::from_raw_parts(pre_branches, count) }
+        };
+        s.inner.add_branch_order(branch, pre);
+        Ok(())
+    })
+}
+
+/// Lets dtm run the steps concurrently (in the order given by `dtmx_saga_add_branch_order`).
+#[no_mangle]
+pub extern "C" fn dtmx_saga_enable_concurrent(
+    saga: *mut DtmxSaga,
+    error: *mut DtmxError,
+) -> DtmxCode {
+    guard_code(error, || {
+        handle_mut(saga, "saga")?.inner.enable_concurrent();
+        Ok(())
+    })
+}
+
+/// Submits the saga; blocks until dtm accepted it (with `wait_result`: until it finished,
+/// `DTMX_FAILURE` when it rolled back).
+#[no_mangle]
+pub extern "C" fn dtmx_saga_submit(saga: *const DtmxSaga, error: *mut DtmxError) -> DtmxCode {
+    guard_code(error, || {
+        let s = handle(saga, "saga")?;
+        block_on(s.inner.submit())
+    })
+}
+
+/// Frees a saga. NULL-safe.
+#[no_mangle]
+pub extern "C" fn dtmx_saga_free(saga: *mut DtmxSaga) {
+    guard_plain((), || free_boxed(saga));
+}
+
+/// A two-phase message with `gid` (NULL or empty: a new local gid) and `options` (JSON
+/// text or NULL, as for `dtmx_saga_new`). NULL on error. Free with `dtmx_msg_free`.
+#[no_mangle]
+pub extern "C" fn dtmx_msg_new(
+    client: *const DtmxClient,
+    gid: *const c_char,
+    options_json: *const c_char,
+    error: *mut DtmxError,
+) -> *mut DtmxMsg {
+    guard(error, std::ptr::null_mut(), || {
+        let c = &handle(client, "client")?.inner;
+        let inner = c.msg(opt_text(gid, "gid")?, &options(options_json)?)?;
+        let gid = c_string(inner.gid());
+        Ok(boxed(DtmxMsg { inner, gid }))
+    })
+}
+
+/// The message's gid. Borrowed from the message.
+#[no_mangle]
+pub extern "C" fn dtmx_msg_gid(msg: *const DtmxMsg) -> *const c_char {
+    guard_plain(std::ptr::null(), || {
+        handle(msg, "msg").map_or(std::ptr::null(), |m| m.gid.as_ptr())
+    })
+}
+
+/// Adds a step: dtm POSTs `payload` (JSON text; NULL: none) to `action`.
+#[no_mangle]
+pub extern "C" fn dtmx_msg_add(
+    msg: *mut DtmxMsg,
+    action: *const c_char,
+    payload: *const c_char,
+    error: *mut DtmxError,
+) -> DtmxCode {
+    guard_code(error, || {
+        let m = handle_mut(msg, "msg")?;
+        let payload = opt_text(payload, "payload")?.unwrap_or("");
+        m.inner.add(text(action, "action")?, payload);
+        Ok(())
+    })
+}
+
+/// Adds a step for every subscriber of `topic`.
+#[no_mangle]
+pub extern "C" fn dtmx_msg_add_topic(
+    msg: *mut DtmxMsg,
+    topic: *const c_char,
+    payload: *const c_char,
+    error: *mut DtmxError,
+) -> DtmxCode {
+    guard_code(error, || {
+        let m = handle_mut(msg, "msg")?;
+        let payload = opt_text(payload, "payload")?.unwrap_or("");
+        m.inner.add_topic(text(topic, "topic")?, payload);
+        Ok(())
+    })
+}
+
+/// Delays the steps by `seconds` after the submit.
+#[no_mangle]
+pub extern "C" fn dtmx_msg_set_delay(
+    msg: *mut DtmxMsg,
+    seconds: u64,
+    error: *mut DtmxError,
+) -> DtmxCode {
+    guard_code(error, || {
+        handle_mut(msg, "msg")?.inner.set_delay(seconds);
+        Ok(())
+    })
+}
+
+/// Lets dtm run the steps concurrently.
+#[no_mangle]
+pub extern "C" fn dtmx_msg_enable_concurrent(msg: *mut DtmxMsg, error: *mut DtmxError) -> DtmxCode {
+    guard_code(error, || {
+        handle_mut(msg, "msg")?.inner.enable_concurrent();
+        Ok(())
+    })
+}
+
+/// Phase one: registers the message as prepared; dtm asks `query_prepared` whether the
+/// local transaction committed if no submit or abort follows.
+#[no_mangle]
+pub extern "C" fn dtmx_msg_prepare(
+    msg: *mut DtmxMsg,
+    query_prepared: *const c_char,
+    error: *mut DtmxError,
+) -> DtmxCode {
+    guard_code(error, || {
+        let m = handle_mut(msg, "msg")?;
+        let url = text(query_prepared, "query_prepared")?;
+        block_on(m.inner.prepare(url))
+    })
+}
+
+/// Phase two: submits the message; dtm runs its steps.
+#[no_mangle]
+pub extern "C" fn dtmx_msg_submit(msg: *mut DtmxMsg, error: *mut DtmxError) -> DtmxCode {
+    guard_code(error, || {
+        let m = handle_mut(msg, "msg")?;
+        block_on(m.inner.submit())
+    })
+}
+
+/// Aborts a prepared message.
+#[no_mangle]
+pub extern "C" fn dtmx_msg_abort(msg: *mut DtmxMsg, error: *mut DtmxError) -> DtmxCode {
+    guard_code(error, || {
+        let m = handle(msg, "msg")?;
+        block_on(m.inner.abort())
+    })
+}
+
+/// Prepares the message, calls `busi(user, barrier, error)` to run the local transaction,
+/// then submits it (or aborts it when `busi` reports `DTMX_FAILURE`; after any other
+/// error the check-back decides). Returns the error of `busi` or of dtm.
+#[no_mangle]
+pub extern "C" fn dtmx_msg_do_and_submit(
+    msg: *mut DtmxMsg,
+    query_prepared: *const c_char,
+    busi: DtmxBusiFn,
+    user: *mut c_void,
+    error: *mut DtmxError,
+) -> DtmxCode {
+    guard_code(error, || {
+        let m = handle_mut(msg, "msg")?;
+        let url = text(query_prepared, "query_prepared")?;
+        let busi = busi.ok_or_else(|| invalid("busi must not be NULL"))?;
+        let run = move |branch: BranchRequest| {
+            let result = run_busi(busi, user, &branch);
+            async move { result }
+        };
+        block_on(m.inner.do_and_submit(url, run))
+    })
+}
+
+/// Calls the host's local transaction with a barrier for `branch`.
+fn run_busi(
+    busi: extern "C" fn(*mut c_void, *mut DtmxBarrier, *mut DtmxError),
+    user: *mut c_void,
+    branch: &BranchRequest,
+) -> Result<()> {
+    let barrier = Barrier::new(
+        &branch.trans_type,
+        &branch.gid,
+        &branch.branch_id,
+        &branch.op,
+    )?;
+    let mut barrier = DtmxBarrier::from(barrier);
+    let mut err = DtmxError {
+        code: DtmxCode::DTMX_OK,
+        message: std::ptr::null_mut(),
+    };
+    busi(user, &mut barrier, &mut err);
+    let result = match err.code {
+        DtmxCode::DTMX_OK => Ok(()),
+        code => {
+            let message = opt_text(err.message, "message")
+                .ok()
+                .flatten()
+                .unwrap_or("");
+            let kind = kind_of(code as i32).unwrap_or(ErrorKind::Internal);
+            Err(Error::new(kind, message))
+        }
+    };
+    write_error(&mut err, None);
+    result
+}
+
+/// Frees a message. NULL-safe.
+#[no_mangle]
+pub extern "C" fn dtmx_msg_free(msg: *mut DtmxMsg) {
+    guard_plain((), || free_boxed(msg));
+}
+
+/// A TCC global transaction with `gid` (NULL or empty: a new local gid) and `options`
+/// (JSON text or NULL). NULL on error. Free with `dtmx_tcc_free`.
+#[no_mangle]
+pub extern "C" fn dtmx_tcc_new(
+    client: *const DtmxClient,
+    gid: *const c_char,
+    options_json: *const c_char,
+    error: *mut DtmxError,
+) -> *mut DtmxTcc {
+    guard(error, std::ptr::null_mut(), || {
+        let c = &handle(client, "client")?.inner;
+        let inner = c.tcc(opt_text(gid, "gid")?, &options(options_json)?)?;
+        let gid = c_string(inner.gid());
+        Ok(boxed(DtmxTcc { inner, gid }))
+    })
+}
+
+/// A TCC nested in the try branch whose request had query string `query`: its branches
+/// are sub-branches of that one. Nothing to prepare, submit or abort. NULL on error.
+#[no_mangle]
+pub extern "C" fn dtmx_tcc_from_query(
+    client: *const DtmxClient,
+    query: *const c_char,
+    error: *mut DtmxError,
+) -> *mut DtmxTcc {
+    guard(error, std::ptr::null_mut(), || {
+        let c = &handle(client, "client")?.inner;
+        let branch = BranchRequest::from_query_string(text(query, "query")?);
+        let inner = c.tcc_from_branch(&branch)?;
+        let gid = c_string(inner.gid());
+        Ok(boxed(DtmxTcc { inner, gid }))
+    })
+}
+
+/// The transaction's gid. Borrowed from the transaction.
+#[no_mangle]
+pub extern "C" fn dtmx_tcc_gid(tcc: *const DtmxTcc) -> *const c_char {
+    guard_plain(std::ptr::null(), || {
+        handle(tcc, "tcc").map_or(std::ptr::null(), |t| t.gid.as_ptr())
+    })
+}
+
+/// Registers the global transaction with dtm.
+#[no_mangle]
+pub extern "C" fn dtmx_tcc_prepare(tcc: *const DtmxTcc, error: *mut DtmxError) -> DtmxCode {
+    guard_code(error, || block_on(handle(tcc, "tcc")?.inner.prepare()))
+}
+
+/// Registers a branch (`confirm`, `cancel`) and calls its `try` URL with `payload`.
+/// Returns the try's reply body (owned), or NULL with the error (`DTMX_FAILURE` when the
+/// branch refused: abort the transaction).
+#[no_mangle]
+pub extern "C" fn dtmx_tcc_call_branch(
+    tcc: *const DtmxTcc,
+    payload: *const c_char,
+    try_url: *const c_char,
+    confirm_url: *const c_char,
+    cancel_url: *const c_char,
+    error: *mut DtmxError,
+) -> *mut c_char {
+    guard(error, std::ptr::null_mut(), || {
+        let t = handle(tcc, "tcc")?;
+        let payload = opt_text(payload, "payload")?.unwrap_or("");
+        let reply = block_on(t.inner.call_branch(
+            payload.as_bytes(),
+            text(try_url, "try_url")?,
+            text(confirm_url, "confirm_url")?,
+            text(cancel_url, "cancel_url")?,
+        ))?;
+        Ok(owned(&String::from_utf8_lossy(&reply.body)))
+    })
+}
+
+/// Submits: dtm confirms every branch.
+#[no_mangle]
+pub extern "C" fn dtmx_tcc_submit(tcc: *const DtmxTcc, error: *mut DtmxError) -> DtmxCode {
+    guard_code(error, || block_on(handle(tcc, "tcc")?.inner.submit()))
+}
+
+/// Aborts with `reason` (NULL: none): dtm cancels every branch.
+#[no_mangle]
+pub extern "C" fn dtmx_tcc_abort(
+    tcc: *const DtmxTcc,
+    reason: *const c_char,
+    error: *mut DtmxError,
+) -> DtmxCode {
+    guard_code(error, || {
+        let t = handle(tcc, "tcc")?;
+        let reason = opt_text(reason, "reason")?.unwrap_or("");
+        block_on(t.inner.abort(reason))
+    })
+}
+
+/// Frees a TCC transaction. NULL-safe.
+#[no_mangle]
+pub extern "C" fn dtmx_tcc_free(tcc: *mut DtmxTcc) {
+    guard_plain((), || free_boxed(tcc));
+}
+
+/// An XA global transaction with `gid` (NULL or empty: a new local gid) and `options`
+/// (JSON text or NULL). NULL on error. Free with `dtmx_xa_free`.
+#[no_mangle]
+pub extern "C" fn dtmx_xa_new(
+    client: *const DtmxClient,
+    gid: *const c_char,
+    options_json: *const c_char,
+    error: *mut DtmxError,
+) -> *mut DtmxXa {
+    guard(error, std::ptr::null_mut(), || {
+        let c = &handle(client, "client")?.inner;
+        let inner = c.xa(opt_text(gid, "gid")?, &options(options_json)?)?;
+        let gid = c_string(inner.gid());
+        Ok(boxed(DtmxXa { inner, gid }))
+    })
+}
+
+/// The transaction's gid. Borrowed from the transaction.
+#[no_mangle]
+pub extern "C" fn dtmx_xa_gid(xa: *const DtmxXa) -> *const c_char {
+    guard_plain(std::ptr::null(), || {
+        handle(xa, "xa").map_or(std::ptr::null(), |t| t.gid.as_ptr())
+    })
+}
+
+/// Registers the global transaction with dtm.
+#[no_mangle]
+pub extern "C" fn dtmx_xa_prepare(xa: *const DtmxXa, error: *mut DtmxError) -> DtmxCode {
+    guard_code(error, || block_on(handle(xa, "xa")?.inner.prepare()))
+}
+
+/// Calls a branch's `url` with `payload` (phase one runs there). Returns the reply body
+/// (owned), or NULL with the error (`DTMX_FAILURE`: abort the transaction).
+#[no_mangle]
+pub extern "C" fn dtmx_xa_call_branch(
+    xa: *const DtmxXa,
+    payload: *const c_char,
+    url: *const c_char,
+    error: *mut DtmxError,
+) -> *mut c_char {
+    guard(error, std::ptr::null_mut(), || {
+        let t = handle(xa, "xa")?;
+        let payload = opt_text(payload, "payload")?.unwrap_or("");
+        let reply = block_on(t.inner.call_branch(payload.as_bytes(), text(url, "url")?))?;
+        Ok(owned(&String::from_utf8_lossy(&reply.body)))
+    })
+}
+
+/// Submits: dtm commits every branch.
+#[no_mangle]
+pub extern "C" fn dtmx_xa_submit(xa: *const DtmxXa, error: *mut DtmxError) -> DtmxCode {
+    guard_code(error, || block_on(handle(xa, "xa")?.inner.submit()))
+}
+
+/// Aborts: dtm rolls every branch back.
+#[no_mangle]
+pub extern "C" fn dtmx_xa_abort(xa: *const DtmxXa, error: *mut DtmxError) -> DtmxCode {
+    guard_code(error, || block_on(handle(xa, "xa")?.inner.abort()))
+}
+
+/// Frees an XA transaction. NULL-safe.
+#[no_mangle]
+pub extern "C" fn dtmx_xa_free(xa: *mut DtmxXa) {
+    guard_plain((), || free_boxed(xa));
+}
