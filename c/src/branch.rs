@@ -124,7 +124,9 @@ fn code_of(outcome: &Outcome) -> DtmxOutcome {
 /// Writes the outcome's code and (when `message` is not NULL) an owned copy of its
 /// message.
 fn report(outcome: &Outcome, message: *mut *mut c_char) -> DtmxOutcome {
-    put(message, owned(outcome_parts(outcome).1));
+    if !message.is_null() {
+        put(message, owned(outcome_parts(outcome).1));
+    }
     code_of(outcome)
 }
 

@@ -1,0 +1,258 @@
+/* End-to-end tests of libdtmx against a real dtmx server and a business service
+ * (tests/busi.py). Usage: e2e <dtm server URL> <business service URL>. */
+#include "check.h"
+
+static const char *DTM, *BUSI;
+static DtmxClient *client;
+static DtmxClient *records; /* reads the business service's record of calls */
+
+/* "<BUSI>/api/busi/<name>" in a static buffer (one of four, used round-robin). */
+static const char *busi_url(const char *name) {
+  static char bufs[4][256];
+  static int next;
+  char *b = bufs[next++ % 4];
+  snprintf(b, sizeof bufs[0], "%s/api/busi/%s", BUSI, name);
+  return b;
+}
+
+/* The final status of `gid` (owned), after waiting for it. */
+static char *final_status(const char *gid) {
+  DtmxError err = {0};
+  char *status = dtmx_client_wait_final(client, gid, 10000, &err);
+  CHECK(status != NULL, "wait_final %s: %s", gid, err.message);
+  dtmx_error_free(&err);
+  return status;
+}
+
+/* Whether the business service saw call `what` ("TransIn action") for `gid`. */
+static int busi_saw(const char *gid, const char *what);
+
+static void test_saga_success(void) {
+  case_begin("saga commits");
+  DtmxError err = {0};
+  DtmxSaga *saga = dtmx_saga_new(client, NULL, "{\"wait_result\":true}", &err);
+  CHECK(saga != NULL, "new: %s", err.message);
+  const char *payload = "{\"amount\":30}";
+  CHECK(dtmx_saga_add(saga, busi_url("TransOut"), busi_url("TransOutRevert"), payload, &err) ==
+            DTMX_OK,
+        "add: %s", err.message);
+  CHECK(dtmx_saga_add(saga, busi_url("TransIn"), busi_url("TransInRevert"), payload, &err) ==
+            DTMX_OK,
+        "add: %s", err.message);
+  CHECK(dtmx_saga_submit(saga, &err) == DTMX_OK, "submit: %s", err.message);
+  CHECK(err.code == DTMX_OK && err.message == NULL, "error cleared after success");
+  char *status = final_status(dtmx_saga_gid(saga));
+  CHECK_STR(status, "succeed");
+  CHECK(busi_saw(dtmx_saga_gid(saga), "TransOut action"), "TransOut called");
+  CHECK(busi_saw(dtmx_saga_gid(saga), "TransIn action"), "TransIn called");
+  CHECK(!busi_saw(dtmx_saga_gid(saga), "TransOutRevert compensate"), "no compensation");
+  dtmx_string_free(status);
+  dtmx_saga_free(saga);
+  dtmx_error_free(&err);
+  case_end();
+}
+
+static void test_saga_rollback(void) {
+  case_begin("saga rolls back");
+  DtmxError err = {0};
+  DtmxSaga *saga = dtmx_saga_new(client, "", "{\"wait_result\":true,\"retry_limit\":0}", &err);
+  dtmx_saga_add(saga, busi_url("TransOut"), busi_url("TransOutRevert"), "{}", &err);
+  dtmx_saga_add(saga, busi_url("TransInFail"), busi_url("TransInRevert"), "{}", &err);
+  CHECK(dtmx_saga_submit(saga, &err) == DTMX_FAILURE, "submit: %s", code_name(err.code));
+  CHECK(err.message != NULL && strlen(err.message) > 0, "a message");
+  char *status = final_status(dtmx_saga_gid(saga));
+  CHECK_STR(status, "failed");
+  CHECK(busi_saw(dtmx_saga_gid(saga), "TransOutRevert compensate"), "TransOut compensated");
+  dtmx_string_free(status);
+  dtmx_saga_free(saga);
+  dtmx_error_free(&err);
+  case_end();
+}
+
+static void test_msg(void) {
+  case_begin("msg prepare and submit");
+  DtmxError err = {0};
+  char *gid = dtmx_client_new_gid(client, &err);
+  CHECK(gid != NULL && strlen(gid) > 0, "new gid: %s", err.message);
+  DtmxMsg *msg = dtmx_msg_new(client, gid, NULL, &err);
+  CHECK_STR(dtmx_msg_gid(msg), gid);
+  dtmx_msg_add(msg, busi_url("TransIn"), "{\"amount\":5}", &err);
+  CHECK(dtmx_msg_prepare(msg, busi_url("QueryPrepared"), &err) == DTMX_OK, "prepare: %s",
+        err.message);
+  CHECK(dtmx_msg_submit(msg, &err) == DTMX_OK, "submit: %s", err.message);
+  char *status = final_status(gid);
+  CHECK_STR(status, "succeed");
+  CHECK(busi_saw(gid, "TransIn action"), "TransIn called");
+  dtmx_string_free(status);
+  dtmx_string_free(gid);
+  dtmx_msg_free(msg);
+  dtmx_error_free(&err);
+  case_end();
+}
+
+static int local_runs;
+
+/* The local transaction of do_and_submit: fails when `user` is not NULL. */
+static void local(void *user, DtmxBarrier *barrier, DtmxError *error) {
+  local_runs++;
+  CHECK_STR(dtmx_barrier_op(barrier), "msg");
+  if (user != NULL) dtmx_error_set(error, DTMX_FAILURE, "not enough money");
+}
+
+static void test_msg_do_and_submit(void) {
+  case_begin("msg do_and_submit");
+  DtmxError err = {0};
+  DtmxMsg *ok = dtmx_msg_new(client, NULL, NULL, &err);
+  dtmx_msg_add(ok, busi_url("TransIn"), "{}", &err);
+  CHECK(dtmx_msg_do_and_submit(ok, busi_url("QueryPrepared"), local, NULL, &err) == DTMX_OK,
+        "do_and_submit: %s", err.message);
+  char *status = final_status(dtmx_msg_gid(ok));
+  CHECK_STR(status, "succeed");
+  dtmx_string_free(status);
+
+  DtmxMsg *refused = dtmx_msg_new(client, NULL, NULL, &err);
+  dtmx_msg_add(refused, busi_url("TransIn"), "{}", &err);
+  CHECK(dtmx_msg_do_and_submit(refused, busi_url("QueryPrepared"), local, "fail", &err) ==
+            DTMX_FAILURE,
+        "refused: %s", code_name(err.code));
+  CHECK_STR(err.message, "not enough money");
+  status = final_status(dtmx_msg_gid(refused));
+  CHECK_STR(status, "failed");
+  CHECK(!busi_saw(dtmx_msg_gid(refused), "TransIn action"), "no step after an abort");
+  CHECK(local_runs == 2, "local transaction ran %d times", local_runs);
+  dtmx_string_free(status);
+  dtmx_msg_free(ok);
+  dtmx_msg_free(refused);
+  dtmx_error_free(&err);
+  case_end();
+}
+
+static void test_tcc(int fail) {
+  case_begin(fail ? "tcc cancels" : "tcc confirms");
+  DtmxError err = {0};
+  DtmxTcc *tcc = dtmx_tcc_new(client, NULL, NULL, &err);
+  CHECK(dtmx_tcc_prepare(tcc, &err) == DTMX_OK, "prepare: %s", err.message);
+  char *body = dtmx_tcc_call_branch(tcc, "{\"amount\":1}", busi_url("TccTry"),
+                                    busi_url("TccConfirm"), busi_url("TccCancel"), &err);
+  CHECK(body != NULL && strstr(body, "SUCCESS") != NULL, "try: %s", err.message);
+  dtmx_string_free(body);
+  body = dtmx_tcc_call_branch(tcc, "{\"amount\":1}", busi_url(fail ? "TccTryFail" : "TccTry"),
+                              busi_url("TccConfirm"), busi_url("TccCancel"), &err);
+  if (fail) {
+    CHECK(body == NULL && err.code == DTMX_FAILURE, "try refused: %s", code_name(err.code));
+    CHECK(dtmx_tcc_abort(tcc, err.message, &err) == DTMX_OK, "abort: %s", err.message);
+  } else {
+    CHECK(body != NULL, "try: %s", err.message);
+    CHECK(dtmx_tcc_submit(tcc, &err) == DTMX_OK, "submit: %s", err.message);
+  }
+  dtmx_string_free(body);
+  char *status = final_status(dtmx_tcc_gid(tcc));
+  CHECK_STR(status, fail ? "failed" : "succeed");
+  CHECK(busi_saw(dtmx_tcc_gid(tcc), fail ? "TccCancel cancel" : "TccConfirm confirm"),
+        "phase two called");
+  dtmx_string_free(status);
+  dtmx_tcc_free(tcc);
+  dtmx_error_free(&err);
+  case_end();
+}
+
+static void test_query(void) {
+  case_begin("query");
+  DtmxError err = {0};
+  DtmxSaga *saga = dtmx_saga_new(client, NULL, "{\"wait_result\":true}", &err);
+  dtmx_saga_add(saga, busi_url("TransOut"), busi_url("TransOutRevert"), "{}", &err);
+  dtmx_saga_submit(saga, &err);
+  char *json = dtmx_client_query(client, dtmx_saga_gid(saga), &err);
+  CHECK(json != NULL, "query: %s", err.message);
+  cJSON *v = cJSON_Parse(json);
+  CHECK_STR(jstr(jget(v, "transaction"), "gid"), dtmx_saga_gid(saga));
+  CHECK(cJSON_GetArraySize(jget(v, "branches")) == 2, "two branches");
+  cJSON_Delete(v);
+  dtmx_string_free(json);
+  dtmx_saga_free(saga);
+  dtmx_error_free(&err);
+  case_end();
+}
+
+static void test_bad_input(void) {
+  case_begin("bad input");
+  DtmxError err = {0};
+  CHECK(dtmx_client_new(NULL, &err) == NULL && err.code == DTMX_INVALID_ARGUMENT, "NULL server");
+  CHECK(dtmx_client_new("localhost:36789", &err) == NULL && err.code == DTMX_INVALID_ARGUMENT,
+        "no scheme");
+  CHECK(dtmx_saga_new(client, NULL, "{\"wait_result\":1}", &err) == NULL &&
+            err.code == DTMX_INVALID_ARGUMENT,
+        "options type");
+  CHECK(dtmx_saga_new(client, NULL, "{\"retry_limt\":1}", &err) == NULL &&
+            err.code == DTMX_INVALID_ARGUMENT,
+        "unknown option");
+  CHECK(dtmx_saga_new(client, NULL, "{\"timeout_to_fail\":-1}", &err) == NULL &&
+            err.code == DTMX_INVALID_ARGUMENT,
+        "negative option");
+  CHECK(dtmx_saga_add(NULL, "x", "y", "{}", &err) == DTMX_INVALID_ARGUMENT, "NULL saga");
+  DtmxSaga *saga = dtmx_saga_new(client, NULL, NULL, &err);
+  CHECK(dtmx_saga_add(saga, NULL, "y", "{}", &err) == DTMX_INVALID_ARGUMENT, "NULL action");
+  CHECK(strstr(err.message, "action") != NULL, "message names the argument: %s", err.message);
+  const char bad_utf8[] = {'h', 't', (char)0xff, 0};
+  CHECK(dtmx_saga_add(saga, bad_utf8, "y", "{}", &err) == DTMX_INVALID_ARGUMENT, "not UTF-8");
+  dtmx_saga_free(saga);
+  dtmx_saga_free(NULL);
+  dtmx_client_free(NULL);
+  dtmx_string_free(NULL);
+  dtmx_error_free(NULL);
+
+  DtmxClient *nowhere = dtmx_client_new("http://127.0.0.1:9/api/dtmsvr", &err);
+  DtmxSaga *lost = dtmx_saga_new(nowhere, NULL, "{\"request_timeout\":2}", &err);
+  dtmx_saga_add(lost, busi_url("TransOut"), busi_url("TransOutRevert"), "{}", &err);
+  CHECK(dtmx_saga_submit(lost, &err) == DTMX_TRANSPORT, "no server: %s", code_name(err.code));
+  dtmx_saga_free(lost);
+  dtmx_client_free(nowhere);
+  CHECK_STR(dtmx_code_name(DTMX_FAILURE), "failure");
+  CHECK_STR(dtmx_code_class(DTMX_FAILURE), "FailureError");
+  CHECK_STR(dtmx_code_name(0), "ok");
+  dtmx_error_free(&err);
+  case_end();
+}
+
+/* Reads the business service's record of calls for `gid` with libdtmx's own HTTP stack:
+ * a client whose "server" is <busi>/api/busi/record sends its query to
+ * <busi>/api/busi/record/query?gid=..., which busi.py answers with the list of calls. */
+static int busi_saw(const char *gid, const char *what) {
+  char *json = dtmx_client_query(records, gid, NULL);
+  if (json == NULL) return 0;
+  cJSON *list = cJSON_Parse(json), *each;
+  int found = 0;
+  cJSON_ArrayForEach(each, list) found |= same(each->valuestring, what);
+  cJSON_Delete(list);
+  dtmx_string_free(json);
+  return found;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: e2e <dtm server URL> <business service URL>\n");
+    return 2;
+  }
+  DTM = argv[1];
+  BUSI = argv[2];
+  DtmxError err = {0};
+  client = dtmx_client_new(DTM, &err);
+  char record_server[512];
+  snprintf(record_server, sizeof record_server, "%s/api/busi/record", BUSI);
+  records = dtmx_client_new(record_server, &err);
+  if (client == NULL || records == NULL) {
+    fprintf(stderr, "client: %s\n", err.message);
+    return 2;
+  }
+  test_saga_success();
+  test_saga_rollback();
+  test_msg();
+  test_msg_do_and_submit();
+  test_tcc(0);
+  test_tcc(1);
+  test_query();
+  test_bad_input();
+  dtmx_client_free(client);
+  dtmx_client_free(records);
+  return summary("e2e");
+}
