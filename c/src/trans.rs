@@ -11,36 +11,77 @@ use crate::ffi::{
 use dtmx_bindings::barrier::Barrier;
 use dtmx_bindings::dtmx::tm::{Msg, Saga, Tcc, Xa};
 use dtmx_bindings::dtmx::BranchRequest;
+use dtmx_bindings::dtmx::HttpResponse;
 use dtmx_bindings::error::{invalid, kind_of};
 use dtmx_bindings::runtime::block_on;
-use dtmx_bindings::{Error, ErrorKind, Result};
+use dtmx_bindings::{Client, Error, ErrorKind, Options, Result};
 use std::ffi::{c_char, c_void, CString};
+use std::future::Future;
+
+/// A core builder and its gid as a C string: what every transaction handle holds.
+struct Held<T> {
+    inner: T,
+    gid: CString,
+}
+
+/// Makes a transaction handle: `build` gets the client, the gid (`None`: a local one) and
+/// the options; `gid` reads the gid of what it built; `wrap` makes the handle.
+fn new_trans<T, H>(
+    client: *const DtmxClient,
+    gid: *const c_char,
+    options_json: *const c_char,
+    error: *mut DtmxError,
+    build: fn(&Client, Option<&str>, &Options) -> Result<T>,
+    gid_of: fn(&T) -> &str,
+    wrap: fn(Held<T>) -> H,
+) -> *mut H {
+    guard(error, std::ptr::null_mut(), || {
+        let c = &handle(client, "client")?.inner;
+        let inner = build(c, opt_text(gid, "gid")?, &options(options_json)?)?;
+        let gid = c_string(gid_of(&inner));
+        Ok(boxed(wrap(Held { inner, gid })))
+    })
+}
+
+/// The gid held by the handle behind `h` (borrowed), NULL for NULL.
+fn gid_of<H>(h: *const H, held: fn(&H) -> &CString) -> *const c_char {
+    guard_plain(std::ptr::null(), || {
+        handle(h, "handle").map_or(std::ptr::null(), |h| held(h).as_ptr())
+    })
+}
+
+/// Runs the call `call` makes on the handle behind `h` to completion.
+fn wait<'a, H, F>(
+    h: *const H,
+    what: &str,
+    error: *mut DtmxError,
+    call: impl FnOnce(&'a H) -> F,
+) -> DtmxCode
+where
+    H: 'a,
+    F: Future<Output = Result<()>>,
+{
+    guard_code(error, || block_on(call(handle(h, what)?)))
+}
+
+/// The body of a branch's reply, as an owned C string.
+fn reply_body(reply: Result<HttpResponse>) -> Result<*mut c_char> {
+    Ok(owned(&String::from_utf8_lossy(&reply?.body)))
+}
 
 /// A saga: steps of an action and its compensation, run in order (or as ordered with
 /// `dtmx_saga_add_branch_order`) by dtm after `dtmx_saga_submit`.
-pub struct DtmxSaga {
-    inner: Saga,
-    gid: CString,
-}
+pub struct DtmxSaga(Held<Saga>);
 
 /// A two-phase message: steps dtm runs once the local transaction committed.
-pub struct DtmxMsg {
-    inner: Msg,
-    gid: CString,
-}
+pub struct DtmxMsg(Held<Msg>);
 
 /// A TCC global transaction: the caller's `try` calls, then dtm's confirms or cancels.
-pub struct DtmxTcc {
-    inner: Tcc,
-    gid: CString,
-}
+pub struct DtmxTcc(Held<Tcc>);
 
 /// An XA global transaction: the caller's branch calls (each an XA transaction of the
 /// branch's database), then dtm's commits or rollbacks.
-pub struct DtmxXa {
-    inner: Xa,
-    gid: CString,
-}
+pub struct DtmxXa(Held<Xa>);
 
 /// The host's local transaction of `dtmx_msg_do_and_submit`: run the local work guarded by
 /// `barrier` in one database transaction; report a failure with `dtmx_error_set` on
@@ -59,20 +100,21 @@ pub extern "C" fn dtmx_saga_new(
     options_json: *const c_char,
     error: *mut DtmxError,
 ) -> *mut DtmxSaga {
-    guard(error, std::ptr::null_mut(), || {
-        let c = &handle(client, "client")?.inner;
-        let inner = c.saga(opt_text(gid, "gid")?, &options(options_json)?)?;
-        let gid = c_string(inner.gid());
-        Ok(boxed(DtmxSaga { inner, gid }))
-    })
+    new_trans(
+        client,
+        gid,
+        options_json,
+        error,
+        Client::saga,
+        Saga::gid,
+        DtmxSaga,
+    )
 }
 
 /// The saga's gid. Borrowed from the saga.
 #[no_mangle]
 pub extern "C" fn dtmx_saga_gid(saga: *const DtmxSaga) -> *const c_char {
-    guard_plain(std::ptr::null(), || {
-        handle(saga, "saga").map_or(std::ptr::null(), |s| s.gid.as_ptr())
-    })
+    gid_of(saga, |h| &h.0.gid)
 }
 
 /// Adds a step: dtm POSTs `payload` (JSON text; NULL: none) to `action`, and to
@@ -88,7 +130,7 @@ pub extern "C" fn dtmx_saga_add(
     guard_code(error, || {
         let s = handle_mut(saga, "saga")?;
         let payload = opt_text(payload, "payload")?.unwrap_or("");
-        s.inner.add(
+        s.0.inner.add(
             text(action, "action")?,
             opt_text(compensate, "compensate")?.unwrap_or(""),
             payload,
@@ -117,7 +159,7 @@ pub extern "C" fn dtmx_saga_add_branch_order(
         } else {
             unsafe { std::slice::from_raw_parts(pre_branches, count) }
         };
-        s.inner.add_branch_order(branch, pre);
+        s.0.inner.add_branch_order(branch, pre);
         Ok(())
     })
 }
@@ -129,7 +171,7 @@ pub extern "C" fn dtmx_saga_enable_concurrent(
     error: *mut DtmxError,
 ) -> DtmxCode {
     guard_code(error, || {
-        handle_mut(saga, "saga")?.inner.enable_concurrent();
+        handle_mut(saga, "saga")?.0.inner.enable_concurrent();
         Ok(())
     })
 }
@@ -138,10 +180,7 @@ pub extern "C" fn dtmx_saga_enable_concurrent(
 /// `DTMX_FAILURE` when it rolled back).
 #[no_mangle]
 pub extern "C" fn dtmx_saga_submit(saga: *const DtmxSaga, error: *mut DtmxError) -> DtmxCode {
-    guard_code(error, || {
-        let s = handle(saga, "saga")?;
-        block_on(s.inner.submit())
-    })
+    wait(saga, "saga", error, |s: &DtmxSaga| s.0.inner.submit())
 }
 
 /// Frees a saga. NULL-safe.
@@ -159,20 +198,21 @@ pub extern "C" fn dtmx_msg_new(
     options_json: *const c_char,
     error: *mut DtmxError,
 ) -> *mut DtmxMsg {
-    guard(error, std::ptr::null_mut(), || {
-        let c = &handle(client, "client")?.inner;
-        let inner = c.msg(opt_text(gid, "gid")?, &options(options_json)?)?;
-        let gid = c_string(inner.gid());
-        Ok(boxed(DtmxMsg { inner, gid }))
-    })
+    new_trans(
+        client,
+        gid,
+        options_json,
+        error,
+        Client::msg,
+        Msg::gid,
+        DtmxMsg,
+    )
 }
 
 /// The message's gid. Borrowed from the message.
 #[no_mangle]
 pub extern "C" fn dtmx_msg_gid(msg: *const DtmxMsg) -> *const c_char {
-    guard_plain(std::ptr::null(), || {
-        handle(msg, "msg").map_or(std::ptr::null(), |m| m.gid.as_ptr())
-    })
+    gid_of(msg, |h| &h.0.gid)
 }
 
 /// Adds a step: dtm POSTs `payload` (JSON text; NULL: none) to `action`.
@@ -186,7 +226,7 @@ pub extern "C" fn dtmx_msg_add(
     guard_code(error, || {
         let m = handle_mut(msg, "msg")?;
         let payload = opt_text(payload, "payload")?.unwrap_or("");
-        m.inner.add(text(action, "action")?, payload);
+        m.0.inner.add(text(action, "action")?, payload);
         Ok(())
     })
 }
@@ -202,7 +242,7 @@ pub extern "C" fn dtmx_msg_add_topic(
     guard_code(error, || {
         let m = handle_mut(msg, "msg")?;
         let payload = opt_text(payload, "payload")?.unwrap_or("");
-        m.inner.add_topic(text(topic, "topic")?, payload);
+        m.0.inner.add_topic(text(topic, "topic")?, payload);
         Ok(())
     })
 }
@@ -215,7 +255,7 @@ pub extern "C" fn dtmx_msg_set_delay(
     error: *mut DtmxError,
 ) -> DtmxCode {
     guard_code(error, || {
-        handle_mut(msg, "msg")?.inner.set_delay(seconds);
+        handle_mut(msg, "msg")?.0.inner.set_delay(seconds);
         Ok(())
     })
 }
@@ -224,7 +264,7 @@ pub extern "C" fn dtmx_msg_set_delay(
 #[no_mangle]
 pub extern "C" fn dtmx_msg_enable_concurrent(msg: *mut DtmxMsg, error: *mut DtmxError) -> DtmxCode {
     guard_code(error, || {
-        handle_mut(msg, "msg")?.inner.enable_concurrent();
+        handle_mut(msg, "msg")?.0.inner.enable_concurrent();
         Ok(())
     })
 }
@@ -240,26 +280,20 @@ pub extern "C" fn dtmx_msg_prepare(
     guard_code(error, || {
         let m = handle_mut(msg, "msg")?;
         let url = text(query_prepared, "query_prepared")?;
-        block_on(m.inner.prepare(url))
+        block_on(m.0.inner.prepare(url))
     })
 }
 
 /// Phase two: submits the message; dtm runs its steps.
 #[no_mangle]
 pub extern "C" fn dtmx_msg_submit(msg: *mut DtmxMsg, error: *mut DtmxError) -> DtmxCode {
-    guard_code(error, || {
-        let m = handle_mut(msg, "msg")?;
-        block_on(m.inner.submit())
-    })
+    guard_code(error, || block_on(handle_mut(msg, "msg")?.0.inner.submit()))
 }
 
 /// Aborts a prepared message.
 #[no_mangle]
 pub extern "C" fn dtmx_msg_abort(msg: *mut DtmxMsg, error: *mut DtmxError) -> DtmxCode {
-    guard_code(error, || {
-        let m = handle(msg, "msg")?;
-        block_on(m.inner.abort())
-    })
+    wait(msg, "msg", error, |m: &DtmxMsg| m.0.inner.abort())
 }
 
 /// Prepares the message, calls `busi(user, barrier, error)` to run the local transaction,
@@ -281,7 +315,7 @@ pub extern "C" fn dtmx_msg_do_and_submit(
             let result = run_busi(busi, user, &branch);
             async move { result }
         };
-        block_on(m.inner.do_and_submit(url, run))
+        block_on(m.0.inner.do_and_submit(url, run))
     })
 }
 
@@ -333,12 +367,15 @@ pub extern "C" fn dtmx_tcc_new(
     options_json: *const c_char,
     error: *mut DtmxError,
 ) -> *mut DtmxTcc {
-    guard(error, std::ptr::null_mut(), || {
-        let c = &handle(client, "client")?.inner;
-        let inner = c.tcc(opt_text(gid, "gid")?, &options(options_json)?)?;
-        let gid = c_string(inner.gid());
-        Ok(boxed(DtmxTcc { inner, gid }))
-    })
+    new_trans(
+        client,
+        gid,
+        options_json,
+        error,
+        Client::tcc,
+        Tcc::gid,
+        DtmxTcc,
+    )
 }
 
 /// A TCC nested in the try branch whose request had query string `query`: its branches
@@ -354,22 +391,20 @@ pub extern "C" fn dtmx_tcc_from_query(
         let branch = BranchRequest::from_query_string(text(query, "query")?);
         let inner = c.tcc_from_branch(&branch)?;
         let gid = c_string(inner.gid());
-        Ok(boxed(DtmxTcc { inner, gid }))
+        Ok(boxed(DtmxTcc(Held { inner, gid })))
     })
 }
 
 /// The transaction's gid. Borrowed from the transaction.
 #[no_mangle]
 pub extern "C" fn dtmx_tcc_gid(tcc: *const DtmxTcc) -> *const c_char {
-    guard_plain(std::ptr::null(), || {
-        handle(tcc, "tcc").map_or(std::ptr::null(), |t| t.gid.as_ptr())
-    })
+    gid_of(tcc, |h| &h.0.gid)
 }
 
 /// Registers the global transaction with dtm.
 #[no_mangle]
 pub extern "C" fn dtmx_tcc_prepare(tcc: *const DtmxTcc, error: *mut DtmxError) -> DtmxCode {
-    guard_code(error, || block_on(handle(tcc, "tcc")?.inner.prepare()))
+    wait(tcc, "tcc", error, |t: &DtmxTcc| t.0.inner.prepare())
 }
 
 /// Registers a branch (`confirm`, `cancel`) and calls its `try` URL with `payload`.
@@ -387,20 +422,19 @@ pub extern "C" fn dtmx_tcc_call_branch(
     guard(error, std::ptr::null_mut(), || {
         let t = handle(tcc, "tcc")?;
         let payload = opt_text(payload, "payload")?.unwrap_or("");
-        let reply = block_on(t.inner.call_branch(
+        reply_body(block_on(t.0.inner.call_branch(
             payload.as_bytes(),
             text(try_url, "try_url")?,
             text(confirm_url, "confirm_url")?,
             text(cancel_url, "cancel_url")?,
-        ))?;
-        Ok(owned(&String::from_utf8_lossy(&reply.body)))
+        )))
     })
 }
 
 /// Submits: dtm confirms every branch.
 #[no_mangle]
 pub extern "C" fn dtmx_tcc_submit(tcc: *const DtmxTcc, error: *mut DtmxError) -> DtmxCode {
-    guard_code(error, || block_on(handle(tcc, "tcc")?.inner.submit()))
+    wait(tcc, "tcc", error, |t: &DtmxTcc| t.0.inner.submit())
 }
 
 /// Aborts with `reason` (NULL: none): dtm cancels every branch.
@@ -413,7 +447,7 @@ pub extern "C" fn dtmx_tcc_abort(
     guard_code(error, || {
         let t = handle(tcc, "tcc")?;
         let reason = opt_text(reason, "reason")?.unwrap_or("");
-        block_on(t.inner.abort(reason))
+        block_on(t.0.inner.abort(reason))
     })
 }
 
@@ -432,26 +466,27 @@ pub extern "C" fn dtmx_xa_new(
     options_json: *const c_char,
     error: *mut DtmxError,
 ) -> *mut DtmxXa {
-    guard(error, std::ptr::null_mut(), || {
-        let c = &handle(client, "client")?.inner;
-        let inner = c.xa(opt_text(gid, "gid")?, &options(options_json)?)?;
-        let gid = c_string(inner.gid());
-        Ok(boxed(DtmxXa { inner, gid }))
-    })
+    new_trans(
+        client,
+        gid,
+        options_json,
+        error,
+        Client::xa,
+        Xa::gid,
+        DtmxXa,
+    )
 }
 
 /// The transaction's gid. Borrowed from the transaction.
 #[no_mangle]
 pub extern "C" fn dtmx_xa_gid(xa: *const DtmxXa) -> *const c_char {
-    guard_plain(std::ptr::null(), || {
-        handle(xa, "xa").map_or(std::ptr::null(), |t| t.gid.as_ptr())
-    })
+    gid_of(xa, |h| &h.0.gid)
 }
 
 /// Registers the global transaction with dtm.
 #[no_mangle]
 pub extern "C" fn dtmx_xa_prepare(xa: *const DtmxXa, error: *mut DtmxError) -> DtmxCode {
-    guard_code(error, || block_on(handle(xa, "xa")?.inner.prepare()))
+    wait(xa, "xa", error, |t: &DtmxXa| t.0.inner.prepare())
 }
 
 /// Calls a branch's `url` with `payload` (phase one runs there). Returns the reply body
@@ -466,21 +501,22 @@ pub extern "C" fn dtmx_xa_call_branch(
     guard(error, std::ptr::null_mut(), || {
         let t = handle(xa, "xa")?;
         let payload = opt_text(payload, "payload")?.unwrap_or("");
-        let reply = block_on(t.inner.call_branch(payload.as_bytes(), text(url, "url")?))?;
-        Ok(owned(&String::from_utf8_lossy(&reply.body)))
+        reply_body(block_on(
+            t.0.inner.call_branch(payload.as_bytes(), text(url, "url")?),
+        ))
     })
 }
 
 /// Submits: dtm commits every branch.
 #[no_mangle]
 pub extern "C" fn dtmx_xa_submit(xa: *const DtmxXa, error: *mut DtmxError) -> DtmxCode {
-    guard_code(error, || block_on(handle(xa, "xa")?.inner.submit()))
+    wait(xa, "xa", error, |t: &DtmxXa| t.0.inner.submit())
 }
 
 /// Aborts: dtm rolls every branch back.
 #[no_mangle]
 pub extern "C" fn dtmx_xa_abort(xa: *const DtmxXa, error: *mut DtmxError) -> DtmxCode {
-    guard_code(error, || block_on(handle(xa, "xa")?.inner.abort()))
+    wait(xa, "xa", error, |t: &DtmxXa| t.0.inner.abort())
 }
 
 /// Frees an XA transaction. NULL-safe.
