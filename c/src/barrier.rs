@@ -392,11 +392,8 @@ pub extern "C" fn dtmx_barrier_query_prepared(
     table: *const DtmxBarrierTable,
     error: *mut DtmxError,
 ) -> *mut DtmxBarrierCall {
-    guard(error, std::ptr::null_mut(), || {
-        let b = handle(barrier, "barrier")?;
-        let t = handle(table, "table")?;
-        let machine = Machine::Prepared(b.inner.query_prepared(&t.inner));
-        Ok(boxed(DtmxBarrierCall::new(machine)))
+    made_from(barrier, table, error, |b, t| {
+        DtmxBarrierCall::new(Machine::Prepared(b.query_prepared(t)))
     })
 }
 
@@ -407,12 +404,8 @@ pub extern "C" fn dtmx_barrier_xa_action(
     table: *const DtmxBarrierTable,
     error: *mut DtmxError,
 ) -> *mut DtmxBarrierCall {
-    guard(error, std::ptr::null_mut(), || {
-        let b = handle(barrier, "barrier")?;
-        let t = handle(table, "table")?;
-        Ok(boxed(DtmxBarrierCall::new(Machine::Call(
-            b.inner.xa_action(&t.inner),
-        ))))
+    made_from(barrier, table, error, |b, t| {
+        DtmxBarrierCall::new(Machine::Call(b.xa_action(t)))
     })
 }
 
@@ -424,12 +417,22 @@ pub extern "C" fn dtmx_barrier_xa_rollback_fence(
     table: *const DtmxBarrierTable,
     error: *mut DtmxError,
 ) -> *mut DtmxStatement {
+    made_from(barrier, table, error, |b, t| {
+        DtmxStatement::from(&b.xa_rollback_fence(t))
+    })
+}
+
+/// A handle made by `make` from a barrier and a table; NULL on error.
+fn made_from<T>(
+    barrier: *const DtmxBarrier,
+    table: *const DtmxBarrierTable,
+    error: *mut DtmxError,
+    make: impl FnOnce(&Barrier, &BarrierTable) -> T,
+) -> *mut T {
     guard(error, std::ptr::null_mut(), || {
         let b = handle(barrier, "barrier")?;
         let t = handle(table, "table")?;
-        Ok(boxed(DtmxStatement::from(
-            &b.inner.xa_rollback_fence(&t.inner),
-        )))
+        Ok(boxed(make(&b.inner, &t.inner)))
     })
 }
 
