@@ -16,6 +16,7 @@ mod body;
 mod branch_id;
 mod client;
 mod gid;
+mod global;
 mod msg;
 mod options;
 mod saga;

@@ -1,56 +1,57 @@
 //! Option setters shared by every builder (the fields of `TransOptions`).
 
-/// Implements the option setters on a builder with a `trans: TransRequest` field.
+/// Implements the option setters on a builder with a `trans: TransRequest` field (or, with
+/// a second argument `via`, a `via.trans` field).
 macro_rules! option_setters {
-    ($t:ty) => {
+    ($t:ty $(, $via:ident)?) => {
         impl $t {
             /// The options sent with every request of this transaction.
             pub fn options(&self) -> &$crate::protocol::TransOptions {
-                &self.trans.options
+                &self$(.$via)?.trans.options
             }
 
             /// The options, to change several at once.
             pub fn options_mut(&mut self) -> &mut $crate::protocol::TransOptions {
-                &mut self.trans.options
+                &mut self$(.$via)?.trans.options
             }
 
             /// Replaces all options (`concurrent` included).
             pub fn set_options(&mut self, options: $crate::protocol::TransOptions) -> &mut Self {
-                self.trans.options = options;
+                self$(.$via)?.trans.options = options;
                 self
             }
 
             /// Asks dtm to process the transaction inside the submit request and report its
             /// outcome (`wait_result`).
             pub fn wait_result(&mut self, on: bool) -> &mut Self {
-                self.trans.options.wait_result = on;
+                self$(.$via)?.trans.options.wait_result = on;
                 self
             }
 
             /// Seconds after which dtm gives up and rolls back (`timeout_to_fail`; saga: 0
             /// never, others: 0 the server's default).
             pub fn timeout_to_fail(&mut self, seconds: i64) -> &mut Self {
-                self.trans.options.timeout_to_fail = seconds;
+                self$(.$via)?.trans.options.timeout_to_fail = seconds;
                 self
             }
 
             /// Base retry interval in seconds (`retry_interval`; 0: the server's default).
             pub fn retry_interval(&mut self, seconds: i64) -> &mut Self {
-                self.trans.options.retry_interval = seconds;
+                self$(.$via)?.trans.options.retry_interval = seconds;
                 self
             }
 
             /// Seconds a call may take (`request_timeout`): dtm's calls to the branches,
             /// and this client's calls to dtm (0: the defaults).
             pub fn request_timeout(&mut self, seconds: i64) -> &mut Self {
-                self.trans.options.request_timeout = seconds;
+                self$(.$via)?.trans.options.request_timeout = seconds;
                 self
             }
 
             /// Saga: immediate retries of a non-final action within one pass before
             /// rolling back (`retry_limit`; 0: unlimited).
             pub fn retry_limit(&mut self, limit: i64) -> &mut Self {
-                self.trans.options.retry_limit = limit;
+                self$(.$via)?.trans.options.retry_limit = limit;
                 self
             }
 
@@ -61,7 +62,7 @@ macro_rules! option_setters {
                 name: impl Into<String>,
                 value: impl Into<String>,
             ) -> &mut Self {
-                self.trans
+                self$(.$via)?.trans
                     .options
                     .branch_headers
                     .insert(name.into(), value.into());
@@ -70,13 +71,13 @@ macro_rules! option_setters {
 
             /// The global transaction id.
             pub fn gid(&self) -> &str {
-                &self.trans.gid
+                &self$(.$via)?.trans.gid
             }
 
             /// The transaction as it will be sent (before type-specific extras are added
             /// at submit).
             pub fn trans(&self) -> &$crate::protocol::TransRequest {
-                &self.trans
+                &self$(.$via)?.trans
             }
         }
     };
