@@ -76,6 +76,9 @@ pub struct Config {
     pub http_max_body_bytes: usize,
     /// Address the HTTP server binds (dtmx extension: `HttpHost`, default all interfaces).
     pub http_host: String,
+    /// Origins allowed to call the HTTP API from a browser (dtmx extension:
+    /// `HttpCors.AllowedOrigins`); empty: CORS off, `*`: any origin.
+    pub http_cors_allowed_origins: Vec<String>,
     /// Enables the time-travel endpoints used by the conformance tests (`DTMX_TEST_HOOKS`).
     pub test_hooks: bool,
 }
@@ -121,6 +124,7 @@ impl Default for Config {
             admin_base_path: String::new(),
             http_max_body_bytes: 8 << 20,
             http_host: "0.0.0.0".into(),
+            http_cors_allowed_origins: Vec::new(),
             test_hooks: false,
         }
     }
@@ -299,6 +303,23 @@ const KEYS: &[(&str, &str, Setter)] = &[
         Ok(())
     }),
     ("HttpHost", "HTTP_HOST", |c, v| set_str(&mut c.http_host, v)),
+    (
+        "HttpCors.AllowedOrigins",
+        "HTTP_CORS_ALLOWED_ORIGINS",
+        |c, v| {
+            let origins: Vec<String> = v
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(String::from)
+                .collect();
+            for o in &origins {
+                crate::api::cors::check_origin(o)?;
+            }
+            c.http_cors_allowed_origins = origins;
+            Ok(())
+        },
+    ),
     ("TestHooks", "DTMX_TEST_HOOKS", |c, v| {
         c.test_hooks = matches!(v, "1" | "true" | "yes");
         Ok(())
@@ -324,6 +345,16 @@ fn set_port(field: &mut u16, v: &str) -> Result<(), String> {
         .parse()
         .map_err(|_| format!("{v:?} is not a port number"))?;
     Ok(())
+}
+
+/// The text of a scalar YAML value.
+fn scalar(path: &str, node: &serde_yaml::Value) -> Result<String, ConfigError> {
+    match node {
+        serde_yaml::Value::String(s) => Ok(s.clone()),
+        serde_yaml::Value::Number(n) => Ok(n.to_string()),
+        serde_yaml::Value::Bool(b) => Ok(b.to_string()),
+        _ => Err(ConfigError(format!("{path}: expected a scalar value"))),
+    }
 }
 
 impl Config {
@@ -378,11 +409,14 @@ impl Config {
             if !found || node.is_null() {
                 continue;
             }
+            // A list (e.g. `AllowedOrigins: [a, b]`) is read as its comma-joined items.
             let value = match node {
-                serde_yaml::Value::String(s) => s.clone(),
-                serde_yaml::Value::Number(n) => n.to_string(),
-                serde_yaml::Value::Bool(b) => b.to_string(),
-                _ => return Err(ConfigError(format!("{path}: expected a scalar value"))),
+                serde_yaml::Value::Sequence(items) => items
+                    .iter()
+                    .map(|i| scalar(path, i))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .join(","),
+                other => scalar(path, other)?,
             };
             set(self, &value).map_err(|e| ConfigError(format!("{path}: {e}")))?;
         }
@@ -496,6 +530,31 @@ mod tests {
             .expect_err("needs a user")
             .to_string()
             .contains("Store.User"));
+    }
+
+    #[test]
+    fn cors_origins() {
+        let mut c = Config::default();
+        assert!(c.http_cors_allowed_origins.is_empty());
+        c.apply_env(|k| {
+            (k == "HTTP_CORS_ALLOWED_ORIGINS").then(|| "http://a.test, https://b.test:8443".into())
+        })
+        .expect("env list");
+        assert_eq!(
+            c.http_cors_allowed_origins,
+            ["http://a.test", "https://b.test:8443"]
+        );
+        c.apply_yaml("HttpCors:\n  AllowedOrigins: ['*']")
+            .expect("yaml list");
+        assert_eq!(c.http_cors_allowed_origins, ["*"]);
+        c.apply_yaml("HttpCors:\n  AllowedOrigins: http://c.test")
+            .expect("yaml scalar");
+        assert_eq!(c.http_cors_allowed_origins, ["http://c.test"]);
+        let err = c
+            .apply_yaml("HttpCors:\n  AllowedOrigins: [http://c.test/x]")
+            .expect_err("a path is refused");
+        assert!(err.to_string().contains("HttpCors.AllowedOrigins"), "{err}");
+        assert!(c.apply_yaml("HttpCors:\n  AllowedOrigins: [[x]]").is_err());
     }
 
     #[test]

@@ -38,6 +38,7 @@ type Params = Query<HashMap<String, String>>;
 pub fn router(state: Http) -> Router {
     let config = &state.service.engine.config;
     let limit = config.http_max_body_bytes;
+    let cors = super::cors::Cors::from_list(&config.http_cors_allowed_origins);
     let mut dtm = Router::new()
         .route("/version", get(version))
         .route("/newGid", get(new_gid))
@@ -61,7 +62,7 @@ pub fn router(state: Http) -> Router {
     if config.test_hooks {
         dtm = dtm.route("/test/forward", post(forward));
     }
-    Router::new()
+    let app = Router::new()
         .route(
             "/api/ping",
             any(|| async { json_response(StatusCode::OK, json!({"msg": "pong"})) }),
@@ -75,7 +76,11 @@ pub fn router(state: Http) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(catch_panic))
         .layer(middleware::from_fn_with_state(state.clone(), count_request))
-        .with_state(state)
+        .with_state(state);
+    match cors {
+        Some(policy) => app.layer(middleware::from_fn_with_state(policy, super::cors::cors)),
+        None => app,
+    }
 }
 
 /// A JSON response with DTM's content type.

@@ -1,0 +1,64 @@
+// Error classes, one per kind of the bindings' error table. Every dtmx error is an
+// `Error` whose `name` is its class name (`FailureError`, ...) and whose `code` is the
+// kind (`failure`, `invalid_argument`, ...); `errno` is the kind's stable number.
+//
+// The classes are declared here so that they can be imported before the module is
+// loaded; `installTable` checks them against the module's table when it loads.
+
+/** Base class of every dtmx error. */
+export class DtmxError extends Error {
+  constructor(message, options) {
+    super(message, options);
+    this.name = this.constructor.name;
+    this.code = this.constructor.kind;
+    this.errno = this.constructor.errno;
+  }
+}
+DtmxError.kind = 'internal';
+DtmxError.errno = 0;
+
+/** Every class by kind name. */
+export const byKind = {};
+
+function define(kind, name) {
+  const cls = { [name]: class extends DtmxError {} }[name];
+  cls.kind = kind;
+  cls.errno = 0;
+  byKind[kind] = cls;
+  return cls;
+}
+
+export const InvalidArgumentError = define('invalid_argument', 'InvalidArgumentError');
+export const TransportError = define('transport', 'TransportError');
+export const ServerError = define('server', 'ServerError');
+/** The branch or transaction failed (HTTP 409, FAILURE): dtm rolls back. */
+export const FailureError = define('failure', 'FailureError');
+/** Not finished yet (HTTP 425, ONGOING): dtm retries later. */
+export const OngoingError = define('ongoing', 'OngoingError');
+export const DuplicatedError = define('duplicated', 'DuplicatedError');
+export const TimeoutError = define('timeout', 'TimeoutError');
+export const DatabaseError = define('database', 'DatabaseError');
+export const InternalError = define('internal', 'InternalError');
+
+/** Checks the classes against the module's table (`[{code, kind, className}]`) and sets
+ * each class's `errno`. */
+export function installTable(rows) {
+  for (const row of rows) {
+    const cls = byKind[row.kind];
+    if (!cls || cls.name !== row.className) {
+      throw new Error(`dtmx-wasm: error kind ${row.kind} (${row.className}) has no class; rebuild the package`);
+    }
+    cls.errno = row.code;
+  }
+}
+
+/** The dtmx error of kind `kind` with `message`. */
+export function makeError(kind, message) {
+  const cls = byKind[kind] || InternalError;
+  return new cls(message);
+}
+
+/** The kind of a dtmx error, or null for anything else. */
+export function kindOf(e) {
+  return e instanceof DtmxError ? e.code : null;
+}

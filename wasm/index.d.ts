@@ -1,0 +1,200 @@
+// Types of the dtmx-wasm package.
+
+import type { Branch, Reply, OutcomeParts, BarrierStep } from './pkg/dtmx_wasm.js';
+import { Barrier, BarrierTable, BarrierCall, QueryPrepared } from './pkg/dtmx_wasm.js';
+
+export type { Branch, Reply, OutcomeParts, BarrierStep };
+export {
+  Barrier,
+  BarrierTable,
+  BarrierCall,
+  QueryPrepared,
+  RedisCall,
+  RedisQueryPrepared,
+  outcomeOf,
+  checkBranchReply,
+  checkServerReply,
+} from './pkg/dtmx_wasm.js';
+
+/** What `init` loads the module from: its URL, bytes, a `Response` or a compiled module. */
+export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;
+
+/** Loads the module (default: `pkg/dtmx_wasm_bg.wasm`, fetched). Idempotent. */
+export function init(input?: InitInput | Promise<InitInput>): Promise<void>;
+/** Loads the module synchronously from its bytes or a compiled `WebAssembly.Module`. */
+export function initSync(module: BufferSource | WebAssembly.Module): void;
+/** True once the module is loaded. */
+export function isReady(): boolean;
+
+/** Options of a global transaction; unset ones keep the server's defaults. */
+export interface TransOptions {
+  /** The global transaction id (default: a new locally unique one). */
+  gid?: string;
+  /** Process the transaction inside the submit request and report its outcome. */
+  waitResult?: boolean;
+  /** Seconds after which dtm rolls back. */
+  timeoutToFail?: number;
+  /** Base retry interval in seconds. */
+  retryInterval?: number;
+  /** Seconds a call may take. */
+  requestTimeout?: number;
+  /** Saga: immediate retries of an action before rolling back. */
+  retryLimit?: number;
+  /** Headers added to every branch call. */
+  branchHeaders?: Record<string, string>;
+  /** Run the steps concurrently (saga, msg). */
+  concurrent?: boolean;
+}
+
+/** A step's payload: strings and bytes go as they are, anything else as JSON. */
+export type Payload = string | Uint8Array | object | null | undefined;
+
+/** A branch's reply to a call the client made. */
+export interface BranchReply {
+  status: number;
+  body: Uint8Array;
+}
+
+/** The kinds of dtmx errors (an error's `code`). */
+export type ErrorKind =
+  | 'invalid_argument' | 'transport' | 'server' | 'failure' | 'ongoing' | 'duplicated'
+  | 'timeout' | 'database' | 'internal';
+
+/** Base class of every dtmx error. */
+export class DtmxError extends Error {
+  /** The error class name, e.g. `FailureError`. */
+  readonly name: string;
+  /** The kind. */
+  readonly code: ErrorKind;
+  /** The kind's stable number (the C API's code). */
+  readonly errno: number;
+  static readonly kind: ErrorKind;
+  static readonly errno: number;
+}
+export class InvalidArgumentError extends DtmxError {}
+export class TransportError extends DtmxError {}
+export class ServerError extends DtmxError {}
+/** The branch or transaction failed (HTTP 409, FAILURE): dtm rolls back. */
+export class FailureError extends DtmxError {}
+/** Not finished yet (HTTP 425, ONGOING): dtm retries later. */
+export class OngoingError extends DtmxError {}
+export class DuplicatedError extends DtmxError {}
+export class TimeoutError extends DtmxError {}
+export class DatabaseError extends DtmxError {}
+export class InternalError extends DtmxError {}
+/** Every error class by kind. */
+export const byKind: Record<ErrorKind, typeof DtmxError>;
+/** The kind of a dtmx error, or null for anything else. */
+export function kindOf(error: unknown): ErrorKind | null;
+
+/** A DTM server (`http://host:36789/api/dtmsvr`). */
+export class Client {
+  constructor(server: string);
+  readonly server: string;
+  localGid(): string;
+  newGid(): Promise<string>;
+  query(gid: string): Promise<any>;
+  waitFinal(gid: string, options?: { timeout?: number; interval?: number }): Promise<string>;
+  saga(gid?: string | TransOptions, options?: TransOptions): Saga;
+  msg(gid?: string | TransOptions, options?: TransOptions): Msg;
+  tcc(gid?: string | TransOptions, options?: TransOptions): Tcc;
+  xa(gid?: string | TransOptions, options?: TransOptions): Xa;
+  tccGlobalTransaction(fn: (tcc: Tcc) => Promise<void> | void, options?: TransOptions): Promise<void>;
+  xaGlobalTransaction(fn: (xa: Xa) => Promise<void> | void, options?: TransOptions): Promise<void>;
+  tccFromBranch(branch: Branch, options?: TransOptions): Tcc;
+}
+
+/** A saga: dtm runs each action in order and compensates the done ones on failure. */
+export class Saga {
+  constructor(dtm: Client | string, options?: TransOptions);
+  readonly gid: string;
+  add(action: string, compensate: string, payload?: Payload): this;
+  addBranchOrder(branch: number, preBranches: number[]): this;
+  enableConcurrent(): this;
+  submit(): Promise<void>;
+}
+
+/** A two-phase message. */
+export class Msg {
+  constructor(dtm: Client | string, options?: TransOptions);
+  readonly gid: string;
+  add(action: string, payload?: Payload): this;
+  addTopic(topic: string, payload?: Payload): this;
+  setDelay(seconds: number): this;
+  enableConcurrent(): this;
+  prepare(queryPrepared: string): Promise<void>;
+  submit(): Promise<void>;
+  abort(): Promise<void>;
+  doAndSubmit(queryPrepared: string, busi: (branch: Branch) => Promise<unknown> | unknown): Promise<void>;
+}
+
+/** A TCC global transaction. */
+export class Tcc {
+  constructor(dtm: Client | string, options?: TransOptions);
+  readonly gid: string;
+  currentBranchId(): string;
+  prepare(): Promise<void>;
+  submit(): Promise<void>;
+  abort(reason?: string): Promise<void>;
+  callBranch(payload: Payload, tryUrl: string, confirmUrl: string, cancelUrl: string): Promise<BranchReply>;
+  run(fn: (tcc: Tcc) => Promise<void> | void): Promise<void>;
+}
+
+/** An XA global transaction (client side). */
+export class Xa {
+  constructor(dtm: Client | string, options?: TransOptions);
+  readonly gid: string;
+  prepare(): Promise<void>;
+  submit(): Promise<void>;
+  abort(): Promise<void>;
+  callBranch(payload: Payload, url: string): Promise<BranchReply>;
+  run(fn: (xa: Xa) => Promise<void> | void): Promise<void>;
+}
+
+/** The reply for dtm: success (or `result` as JSON), 409 failure, 425 ongoing, 500 retry. */
+export function reply(error?: unknown, result?: unknown): Reply;
+/** A branch's identity from its query: a string, a `URL`, `URLSearchParams`, a parsed
+ * query object or `[key, value]` pairs. */
+export function parseBranch(
+  query: string | URL | URLSearchParams | Record<string, unknown> | Array<[string, string]>,
+): Branch;
+/** The reply for an outcome name. */
+export function outcomeReply(outcome: OutcomeParts['outcome'], message?: string): Reply;
+/** `reply(error, result)` as a fetch `Response` (Workers, Deno, service workers). */
+export function replyResponse(error?: unknown, result?: unknown): Response;
+
+/** A database the barrier helpers run their statements on. */
+export interface BarrierDb {
+  /** The dialect of the default table (`sqlite` when absent). */
+  dialect?: string;
+  /** Placeholders of the driver (default: the dialect's own SQL, `?` or `$1`). */
+  paramStyle?: 'qmark' | 'format' | 'dollar' | 'numeric';
+  /** Runs a statement; the rows it affected. */
+  execute(sql: string, params: string[]): number | Promise<number>;
+  /** Runs a query; the first column of its first row, or null. */
+  reason(sql: string, params: string[]): string | null | undefined | Promise<string | null | undefined>;
+  /** Runs `work` in one local transaction (else begin/commit/rollback are used). */
+  transaction?<T>(work: () => Promise<T>): Promise<T>;
+  begin?(): unknown;
+  commit?(): unknown;
+  rollback?(): unknown;
+}
+
+/** Runs a machine's steps on `db` until done; its result. */
+export function drive(machine: BarrierCall | QueryPrepared, db: BarrierDb, table?: BarrierTable): Promise<string>;
+/** Runs `busi()` at most once for the branch `barrier` guards, in one local transaction
+ * with the barrier rows; `busi`'s result, or undefined when the barrier skipped it. */
+export function runBarrier<T>(
+  db: BarrierDb, barrier: Barrier, busi: () => Promise<T> | T, options?: { table?: BarrierTable },
+): Promise<T | undefined>;
+/** The msg check-back on `db`: resolves when the local transaction of `branch.gid`
+ * committed, rejects with a FailureError when it did not. */
+export function queryPrepared(db: BarrierDb, branch: Pick<Branch, 'gid'>, options?: { table?: BarrierTable }): Promise<void>;
+/** Runs Lua on Redis: `(script, keys, args) => reply`. */
+export type EvalScript = (script: string, keys: string[], args: string[]) => unknown;
+/** The Redis barrier adjusting `key` by `amount` at most once. */
+export function redisCheckAdjustAmount(
+  evalScript: EvalScript, barrier: Barrier, key: string, amount: number, expire?: number,
+): Promise<'applied' | 'null_compensation' | 'duplicate' | 'suspended'>;
+/** The msg check-back on Redis. */
+export function redisQueryPrepared(evalScript: EvalScript, barrier: Barrier, expire?: number): Promise<void>;

@@ -1,0 +1,352 @@
+//! The sans-IO barrier for hosts that run it on their own database (D1, pg, ...) or Redis:
+//! tables, guarded calls, the msg check-back and the Redis scripts. A step is
+//! `{kind: "execute" | "query" | "done", sql, params, result}`.
+
+use crate::convert::{bad, get_string, js, object, pairs, strings, to_js, JsResult};
+use dtmx_bindings::barrier::{self as b, render, ParamStyle, Step};
+use wasm_bindgen::prelude::*;
+
+/// Where barrier rows live: a dialect and a table name.
+#[wasm_bindgen]
+pub struct BarrierTable {
+    inner: b::BarrierTable,
+}
+
+#[wasm_bindgen]
+impl BarrierTable {
+    /// The table `name` (default: the dialect's) of `dialect` (`mysql`, `mariadb`,
+    /// `postgres`, `sqlite`, ...).
+    #[wasm_bindgen(constructor)]
+    pub fn new(dialect: &str, name: Option<String>) -> JsResult<BarrierTable> {
+        Ok(BarrierTable {
+            inner: js(b::table(dialect, name.as_deref()))?,
+        })
+    }
+
+    /// The dialect's stable name.
+    #[wasm_bindgen(getter)]
+    pub fn dialect(&self) -> String {
+        self.inner.dialect().as_str().to_string()
+    }
+
+    /// The table name.
+    #[wasm_bindgen(getter)]
+    pub fn name(&self) -> String {
+        self.inner.name().to_string()
+    }
+
+    /// Statements creating the table (and schema) when missing.
+    #[wasm_bindgen(unchecked_return_type = "string[]")]
+    pub fn ddl(&self) -> js_sys::Array {
+        strings(&self.inner.ddl())
+    }
+
+    /// The insert-ignore SQL.
+    #[wasm_bindgen(js_name = insertIgnoreSql)]
+    pub fn insert_ignore_sql(&self) -> String {
+        self.inner.insert_ignore_sql()
+    }
+
+    /// The reason query SQL.
+    #[wasm_bindgen(js_name = selectReasonSql)]
+    pub fn select_reason_sql(&self) -> String {
+        self.inner.select_reason_sql()
+    }
+
+    /// `sql` of this dialect with placeholders in `style` (`qmark`, `format`, `dollar`,
+    /// `numeric`).
+    pub fn render(&self, sql: &str, style: &str) -> JsResult<String> {
+        Ok(render(
+            sql,
+            self.inner.dialect(),
+            js(ParamStyle::parse(style))?,
+        ))
+    }
+}
+
+fn step_of<T>(step: &Step<T>, done: impl Fn(&T) -> &'static str) -> JsValue {
+    let (kind, stmt, result) = match step {
+        Step::Execute(s) => ("execute", Some(s), None),
+        Step::QueryReason(s) => ("query", Some(s), None),
+        Step::Done(d) => ("done", None, Some(done(d))),
+    };
+    object(&[
+        ("kind", kind.into()),
+        (
+            "sql",
+            stmt.map_or(JsValue::UNDEFINED, |s| s.sql.as_str().into()),
+        ),
+        (
+            "params",
+            stmt.map_or(JsValue::UNDEFINED, |s| strings(&s.params).into()),
+        ),
+        ("result", result.map_or(JsValue::UNDEFINED, JsValue::from)),
+    ])
+}
+
+/// The barrier of one branch call.
+#[wasm_bindgen]
+pub struct Barrier {
+    inner: b::Barrier,
+}
+
+#[wasm_bindgen]
+impl Barrier {
+    /// The barrier of `branch` (`{transType, gid, branchId, op}`, e.g. from
+    /// `parseBranch`).
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(
+            unchecked_param_type = "{transType: string, gid: string, branchId: string, op: string}"
+        )]
+        branch: JsValue,
+    ) -> JsResult<Barrier> {
+        if !branch.is_object() {
+            return Err(bad("branch must be an object"));
+        }
+        let g = |k| get_string(&branch, k);
+        Ok(Barrier {
+            inner: js(b::Barrier::new(
+                &g("transType"),
+                &g("gid"),
+                &g("branchId"),
+                &g("op"),
+            ))?,
+        })
+    }
+
+    /// From a query string or decoded query parameters (an object or `[key, value]`
+    /// pairs).
+    #[wasm_bindgen(js_name = fromQuery)]
+    pub fn from_query(
+        #[wasm_bindgen(
+            unchecked_param_type = "string | Record<string, unknown> | Array<[string, string]>"
+        )]
+        query: JsValue,
+    ) -> JsResult<Barrier> {
+        let branch = match query.as_string() {
+            Some(s) => b::Barrier::from_query(
+                dtmx_bindings::branch::BranchRequest::from_query_string(&s).to_query(),
+            ),
+            None => b::Barrier::from_query(pairs(&query, "query")?),
+        };
+        Ok(Barrier { inner: js(branch)? })
+    }
+
+    /// The branch this barrier guards: `{transType, gid, branchId, op}`.
+    #[wasm_bindgen(
+        getter,
+        unchecked_return_type = "{transType: string, gid: string, branchId: string, op: string}"
+    )]
+    pub fn branch(&self) -> JsValue {
+        object(&[
+            ("transType", self.inner.trans_type().into()),
+            ("gid", self.inner.gid().into()),
+            ("branchId", self.inner.branch_id().into()),
+            ("op", self.inner.op().into()),
+        ])
+    }
+
+    /// Hands out the next barrier id.
+    #[wasm_bindgen(js_name = nextBarrierId)]
+    pub fn next_barrier_id(&mut self) -> String {
+        self.inner.next_barrier_id()
+    }
+
+    /// Starts the guarded call of one local transaction.
+    pub fn call(&mut self, table: &BarrierTable) -> BarrierCall {
+        BarrierCall {
+            inner: self.inner.call(&table.inner),
+        }
+    }
+
+    /// The msg check-back.
+    #[wasm_bindgen(js_name = queryPrepared)]
+    pub fn query_prepared(&self, table: &BarrierTable) -> QueryPrepared {
+        QueryPrepared {
+            inner: self.inner.query_prepared(&table.inner),
+        }
+    }
+
+    /// Phase 1 of an XA branch on the host's database.
+    #[wasm_bindgen(js_name = xaAction)]
+    pub fn xa_action(&self, table: &BarrierTable) -> BarrierCall {
+        BarrierCall {
+            inner: self.inner.xa_action(&table.inner),
+        }
+    }
+
+    /// The fence statement after an XA phase-2 rollback: `{sql, params}`.
+    #[wasm_bindgen(js_name = xaRollbackFence, unchecked_return_type = "{sql: string, params: string[]}")]
+    pub fn xa_rollback_fence(&self, table: &BarrierTable) -> JsValue {
+        let s = self.inner.xa_rollback_fence(&table.inner);
+        object(&[("sql", s.sql.into()), ("params", strings(&s.params).into())])
+    }
+
+    /// The Redis barrier adjusting `key` by `amount` at most once.
+    #[wasm_bindgen(js_name = redisCheckAdjustAmount)]
+    pub fn redis_check_adjust_amount(
+        &mut self,
+        key: &str,
+        amount: f64,
+        expire: u32,
+    ) -> JsResult<RedisCall> {
+        if !(amount.is_finite() && amount.fract() == 0.0 && amount.abs() < 9.0e15) {
+            return Err(bad("amount must be an integer"));
+        }
+        Ok(RedisCall {
+            inner: js(self
+                .inner
+                .redis_check_adjust_amount(key, amount as i64, u64::from(expire)))?,
+        })
+    }
+
+    /// The Redis msg check-back.
+    #[wasm_bindgen(js_name = redisQueryPrepared)]
+    pub fn redis_query_prepared(&self, expire: u32) -> JsResult<RedisQueryPrepared> {
+        Ok(RedisQueryPrepared {
+            inner: js(self.inner.redis_query_prepared(u64::from(expire)))?,
+        })
+    }
+}
+
+/// The guarded call of one local transaction.
+#[wasm_bindgen]
+pub struct BarrierCall {
+    inner: b::BarrierCall,
+}
+
+#[wasm_bindgen]
+impl BarrierCall {
+    /// The barrier id of this call.
+    #[wasm_bindgen(getter, js_name = barrierId)]
+    pub fn barrier_id(&self) -> String {
+        self.inner.barrier_id().to_string()
+    }
+
+    /// What to do now; `done` with the decision (`run_business`,
+    /// `skip_null_compensation`, ...).
+    #[wasm_bindgen(unchecked_return_type = "BarrierStep")]
+    pub fn step(&self) -> JsValue {
+        step_of(self.inner.step(), |d| d.as_str())
+    }
+
+    /// Rows affected by the `execute` step.
+    #[wasm_bindgen(js_name = feedAffected)]
+    pub fn feed_affected(&mut self, rows: u32) -> JsResult<()> {
+        js(self.inner.feed_affected(u64::from(rows)).map(|_| ()))
+    }
+
+    /// The reason read by the `query` step (`null`: no row).
+    #[wasm_bindgen(js_name = feedReason)]
+    pub fn feed_reason(&mut self, reason: Option<String>) -> JsResult<()> {
+        js(self.inner.feed_reason(reason.as_deref()).map(|_| ()))
+    }
+
+    /// Throws the error the decision carries (`DuplicatedError` for a msg whose
+    /// check-back already rolled it back).
+    pub fn check(&self) -> JsResult<()> {
+        match self.inner.decision().and_then(b::Decision::error) {
+            Some(e) => Err(to_js(e)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The msg check-back.
+#[wasm_bindgen]
+pub struct QueryPrepared {
+    inner: b::QueryPrepared,
+}
+
+#[wasm_bindgen]
+impl QueryPrepared {
+    /// What to do now; `done` with `SUCCESS` or `FAILURE`.
+    #[wasm_bindgen(unchecked_return_type = "BarrierStep")]
+    pub fn step(&self) -> JsValue {
+        step_of(self.inner.step(), |r| r.as_str())
+    }
+
+    /// Rows affected by the `execute` step.
+    #[wasm_bindgen(js_name = feedAffected)]
+    pub fn feed_affected(&mut self, rows: u32) -> JsResult<()> {
+        js(self.inner.feed_affected(u64::from(rows)).map(|_| ()))
+    }
+
+    /// The reason read by the `query` step.
+    #[wasm_bindgen(js_name = feedReason)]
+    pub fn feed_reason(&mut self, reason: Option<String>) -> JsResult<()> {
+        js(self.inner.feed_reason(reason.as_deref()).map(|_| ()))
+    }
+}
+
+/// One run of the Redis adjust-amount script.
+#[wasm_bindgen]
+pub struct RedisCall {
+    inner: b::RedisCall,
+}
+
+#[wasm_bindgen]
+impl RedisCall {
+    /// The Lua text.
+    #[wasm_bindgen(getter)]
+    pub fn script(&self) -> String {
+        self.inner.script().to_string()
+    }
+
+    /// `KEYS`.
+    #[wasm_bindgen(getter, unchecked_return_type = "string[]")]
+    pub fn keys(&self) -> js_sys::Array {
+        strings(self.inner.keys())
+    }
+
+    /// `ARGV`.
+    #[wasm_bindgen(getter, unchecked_return_type = "string[]")]
+    pub fn args(&self) -> js_sys::Array {
+        strings(self.inner.args())
+    }
+
+    /// The decision for the script's reply (`null`: nil): `applied`,
+    /// `null_compensation`, `duplicate` or `suspended`.
+    pub fn decide(&self, reply: Option<String>) -> JsResult<String> {
+        js(self
+            .inner
+            .decide(reply.as_deref())
+            .map(|d| d.as_str().to_string()))
+    }
+}
+
+/// One run of the Redis msg check-back script.
+#[wasm_bindgen]
+pub struct RedisQueryPrepared {
+    inner: b::RedisQueryPrepared,
+}
+
+#[wasm_bindgen]
+impl RedisQueryPrepared {
+    /// The Lua text.
+    #[wasm_bindgen(getter)]
+    pub fn script(&self) -> String {
+        self.inner.script().to_string()
+    }
+
+    /// `KEYS`.
+    #[wasm_bindgen(getter, unchecked_return_type = "string[]")]
+    pub fn keys(&self) -> js_sys::Array {
+        strings(self.inner.keys())
+    }
+
+    /// `ARGV`.
+    #[wasm_bindgen(getter, unchecked_return_type = "string[]")]
+    pub fn args(&self) -> js_sys::Array {
+        strings(self.inner.args())
+    }
+
+    /// `SUCCESS` or `FAILURE` for the script's reply.
+    pub fn decide(&self, reply: Option<String>) -> JsResult<String> {
+        js(self
+            .inner
+            .decide(reply.as_deref())
+            .map(|d| d.as_str().to_string()))
+    }
+}

@@ -1,0 +1,32 @@
+// Compiled (not run) by types.test.js: the declarations cover the documented usage.
+
+import {
+  init, Client, Barrier, BarrierTable, DtmxError, FailureError, parseBranch, reply, runBarrier,
+  queryPrepared, outcomeOf, type BarrierDb, type Branch, type TransOptions,
+} from 'dtmx-wasm';
+
+export async function usage(db: BarrierDb): Promise<string> {
+  await init();
+  const client = new Client('http://localhost:36789/api/dtmsvr');
+  const options: TransOptions = { waitResult: true, branchHeaders: { 'X-Trace': '1' } };
+  const saga = client.saga(undefined, options).add('http://b/a', 'http://b/c', { amount: 1 });
+  await saga.submit();
+  const msg = client.msg('gid-1').add('http://b/a', 'text');
+  await msg.doAndSubmit('http://b/qp', async (branch: Branch) => {
+    await runBarrier(db, new Barrier(branch), () => db.execute('update t set x = 1', []));
+  });
+  await client.tccGlobalTransaction(async (tcc) => {
+    const r = await tcc.callBranch(new Uint8Array([1]), 'http://b/try', 'http://b/confirm', 'http://b/cancel');
+    if (r.status !== 200) throw new FailureError('no');
+  });
+  const branch = parseBranch('gid=g&trans_type=msg&branch_id=00&op=msg');
+  await queryPrepared(db, branch, { table: new BarrierTable('postgres') });
+  const step = new Barrier(branch).call(new BarrierTable('sqlite')).step();
+  const r = reply(new FailureError('x'));
+  try {
+    await client.waitFinal(saga.gid, { timeout: 5 });
+  } catch (e) {
+    if (e instanceof DtmxError) return `${e.name} ${e.code} ${e.errno}`;
+  }
+  return `${step.kind} ${r.status} ${outcomeOf(409, r.body).outcome}`;
+}
