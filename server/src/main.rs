@@ -1,11 +1,12 @@
-//! The `dtmx` binary: DTM's command line (`-c`, `-d`, `-r`, `-v`, `-h`) around the server.
+//! The `dtmx` binary: DTM's command line (`-c`, `-d`, `-r`, `-v`, `-h`) around the server,
+//! and the command-line client (`dtmx list`, `dtmx show GID`, ...; see [`dtmx_server::cli`]).
 
 use dtmx_server::config::Config;
 use dtmx_server::Server;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: dtmx [-c config.yml] [-d] [-r] [-v] [-h]
+const USAGE: &str = "usage: dtmx [-c config.yml] [-d] [-r] [-v] [-h]   (run the server)
   -c FILE  read DTM's YAML configuration (environment variables are read first)
   -d       debug logging
   -r       reset the store (drop and recreate the tables) and exit
@@ -35,7 +36,7 @@ fn parse_flags() -> Result<Option<Flags>, String> {
                 return Ok(None);
             }
             "-h" | "--help" => {
-                println!("{USAGE}");
+                println!("{USAGE}\n\n{}", dtmx_server::cli::USAGE);
                 return Ok(None);
             }
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
@@ -45,6 +46,13 @@ fn parse_flags() -> Result<Option<Flags>, String> {
 }
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args
+        .first()
+        .is_some_and(|a| dtmx_server::cli::COMMANDS.contains(&a.as_str()))
+    {
+        return dtmx_server::cli::run(args);
+    }
     let flags = match parse_flags() {
         Ok(Some(flags)) => flags,
         Ok(None) => return ExitCode::SUCCESS,
