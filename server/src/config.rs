@@ -47,6 +47,11 @@ pub struct Config {
     pub store: StoreConfig,
     /// Seconds the cron sleeps when nothing is due.
     pub trans_cron_interval: i64,
+    /// Seconds after their creation at which finished transactions are deleted (dtmx
+    /// extension: `FinishedRetention`); 0 keeps them forever.
+    pub finished_retention: i64,
+    /// Transactions retention examines per store query (`RetentionBatch`).
+    pub retention_batch: i64,
     /// Default timeout of xa, tcc and msg transactions, in seconds.
     pub timeout_to_fail: i64,
     /// Base retry interval and cron lease, in seconds.
@@ -103,6 +108,8 @@ impl Default for Config {
                 path: "dtmx.db".into(),
             },
             trans_cron_interval: 3,
+            finished_retention: 0,
+            retention_batch: 500,
             timeout_to_fail: 35,
             retry_interval: 10,
             request_timeout: 3,
@@ -193,6 +200,12 @@ const KEYS: &[(&str, &str, Setter)] = &[
     }),
     ("TransCronInterval", "TRANS_CRON_INTERVAL", |c, v| {
         set_int(&mut c.trans_cron_interval, v)
+    }),
+    ("FinishedRetention", "FINISHED_RETENTION", |c, v| {
+        set_int(&mut c.finished_retention, v)
+    }),
+    ("RetentionBatch", "RETENTION_BATCH", |c, v| {
+        set_int(&mut c.retention_batch, v)
     }),
     ("TimeoutToFail", "TIMEOUT_TO_FAIL", |c, v| {
         set_int(&mut c.timeout_to_fail, v)
@@ -443,6 +456,12 @@ impl Config {
         }
         if self.trans_cron_interval <= 0 {
             return fail("TransCronInterval must be positive".into());
+        }
+        if self.finished_retention < 0 {
+            return fail("FinishedRetention must not be negative (0 keeps everything)".into());
+        }
+        if self.retention_batch <= 0 {
+            return fail("RetentionBatch must be positive".into());
         }
         if let StoreDriver::Unsupported(name) = &self.store.driver {
             return fail(format!(

@@ -14,6 +14,7 @@ pub mod error;
 pub mod gid;
 pub mod logging;
 pub mod metrics;
+pub mod retention;
 pub mod service;
 pub mod store;
 pub mod topics;
@@ -51,7 +52,7 @@ pub enum StartError {
 }
 
 impl Server {
-    /// Opens the store and starts the cron and the HTTP and gRPC front doors.
+    /// Opens the store and starts the cron, retention and the HTTP and gRPC front doors.
     pub async fn start(config: Config) -> Result<Server, StartError> {
         let config = Arc::new(config);
         let store = store::open(&config.store).await?;
@@ -92,6 +93,7 @@ impl Server {
         });
         let grpc = tokio::spawn(api::grpc::serve(grpc_listener, service.clone()));
         let cron = tokio::spawn(cron::run(engine.clone()));
+        let retention = tokio::spawn(retention::run(engine.clone()));
         tracing::info!(
             "dtmx listening on http://{http_addr}, store {}",
             store::describe(&config.store)
@@ -101,7 +103,7 @@ impl Server {
             http_addr,
             grpc_addr,
             engine,
-            tasks: vec![http, grpc, cron],
+            tasks: vec![http, grpc, cron, retention],
         })
     }
 

@@ -503,3 +503,57 @@ async fn durable_writes_survive_reopening() {
     assert_eq!(store.find_branches("kept").await.expect("b").len(), 4);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn retention_deletes_old_finished_transactions_only() {
+    use dtmx_server::retention::sweep;
+    for (name, store) in stores("retention").await {
+        let rows = [
+            ("r-old-ok", TransStatus::Succeed, 10_000),
+            ("r-old-failed", TransStatus::Failed, 20_000),
+            ("r-old-stuck", TransStatus::Submitted, 30_000),
+            ("r-old-ok2", TransStatus::Succeed, 40_000),
+            ("r-new-ok", TransStatus::Succeed, 90_000),
+        ];
+        for (gid, status, created) in rows {
+            let mut t = trans(gid, status, 0);
+            t.create_time = created;
+            t.update_time = created;
+            let branches = vec![branch(gid, "01", "action")];
+            store.save_new(t, branches).await.expect("save");
+        }
+        // Batches of two: the sweep pages through the old ones.
+        assert_eq!(sweep(store.as_ref(), 50_000, 2).await, Ok(3), "{name}");
+        for gone in ["r-old-ok", "r-old-failed", "r-old-ok2"] {
+            assert_eq!(store.find_trans(gone).await, Ok(None), "{name} {gone}");
+            assert_eq!(store.find_branches(gone).await, Ok(vec![]), "{name} {gone}");
+        }
+        for kept in ["r-old-stuck", "r-new-ok"] {
+            assert!(
+                store.find_trans(kept).await.expect("find").is_some(),
+                "{name} {kept}"
+            );
+            assert_eq!(
+                store.find_branches(kept).await.map(|b| b.len()),
+                Ok(1),
+                "{name} {kept}"
+            );
+        }
+        assert_eq!(sweep(store.as_ref(), 50_000, 2).await, Ok(0), "{name}");
+        // Once the old unfinished one finishes, the next sweep deletes it.
+        let change = StatusChange::to(TransStatus::Succeed, 60_000);
+        store
+            .change_status("r-old-stuck", TransStatus::Submitted, change, true)
+            .await
+            .expect("finish");
+        assert_eq!(sweep(store.as_ref(), 50_000, 500).await, Ok(1), "{name}");
+        assert_eq!(store.find_trans("r-old-stuck").await, Ok(None), "{name}");
+        let all = ScanQuery {
+            limit: 10,
+            ..ScanQuery::default()
+        };
+        let (left, _) = store.scan(all).await.expect("scan");
+        let gids: Vec<&str> = left.iter().map(|t| t.gid.as_str()).collect();
+        assert_eq!(gids, ["r-new-ok"], "{name}");
+    }
+}

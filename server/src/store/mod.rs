@@ -12,7 +12,7 @@ pub mod redis;
 pub mod sql;
 pub mod sqlite;
 
-pub use model::{BranchRow, KvRow, ScanQuery, StatusChange, TransRow};
+pub use model::{BranchRow, KvRow, Listed, ScanQuery, StatusChange, TransRow};
 
 use crate::config::{StoreConfig, StoreDriver};
 use async_trait::async_trait;
@@ -146,6 +146,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Durably deletes a KV row; `NotFound` if absent.
     async fn kv_delete(&self, cat: &str, key: &str) -> StoreResult<()>;
+
+    /// Up to `limit` transactions with an id above `after`, oldest first (retention).
+    async fn list_after(&self, after: i64, limit: i64) -> StoreResult<Vec<Listed>>;
+
+    /// Deletes the transactions of `gids` with their branches, each only if it is final
+    /// (`succeed` or `failed`); returns how many were deleted.
+    async fn delete_final(&self, gids: Vec<String>) -> StoreResult<u64>;
 }
 
 /// The position of the page after `rows`, a page of at most `limit` rows listed by

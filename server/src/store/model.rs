@@ -118,3 +118,14 @@ pub struct KvRow {
     pub create_time: i64,
     pub update_time: i64,
 }
+
+/// What retention needs to know of a stored transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub id: i64,
+    pub gid: String,
+    /// `None`: the transaction is gone already (a Redis listing entry whose data expired).
+    pub status: Option<TransStatus>,
+    /// Milliseconds since the epoch; `None` when not recorded.
+    pub create_time: Option<i64>,
+}

@@ -11,8 +11,8 @@
 
 use super::codec;
 use super::{
-    BranchRow, CronTouch, KvRow, Leased, ScanQuery, StatusChange, Store, StoreError, StoreResult,
-    TransRow, WriteAck,
+    BranchRow, CronTouch, KvRow, Leased, Listed, ScanQuery, StatusChange, Store, StoreError,
+    StoreResult, TransRow, WriteAck,
 };
 use async_trait::async_trait;
 use dtmx::{TransOptions, TransStatus, TransType};
@@ -805,6 +805,45 @@ impl Store for SqliteStore {
                 .execute(params![cat, key])
                 .map_err(db_err)?;
             changed_one(n)
+        })
+        .await
+    }
+
+    async fn list_after(&self, after: i64, limit: i64) -> StoreResult<Vec<Listed>> {
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT id, gid, status, create_time FROM trans_global WHERE id > ?1 \
+                     ORDER BY id LIMIT ?2",
+                )
+                .map_err(db_err)?;
+            let rows = stmt
+                .query_map(params![after, limit], |r| {
+                    Ok(Listed {
+                        id: r.get(0)?,
+                        gid: r.get(1)?,
+                        status: Some(parse_status(r.get(2)?)?),
+                        create_time: r.get(3)?,
+                    })
+                })
+                .map_err(db_err)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn delete_final(&self, gids: Vec<String>) -> StoreResult<u64> {
+        self.write(true, move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "DELETE FROM trans_global WHERE gid = ?1 AND status IN ('succeed','failed')",
+                )
+                .map_err(db_err)?;
+            let mut deleted = 0;
+            for gid in &gids {
+                deleted += stmt.execute(params![gid]).map_err(db_err)? as u64;
+            }
+            Ok(deleted)
         })
         .await
     }

@@ -40,8 +40,8 @@ mod scripts;
 mod writer;
 
 use super::{
-    BranchRow, CronTouch, KvRow, Leased, ScanQuery, StatusChange, Store, StoreError, StoreResult,
-    TransRow, WriteAck,
+    BranchRow, CronTouch, KvRow, Leased, Listed, ScanQuery, StatusChange, Store, StoreError,
+    StoreResult, TransRow, WriteAck,
 };
 use crate::config::StoreConfig;
 use ::redis::aio::ConnectionManager;
@@ -689,5 +689,58 @@ impl Store for RedisStore {
         );
         cmd.arg(key);
         self.writer.write(key, vec![cmd]).await.map(drop)
+    }
+
+    async fn list_after(&self, after: i64, limit: i64) -> StoreResult<Vec<Listed>> {
+        let entries: Vec<(String, f64)> = ::redis::cmd("ZRANGEBYSCORE")
+            .arg(self.keys.l())
+            .arg(format!("({after}"))
+            .arg("+inf")
+            .arg("WITHSCORES")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .query_async(&mut self.conn())
+            .await
+            .map_err(db_err)?;
+        let gids: Vec<String> = entries.iter().map(|(g, _)| g.clone()).collect();
+        let docs = self.docs(&gids).await?;
+        entries
+            .into_iter()
+            .zip(docs)
+            .map(|((gid, id), doc)| {
+                let (status, create_time) = match doc {
+                    Some(doc) => {
+                        let t = json::trans(&doc)?;
+                        (Some(t.status), Some(t.create_time))
+                    }
+                    None => (None, None),
+                };
+                Ok(Listed {
+                    id: id as i64,
+                    gid,
+                    status,
+                    create_time,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_final(&self, gids: Vec<String>) -> StoreResult<u64> {
+        let mut deleted = 0;
+        for gid in &gids {
+            let keys = [
+                self.keys.g(gid),
+                self.keys.b(gid),
+                self.keys.s(gid),
+                self.keys.l(),
+            ];
+            let mut cmd = eval(&self.scripts.delete_final, &keys);
+            cmd.arg(gid);
+            if let Value::Int(n) = outcome(self.writer.write(gid, vec![cmd]).await?)? {
+                deleted += n as u64;
+            }
+        }
+        Ok(deleted)
     }
 }

@@ -234,6 +234,19 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return 'OK'
 "#;
 
+/// KEYS g b s l; ARGV gid. Retention: deletes a final transaction (or the listing entry of
+/// one already expired); 1 if something was deleted, 0 if it is not final.
+const DELETE_FINAL: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if not terminal(redis.call('GET', KEYS[3])) then return 0 end
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+  redis.call('ZREM', KEYS[4], ARGV[1])
+  return 1
+end
+redis.call('ZREM', KEYS[4], ARGV[1])
+return 0
+"#;
+
 /// KEYS index id; ARGV key. Gives a KV row written by DTM (which keeps no index) an id.
 const KV_ADOPT: &str = r#"
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
@@ -255,6 +268,7 @@ pub struct Scripts {
     pub kv_update: Script,
     pub kv_delete: Script,
     pub kv_adopt: Script,
+    pub delete_final: Script,
 }
 
 impl Scripts {
@@ -274,11 +288,12 @@ impl Scripts {
             kv_update: s(KV_UPDATE),
             kv_delete: s(KV_DELETE),
             kv_adopt: s(KV_ADOPT),
+            delete_final: s(DELETE_FINAL),
         }
     }
 
     /// Every script, for loading them after Redis lost its script cache.
-    pub fn all(&self) -> [&Script; 12] {
+    pub fn all(&self) -> [&Script; 13] {
         [
             &self.save_new,
             &self.append,
@@ -292,6 +307,7 @@ impl Scripts {
             &self.kv_update,
             &self.kv_delete,
             &self.kv_adopt,
+            &self.delete_final,
         ]
     }
 }

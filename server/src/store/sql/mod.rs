@@ -14,8 +14,8 @@ mod writer;
 pub use dialect::Dialect;
 
 use super::{
-    BranchRow, CronTouch, KvRow, Leased, ScanQuery, StatusChange, Store, StoreError, StoreResult,
-    TransRow, WriteAck,
+    BranchRow, CronTouch, KvRow, Leased, Listed, ScanQuery, StatusChange, Store, StoreError,
+    StoreResult, TransRow, WriteAck,
 };
 use crate::config::StoreConfig;
 use async_trait::async_trait;
@@ -338,6 +338,60 @@ impl SqlStore {
     }
 }
 
+impl SqlStore {
+    async fn list_after_in(&self, after: i64, limit: i64) -> Result<Vec<Listed>, sqlx::Error> {
+        let d = self.st.dialect;
+        let rows: Vec<(i64, String, String, Option<i64>)> = sqlx::query_as(&d.sql(&format!(
+            "SELECT id, gid, status, {} FROM trans_global WHERE id > ? ORDER BY id LIMIT ?",
+            d.time_column("create_time")
+        )))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, gid, status, created)| {
+                let status = TransStatus::parse(&status).ok_or_else(|| {
+                    sqlx::Error::Decode(format!("unknown status {status:?} of {gid}").into())
+                })?;
+                Ok(Listed {
+                    id,
+                    gid,
+                    status: Some(status),
+                    create_time: created.map(|s| s * 1000),
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_final_in(&self, gids: &[String]) -> Result<u64, sqlx::Error> {
+        let d = self.st.dialect;
+        let marks = vec!["?"; gids.len()].join(", ");
+        let mut tx = self.pool.begin().await?;
+        // Branches of final transactions only (the subquery reads the other table, which
+        // MySQL allows in a DELETE).
+        let branches = d.sql(&format!(
+            "DELETE FROM trans_branch_op WHERE gid IN (SELECT gid FROM trans_global \
+             WHERE status IN ('succeed','failed') AND gid IN ({marks}))"
+        ));
+        let mut q = sqlx::query(&branches);
+        for g in gids {
+            q = q.bind(g);
+        }
+        tx.execute(q).await?;
+        let globals = d.sql(&format!(
+            "DELETE FROM trans_global WHERE status IN ('succeed','failed') AND gid IN ({marks})"
+        ));
+        let mut q = sqlx::query(&globals);
+        for g in gids {
+            q = q.bind(g);
+        }
+        let deleted = tx.execute(q).await?.rows_affected();
+        tx.commit().await?;
+        Ok(deleted)
+    }
+}
+
 /// A bound argument of a dynamically built query.
 enum Arg {
     Int(i64),
@@ -597,5 +651,16 @@ impl Store for SqlStore {
             key: key.to_string(),
         };
         self.writer.write(op, true).await.map(drop)
+    }
+
+    async fn list_after(&self, after: i64, limit: i64) -> StoreResult<Vec<Listed>> {
+        self.list_after_in(after, limit).await.map_err(db_err)
+    }
+
+    async fn delete_final(&self, gids: Vec<String>) -> StoreResult<u64> {
+        if gids.is_empty() {
+            return Ok(0);
+        }
+        self.delete_final_in(&gids).await.map_err(db_err)
     }
 }
