@@ -319,7 +319,7 @@ const char *dtmx_barrier_call_result(const struct DtmxBarrierCall *call);
 // `msg_duplicated`), written to `error`; `DTMX_OK` when none.
 enum DtmxCode dtmx_barrier_call_check(const struct DtmxBarrierCall *call, struct DtmxError *error);
 
-// The barrier id the call uses. Static per call; NULL for a check-back.
+// The barrier id the call uses (owned); NULL for a check-back.
 char *dtmx_barrier_call_barrier_id(const struct DtmxBarrierCall *call);
 
 // Frees a step machine. NULL-safe.
@@ -439,7 +439,8 @@ struct DtmxClient *dtmx_client_new(const char *server, struct DtmxError *error);
 
 // A client of `server` that sends every request through `send` (with `user` as its
 // first argument): for hosts that bring their own HTTP stack, and for tests. `user` must
-// outlive the client. NULL on error. Free with `dtmx_client_free`.
+// outlive the client and every transaction made from it (they keep sending through it).
+// NULL on error. Free with `dtmx_client_free`.
 struct DtmxClient *dtmx_client_new_with_transport(const char *server,
                                                   DtmxSendFn send,
                                                   void *user,

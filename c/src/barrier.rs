@@ -564,7 +564,7 @@ pub extern "C" fn dtmx_barrier_call_check(
     })
 }
 
-/// The barrier id the call uses. Static per call; NULL for a check-back.
+/// The barrier id the call uses (owned); NULL for a check-back.
 #[no_mangle]
 pub extern "C" fn dtmx_barrier_call_barrier_id(call: *const DtmxBarrierCall) -> *mut c_char {
     guard_plain(std::ptr::null_mut(), || {

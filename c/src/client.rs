@@ -105,7 +105,8 @@ pub extern "C" fn dtmx_client_new(server: *const c_char, error: *mut DtmxError) 
 
 /// A client of `server` that sends every request through `send` (with `user` as its
 /// first argument): for hosts that bring their own HTTP stack, and for tests. `user` must
-/// outlive the client. NULL on error. Free with `dtmx_client_free`.
+/// outlive the client and every transaction made from it (they keep sending through it).
+/// NULL on error. Free with `dtmx_client_free`.
 #[no_mangle]
 pub extern "C" fn dtmx_client_new_with_transport(
     server: *const c_char,

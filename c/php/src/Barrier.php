@@ -1,0 +1,265 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Dtmx;
+
+use FFI\CData;
+
+/**
+ * The sub-transaction barrier of one branch call: makes the business code run at most
+ * once per branch and op, skips a compensation whose action never ran (null
+ * compensation) and a try/action that arrives after its compensation (suspension). Build
+ * one per request, from the request's query string.
+ */
+final class Barrier
+{
+    /** The default expiry of Redis barrier keys (7 days). */
+    public const REDIS_EXPIRE = 7 * 24 * 3600;
+
+    /** @internal */
+    public ?CData $handle;
+    private bool $owned = true;
+    private ?string $lastResult = null;
+
+    public function __construct(string $transType, string $gid, string $branchId, string $op)
+    {
+        $this->handle = Native::call(fn ($e) => Native::ffi()->dtmx_barrier_new($transType, $gid, $branchId, $op, $e));
+    }
+
+    /**
+     * The barrier of a request: its query string (`gid=..&trans_type=..&branch_id=..&op=..`,
+     * as dtm sends it), or its decoded query (`$_GET`, or a list of `[key, value]` pairs).
+     */
+    public static function fromQuery(string|array $query): self
+    {
+        if (is_string($query)) {
+            return self::wrap(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_from_query($query, $e)));
+        }
+        [$keys, $values, $n, $keep] = Native::pairs($query);
+        return self::wrap(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_from_query_pairs($keys, $values, $n, $e)));
+    }
+
+    /** The barrier of a gRPC request from its metadata (`dtm-gid`, ...; pairs or an associative array). */
+    public static function fromGrpcMetadata(array $metadata): self
+    {
+        [$keys, $values, $n, $keep] = Native::pairs($metadata);
+        return self::wrap(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_from_grpc_metadata($keys, $values, $n, $e)));
+    }
+
+    /** The barrier of a parsed branch request. */
+    public static function fromBranch(Branch $branch): self
+    {
+        return new self($branch->transType, $branch->gid, $branch->branchId, $branch->op);
+    }
+
+    private static function wrap(CData $handle): self
+    {
+        $b = (new \ReflectionClass(self::class))->newInstanceWithoutConstructor();
+        $b->handle = $handle;
+        return $b;
+    }
+
+    /** @internal A barrier borrowed from libdtmx for the duration of a callback. */
+    public static function borrow(CData $handle): self
+    {
+        $b = self::wrap($handle);
+        $b->owned = false;
+        return $b;
+    }
+
+    /** @internal Ends a borrow: the barrier is unusable afterwards. */
+    public function release(): void
+    {
+        if (!$this->owned) {
+            $this->handle = null;
+        }
+    }
+
+    public function __destruct()
+    {
+        if ($this->owned && $this->handle !== null) {
+            Native::ffi()->dtmx_barrier_free($this->handle);
+        }
+    }
+
+    private function h(): CData
+    {
+        return $this->handle ?? throw new InvalidArgumentError('the barrier is used outside the callback that received it');
+    }
+
+    public function transType(): string
+    {
+        return Native::ffi()->dtmx_barrier_trans_type($this->h());
+    }
+
+    public function gid(): string
+    {
+        return Native::ffi()->dtmx_barrier_gid($this->h());
+    }
+
+    public function branchId(): string
+    {
+        return Native::ffi()->dtmx_barrier_branch_id($this->h());
+    }
+
+    public function op(): string
+    {
+        return Native::ffi()->dtmx_barrier_op($this->h());
+    }
+
+    /** Hands out the next barrier id (`01`, `02`, ...), as a guarded call does. */
+    public function nextBarrierId(): string
+    {
+        return Native::take(Native::ffi()->dtmx_barrier_next_id($this->h()));
+    }
+
+    /**
+     * Runs `$busi($pdo)` at most once for this branch, in one local transaction with the
+     * barrier rows: begins a transaction on `$pdo` (or joins the caller's), runs the
+     * barrier statements, runs `$busi` when the barrier lets it, then commits. Rolls back
+     * and rethrows when anything throws.
+     *
+     * Returns what `$busi` returned, or null when the barrier skipped it (a duplicate, a
+     * null compensation, a suspended try/action: see lastResult()). Throws
+     * DuplicatedError for a msg whose check-back already rolled it back.
+     *
+     * `$table`: the barrier table (default: the default table of the PDO driver's dialect).
+     */
+    public function call(\PDO $pdo, callable $busi, ?BarrierTable $table = null): mixed
+    {
+        $table ??= BarrierTable::forPdo($pdo);
+        $machine = new BarrierCall(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_call($this->h(), $table->handle, $e)));
+        $own = !$pdo->inTransaction();
+        if ($own) {
+            $pdo->beginTransaction();
+        }
+        try {
+            $this->lastResult = $machine->run($pdo, $table);
+            $machine->check();
+            $result = $this->lastResult === 'run_business' ? $busi($pdo) : null;
+            if ($own) {
+                $pdo->commit();
+            }
+            return $result;
+        } catch (\Throwable $t) {
+            if ($own && $pdo->inTransaction()) {
+                $pdo->rollBack();
+            }
+            throw $t;
+        }
+    }
+
+    /**
+     * The decision of the last call(): `run_business`, `null_compensation`, `duplicate`,
+     * `suspended` or `msg_duplicated` (null before).
+     */
+    public function lastResult(): ?string
+    {
+        return $this->lastResult;
+    }
+
+    /**
+     * The msg check-back on `$pdo` for this barrier's gid (build the barrier from the
+     * check-back request's query): returns when the local transaction committed; throws
+     * FailureError when it did not, and now never will (a late one fails as a duplicate).
+     * Answer dtm with Reply::forException / Web::handle.
+     */
+    public function queryPrepared(\PDO $pdo, ?BarrierTable $table = null): void
+    {
+        $table ??= BarrierTable::forPdo($pdo);
+        $machine = $this->queryPreparedMachine($table);
+        $own = !$pdo->inTransaction();
+        if ($own) {
+            $pdo->beginTransaction();
+        }
+        try {
+            $result = $machine->run($pdo, $table);
+            if ($own) {
+                $pdo->commit();
+            }
+        } catch (\Throwable $t) {
+            if ($own && $pdo->inTransaction()) {
+                $pdo->rollBack();
+            }
+            throw $t;
+        }
+        if ($result !== 'SUCCESS') {
+            throw new FailureError('FAILURE');
+        }
+    }
+
+    /** The step machine of a guarded call (takes the next barrier id); see BarrierCall. */
+    public function callMachine(BarrierTable $table): BarrierCall
+    {
+        return new BarrierCall(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_call($this->h(), $table->handle, $e)));
+    }
+
+    /** The step machine of the msg check-back of this barrier's gid. */
+    public function queryPreparedMachine(BarrierTable $table): BarrierCall
+    {
+        return new BarrierCall(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_query_prepared($this->h(), $table->handle, $e)));
+    }
+
+    /** The step machine of an XA action's phase one (barrier id 01). */
+    public function xaActionMachine(BarrierTable $table): BarrierCall
+    {
+        return new BarrierCall(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_xa_action($this->h(), $table->handle, $e)));
+    }
+
+    /**
+     * The statement to run after an XA rollback, fencing off a late phase one.
+     *
+     * @return array{0: string, 1: list<string>} the SQL (in the dialect's style) and its parameters
+     */
+    public function xaRollbackFence(BarrierTable $table): array
+    {
+        $ffi = Native::ffi();
+        $st = Native::call(fn ($e) => $ffi->dtmx_barrier_xa_rollback_fence($this->h(), $table->handle, $e));
+        try {
+            $params = [];
+            $n = $ffi->dtmx_statement_param_count($st);
+            for ($i = 0; $i < $n; $i++) {
+                $params[] = $ffi->dtmx_statement_param($st, $i);
+            }
+            return [$ffi->dtmx_statement_sql($st), $params];
+        } finally {
+            $ffi->dtmx_statement_free($st);
+        }
+    }
+
+    /**
+     * The Redis script that adds `$amount` to the integer at `$key` at most once for this
+     * branch (takes the next barrier id). Run it with RedisCall::run or any client.
+     */
+    public function redisCheckAdjustAmountCall(string $key, int $amount, int $expire = self::REDIS_EXPIRE): RedisCall
+    {
+        return new RedisCall(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_redis_check_adjust_amount($this->h(), $key, $amount, $expire, $e)));
+    }
+
+    /** The Redis msg check-back script of this barrier's gid. */
+    public function redisQueryPreparedCall(int $expire = self::REDIS_EXPIRE): RedisCall
+    {
+        return new RedisCall(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_redis_query_prepared($this->h(), $expire, $e)));
+    }
+
+    /**
+     * Adds `$amount` to the integer at `$key` at most once for this branch.
+     * `$eval(string $script, array $keys, array $args)` runs the script with your Redis
+     * client and returns its reply (phpredis: `fn ($s, $k, $a) => $redis->eval($s,
+     * [...$k, ...$a], count($k))`). Returns `applied`, `null_compensation`, `duplicate`
+     * or `suspended`; FailureError when the key is missing or the amount would go below 0.
+     */
+    public function redisCheckAdjustAmount(callable $eval, string $key, int $amount, int $expire = self::REDIS_EXPIRE): string
+    {
+        return $this->redisCheckAdjustAmountCall($key, $amount, $expire)->run($eval);
+    }
+
+    /** The Redis msg check-back: returns when committed, FailureError when not. */
+    public function redisQueryPrepared(callable $eval, int $expire = self::REDIS_EXPIRE): void
+    {
+        if ($this->redisQueryPreparedCall($expire)->run($eval) !== 'SUCCESS') {
+            throw new FailureError('FAILURE');
+        }
+    }
+}

@@ -1,0 +1,101 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Dtmx;
+
+use FFI\CData;
+
+/**
+ * A TCC global transaction: the caller's try calls (callBranch), then dtm's confirms
+ * (submit) or cancels (abort). run() does the whole: prepare, the body, submit, or
+ * abort when the body throws.
+ */
+final class Tcc
+{
+    private CData $handle;
+
+    public function __construct(private readonly Client $client, ?string $gid = null, array $options = [], ?CData $handle = null)
+    {
+        $this->handle = $handle
+            ?? Native::call(fn ($e) => Native::ffi()->dtmx_tcc_new($client->handle, $gid, Native::options($options), $e));
+    }
+
+    /**
+     * The TCC nested in the try branch that received `$branch` (a Branch or the request's
+     * query string): its branches are sub-branches of that one; nothing to prepare,
+     * submit or abort.
+     */
+    public static function nested(Client $client, Branch|string $branch): self
+    {
+        $query = $branch instanceof Branch ? $branch->toQuery() : $branch;
+        $handle = Native::call(fn ($e) => Native::ffi()->dtmx_tcc_from_query($client->handle, $query, $e));
+        return new self($client, null, [], $handle);
+    }
+
+    public function __destruct()
+    {
+        Native::ffi()->dtmx_tcc_free($this->handle);
+    }
+
+    public function gid(): string
+    {
+        return Native::ffi()->dtmx_tcc_gid($this->handle);
+    }
+
+    /** Registers the global transaction with dtm. */
+    public function prepare(): void
+    {
+        Native::call(fn ($e) => Native::ffi()->dtmx_tcc_prepare($this->handle, $e));
+    }
+
+    /**
+     * Registers a branch and calls its try URL with `$payload`; returns the try's reply
+     * body. FailureError when the try refused: abort the transaction.
+     */
+    public function callBranch(mixed $payload, string $try, string $confirm, string $cancel): string
+    {
+        $body = Native::call(fn ($e) => Native::ffi()->dtmx_tcc_call_branch(
+            $this->handle,
+            Native::payload($payload),
+            $try,
+            $confirm,
+            $cancel,
+            $e,
+        ));
+        return Native::take($body) ?? '';
+    }
+
+    /** Submits: dtm confirms every branch. */
+    public function submit(): void
+    {
+        Native::call(fn ($e) => Native::ffi()->dtmx_tcc_submit($this->handle, $e));
+    }
+
+    /** Aborts with `$reason`: dtm cancels every branch. */
+    public function abort(?string $reason = null): void
+    {
+        Native::call(fn ($e) => Native::ffi()->dtmx_tcc_abort($this->handle, $reason, $e));
+    }
+
+    /**
+     * Prepares, runs `$body($this)`, then submits; when the body throws, aborts with the
+     * exception's message and rethrows it. Returns what the body returned.
+     */
+    public function run(callable $body): mixed
+    {
+        $this->prepare();
+        try {
+            $result = $body($this);
+        } catch (\Throwable $t) {
+            try {
+                $this->abort($t->getMessage());
+            } catch (DtmxError) {
+                // The body's exception is the one to report; dtm cancels on timeout anyway.
+            }
+            throw $t;
+        }
+        $this->submit();
+        return $result;
+    }
+}

@@ -1,0 +1,342 @@
+# frozen_string_literal: true
+
+module Dtmx
+  # A barrier table: a dialect (`mysql`, `postgres`, `sqlite` and their aliases) and a
+  # table name (nil: the dialect's default, `dtm_barrier.barrier`, or `barrier` on
+  # SQLite). Immutable; may be shared between threads.
+  class BarrierTable
+    include Handle
+
+    def initialize(dialect, name = nil)
+      @ptr = Native.handle(:dtmx_barrier_table_free) do |err|
+        Native.dtmx_barrier_table_new(dialect.to_s, name, err)
+      end
+    end
+
+    # The dialect's stable name (`"mysql"`, `"postgres"`, `"sqlite"`).
+    def dialect
+      Native.string(Native.dtmx_barrier_table_dialect(self))
+    end
+
+    # The table's name.
+    def name
+      Native.string(Native.dtmx_barrier_table_name(self))
+    end
+
+    # The statements that create the table (and its schema).
+    def ddl
+      Array.new(Native.dtmx_barrier_table_ddl_count(self)) do |i|
+        Native.take_string(Native.dtmx_barrier_table_ddl(self, i))
+      end
+    end
+
+    # The insert-ignore statement of a barrier row (6 parameters).
+    def insert_ignore_sql
+      Native.take_string(Native.dtmx_barrier_table_insert_ignore_sql(self))
+    end
+
+    # The query of a barrier row's reason (4 parameters).
+    def select_reason_sql
+      Native.take_string(Native.dtmx_barrier_table_select_reason_sql(self))
+    end
+
+    # `sql` (in the dialect's placeholders) with the placeholders of a driver's `style`:
+    # `qmark` (`?`), `format` (`%s`), `dollar` (`$1`) or `numeric` (`:1`).
+    def render(sql, style)
+      Native.take_string(Native.check { |err| Native.dtmx_barrier_table_render(self, sql, style.to_s, err) })
+    end
+  end
+
+  # One SQL statement and its parameters (Strings).
+  Statement = Struct.new(:sql, :params)
+
+  # The barrier of one branch call (DTM's BarrierFrom): trans type, gid, branch id, op,
+  # and a counter of barrier ids. Used by one thread at a time.
+  #
+  # Guard a branch's business code in the branch's own database transaction:
+  #
+  #   barrier = Dtmx::Barrier.from_query(request.query_string)
+  #   db.transaction do
+  #     barrier.guard(table, runner) { debit(db, amount) }
+  #   end
+  #
+  # where `runner` executes the barrier's SQL on the same connection (see #guard).
+  class Barrier
+    include Handle
+
+    # A barrier from its fields. InvalidArgumentError when one is empty or unknown.
+    def initialize(trans_type, gid, branch_id, op)
+      @ptr = Native.handle(:dtmx_barrier_free) do |err|
+        Native.dtmx_barrier_new(trans_type, gid, branch_id, op, err)
+      end
+    end
+
+    # The barrier of the branch call whose URL had this query string (`gid=..&
+    # trans_type=..&branch_id=..&op=..`, as dtm sends it).
+    def self.from_query(query)
+      wrap(Native.handle(:dtmx_barrier_free) { |err| Native.dtmx_barrier_from_query(query.to_s, err) })
+    end
+
+    # The barrier from decoded query pairs: a Hash or a list of [key, value].
+    def self.from_query_pairs(pairs)
+      from_pairs(:dtmx_barrier_from_query_pairs, pairs)
+    end
+
+    # The barrier from gRPC metadata (`dtm-gid`, ...): a Hash or a list of [key, value].
+    def self.from_grpc_metadata(pairs)
+      from_pairs(:dtmx_barrier_from_grpc_metadata, pairs)
+    end
+
+    # (internal) A barrier libdtmx lends to a callback; `release` ends the loan.
+    def self.borrow(ptr)
+      wrap(ptr)
+    end
+
+    # (internal) Ends a loan: the barrier can no longer be used.
+    def release
+      @ptr = nil
+    end
+
+    def self.wrap(ptr)
+      barrier = allocate
+      barrier.instance_variable_set(:@ptr, ptr)
+      barrier
+    end
+
+    def self.from_pairs(fn, pairs)
+      pairs = pairs.to_a
+      keys, keep_k = Native.string_array(pairs.map(&:first))
+      values, keep_v = Native.string_array(pairs.map(&:last))
+      wrap(Native.handle(:dtmx_barrier_free) { |err| Native.send(fn, keys, values, pairs.size, err) })
+    ensure
+      [keep_k, keep_v] # kept alive until here
+    end
+    private_class_method :wrap, :from_pairs
+
+    def trans_type
+      Native.string(Native.dtmx_barrier_trans_type(self))
+    end
+
+    def gid
+      Native.string(Native.dtmx_barrier_gid(self))
+    end
+
+    def branch_id
+      Native.string(Native.dtmx_barrier_branch_id(self))
+    end
+
+    def op
+      Native.string(Native.dtmx_barrier_op(self))
+    end
+
+    # Hands out the next barrier id (`"01"`, `"02"`, ...), as a guarded call does.
+    def next_id
+      Native.take_string(Native.dtmx_barrier_next_id(self))
+    end
+
+    # A guarded call's step machine (takes the next barrier id).
+    def call(table)
+      BarrierCall.send(:make, self, table) { |err| Native.dtmx_barrier_call(self, table, err) }
+    end
+
+    # The msg check-back's step machine (its result is `"SUCCESS"` or `"FAILURE"`).
+    def query_prepared(table)
+      BarrierCall.send(:make, self, table) { |err| Native.dtmx_barrier_query_prepared(self, table, err) }
+    end
+
+    # XA phase one's guarded call (always barrier id 01).
+    def xa_action(table)
+      BarrierCall.send(:make, self, table) { |err| Native.dtmx_barrier_xa_action(self, table, err) }
+    end
+
+    # The Statement to run after an XA rollback so that a late phase one is fenced off.
+    def xa_rollback_fence(table)
+      ptr = Native.check { |err| Native.dtmx_barrier_xa_rollback_fence(self, table, err) }
+      begin
+        params = Array.new(Native.dtmx_statement_param_count(ptr)) do |i|
+          Native.string(Native.dtmx_statement_param(ptr, i))
+        end
+        Statement.new(Native.string(Native.dtmx_statement_sql(ptr)), params)
+      ensure
+        Native.dtmx_statement_free(ptr)
+      end
+    end
+
+    # The Redis barrier of a TCC/saga branch adding `amount` to `key` (takes the next
+    # barrier id; barrier keys expire after `expire_seconds`).
+    def redis_check_adjust_amount(key, amount, expire_seconds)
+      RedisCall.send(:make) do |err|
+        Native.dtmx_barrier_redis_check_adjust_amount(self, key, Integer(amount), Integer(expire_seconds), err)
+      end
+    end
+
+    # The Redis msg check-back of the barrier's gid.
+    def redis_query_prepared(expire_seconds)
+      RedisCall.send(:make) do |err|
+        Native.dtmx_barrier_redis_query_prepared(self, Integer(expire_seconds), err)
+      end
+    end
+
+    # Guards the business code (the block) with the barrier, in the caller's database
+    # transaction: `runner` (a Proc, or any object with `call(kind, sql, params)`)
+    # executes the barrier's statements on that transaction's connection; for `:execute`
+    # it returns the rows affected, for `:query_reason` the `reason` column of the row
+    # (nil: no row). Runs the block only when the barrier says so; returns the decision
+    # (:run_business, :null_compensation, :duplicate or :suspended). Raises
+    # DuplicatedError for a msg whose local transaction already ran (roll back then).
+    def guard(table, runner)
+      machine = call(table)
+      begin
+        machine.run(runner)
+        machine.check
+        decision = machine.decision
+        yield if decision == :run_business && block_given?
+        decision
+      ensure
+        machine.free
+      end
+    end
+
+    # The msg check-back (the `query_prepared` handler), in the database of the local
+    # transaction, with `runner` as for #guard. Returns nil when the local transaction
+    # committed; raises FailureError (dtm aborts the message) when it never did (it is
+    # fenced off now).
+    def check_prepared(table, runner)
+      machine = query_prepared(table)
+      begin
+        result = machine.run(runner)
+        raise FailureError, result unless result == 'SUCCESS'
+
+        nil
+      ensure
+        machine.free
+      end
+    end
+  end
+
+  # A barrier step machine: a guarded call, XA phase one or a msg check-back. Ask
+  # `step`; run `sql` with `params` and feed the result back, until `:done`; then read
+  # `decision` / `result`. `run` does the loop with a runner.
+  class BarrierCall
+    include Handle
+
+    STEPS = %i[execute query_reason done].freeze
+    DECISIONS = %i[none run_business null_compensation duplicate suspended msg_duplicated].freeze
+
+    def self.make(barrier, table, &block)
+      call = allocate
+      call.instance_variable_set(:@ptr, Native.handle(:dtmx_barrier_call_free, &block))
+      # The machine may borrow from both: keep them alive while it is.
+      call.instance_variable_set(:@keep, [barrier, table])
+      call
+    end
+    private_class_method :make
+
+    # What the machine asks for: :execute (run `sql`, feed the rows affected),
+    # :query_reason (run `sql`, feed the `reason` column or nil) or :done.
+    def step
+      STEPS.fetch(Native.dtmx_barrier_call_step(self))
+    end
+
+    def done?
+      step == :done
+    end
+
+    # The SQL of the current step (nil when done).
+    def sql
+      Native.string(Native.dtmx_barrier_call_sql(self))
+    end
+
+    # The parameters of the current step's SQL (Strings).
+    def params
+      Array.new(Native.dtmx_barrier_call_param_count(self)) do |i|
+        Native.string(Native.dtmx_barrier_call_param(self, i))
+      end
+    end
+
+    # Feeds the rows affected by an :execute step.
+    def feed_affected(rows)
+      Native.check { |err| Native.dtmx_barrier_call_feed_affected(self, Integer(rows), err) }
+      self
+    end
+
+    # Feeds the reason read by a :query_reason step (nil: no row).
+    def feed_reason(reason)
+      Native.check { |err| Native.dtmx_barrier_call_feed_reason(self, reason&.to_s, err) }
+      self
+    end
+
+    # The decision of a finished guarded call (:none before, and for a check-back).
+    def decision
+      DECISIONS.fetch(Native.dtmx_barrier_call_decision(self), :none)
+    end
+
+    # The result's name: a decision (`"run_business"`, ...) or a check-back's
+    # `"SUCCESS"` / `"FAILURE"`; nil before the machine is done.
+    def result
+      Native.string(Native.dtmx_barrier_call_result(self))
+    end
+
+    # Raises the error the decision carries (DuplicatedError for msg_duplicated).
+    def check
+      Native.check { |err| Native.dtmx_barrier_call_check(self, err) }
+      nil
+    end
+
+    # The barrier id the call uses (nil for a check-back).
+    def barrier_id
+      Native.take_string(Native.dtmx_barrier_call_barrier_id(self))
+    end
+
+    # Drives the machine to the end: `runner` (or the block) gets (kind, sql, params)
+    # for every step and returns the rows affected (:execute) or the reason (nil: no
+    # row) (:query_reason). Returns `result`.
+    def run(runner = nil, &block)
+      runner ||= block
+      raise ArgumentError, 'run needs a runner or a block' unless runner
+
+      loop do
+        kind = step
+        break if kind == :done
+
+        value = runner.call(kind, sql, params)
+        kind == :execute ? feed_affected(value) : feed_reason(value)
+      end
+      result
+    end
+  end
+
+  # A Redis barrier script: run `EVAL script keys args`, then `decide(reply)`.
+  class RedisCall
+    include Handle
+
+    def self.make(&block)
+      call = allocate
+      call.instance_variable_set(:@ptr, Native.handle(:dtmx_redis_call_free, &block))
+      call
+    end
+    private_class_method :make
+
+    # The Lua script.
+    def script
+      Native.string(Native.dtmx_redis_call_script(self))
+    end
+
+    # The script's KEYS.
+    def keys
+      Array.new(Native.dtmx_redis_call_key_count(self)) { |i| Native.string(Native.dtmx_redis_call_key(self, i)) }
+    end
+
+    # The script's ARGV.
+    def args
+      Array.new(Native.dtmx_redis_call_arg_count(self)) { |i| Native.string(Native.dtmx_redis_call_arg(self, i)) }
+    end
+
+    # What the script's reply (nil for nil) means: `"applied"`, `"null_compensation"`,
+    # `"duplicate"`, `"suspended"`, or a check-back's `"SUCCESS"` / `"FAILURE"`. Raises
+    # the error (FailureError for a refused amount).
+    def decide(reply)
+      Native.string(Native.check { |err| Native.dtmx_redis_call_decide(self, reply&.to_s, err) })
+    end
+  end
+end

@@ -1,0 +1,242 @@
+# frozen_string_literal: true
+
+require 'ffi'
+
+module Dtmx
+  # The C API of libdtmx (c/include/dtmx.h), bound with the ffi gem. Everything here is
+  # raw: pointers in, pointers out. The rest of the gem wraps it; use Native directly only
+  # for what the wrappers do not cover.
+  #
+  # Calls that talk to dtm are attached with `blocking: true`: they release Ruby's GVL
+  # while they wait, so other Ruby threads (a business service in the same process, say)
+  # keep running. Callbacks (send, busi) run on the calling thread and take the GVL back.
+  module Native
+    extend FFI::Library
+    ffi_lib ENV['DTMX_LIB'] || 'dtmx'
+
+    # DtmxError: `{int code; char *message}`, zero-initialised.
+    class Error < FFI::Struct
+      layout :code, :int, :message, :pointer
+    end
+
+    # DtmxBranch: six owned strings.
+    class BranchStruct < FFI::Struct
+      layout :gid, :pointer, :trans_type, :pointer, :branch_id, :pointer,
+             :op, :pointer, :dtm, :pointer, :phase2_url, :pointer
+    end
+
+    callback :send_fn, %i[pointer pointer pointer], :void
+    callback :busi_fn, %i[pointer pointer pointer], :void
+
+    # Every string result is attached as :pointer and read with Native.string (borrowed
+    # and static) or Native.take_string (owned: read, then dtmx_string_free).
+
+    # -- errors and strings
+    attach_function :dtmx_error_free, [:pointer], :void
+    attach_function :dtmx_error_set, %i[pointer int32 string], :void
+    attach_function :dtmx_code_name, [:int32], :pointer
+    attach_function :dtmx_code_class, [:int32], :pointer
+    attach_function :dtmx_string_free, [:pointer], :void
+    attach_function :dtmx_version, [], :pointer
+
+    # -- barrier tables
+    attach_function :dtmx_barrier_table_new, %i[string string pointer], :pointer
+    attach_function :dtmx_barrier_table_dialect, [:pointer], :pointer
+    attach_function :dtmx_barrier_table_name, [:pointer], :pointer
+    attach_function :dtmx_barrier_table_ddl_count, [:pointer], :size_t
+    attach_function :dtmx_barrier_table_ddl, %i[pointer size_t], :pointer
+    attach_function :dtmx_barrier_table_insert_ignore_sql, [:pointer], :pointer
+    attach_function :dtmx_barrier_table_select_reason_sql, [:pointer], :pointer
+    attach_function :dtmx_barrier_table_render, %i[pointer string string pointer], :pointer
+    attach_function :dtmx_barrier_table_free, [:pointer], :void
+
+    # -- barriers
+    attach_function :dtmx_barrier_new, %i[string string string string pointer], :pointer
+    attach_function :dtmx_barrier_from_query, %i[string pointer], :pointer
+    attach_function :dtmx_barrier_from_query_pairs, %i[pointer pointer size_t pointer], :pointer
+    attach_function :dtmx_barrier_from_grpc_metadata, %i[pointer pointer size_t pointer], :pointer
+    attach_function :dtmx_barrier_trans_type, [:pointer], :pointer
+    attach_function :dtmx_barrier_gid, [:pointer], :pointer
+    attach_function :dtmx_barrier_branch_id, [:pointer], :pointer
+    attach_function :dtmx_barrier_op, [:pointer], :pointer
+    attach_function :dtmx_barrier_next_id, [:pointer], :pointer
+    attach_function :dtmx_barrier_call, %i[pointer pointer pointer], :pointer
+    attach_function :dtmx_barrier_query_prepared, %i[pointer pointer pointer], :pointer
+    attach_function :dtmx_barrier_xa_action, %i[pointer pointer pointer], :pointer
+    attach_function :dtmx_barrier_xa_rollback_fence, %i[pointer pointer pointer], :pointer
+    attach_function :dtmx_barrier_free, [:pointer], :void
+
+    # -- step machines
+    attach_function :dtmx_barrier_call_step, [:pointer], :int
+    attach_function :dtmx_barrier_call_sql, [:pointer], :pointer
+    attach_function :dtmx_barrier_call_param_count, [:pointer], :size_t
+    attach_function :dtmx_barrier_call_param, %i[pointer size_t], :pointer
+    attach_function :dtmx_barrier_call_feed_affected, %i[pointer uint64 pointer], :int
+    attach_function :dtmx_barrier_call_feed_reason, %i[pointer string pointer], :int
+    attach_function :dtmx_barrier_call_decision, [:pointer], :int
+    attach_function :dtmx_barrier_call_result, [:pointer], :pointer
+    attach_function :dtmx_barrier_call_check, %i[pointer pointer], :int
+    attach_function :dtmx_barrier_call_barrier_id, [:pointer], :pointer
+    attach_function :dtmx_barrier_call_free, [:pointer], :void
+
+    # -- statements
+    attach_function :dtmx_statement_sql, [:pointer], :pointer
+    attach_function :dtmx_statement_param_count, [:pointer], :size_t
+    attach_function :dtmx_statement_param, %i[pointer size_t], :pointer
+    attach_function :dtmx_statement_free, [:pointer], :void
+
+    # -- Redis barrier
+    attach_function :dtmx_barrier_redis_check_adjust_amount, %i[pointer string int64 uint64 pointer], :pointer
+    attach_function :dtmx_barrier_redis_query_prepared, %i[pointer uint64 pointer], :pointer
+    attach_function :dtmx_redis_call_script, [:pointer], :pointer
+    attach_function :dtmx_redis_call_key_count, [:pointer], :size_t
+    attach_function :dtmx_redis_call_key, %i[pointer size_t], :pointer
+    attach_function :dtmx_redis_call_arg_count, [:pointer], :size_t
+    attach_function :dtmx_redis_call_arg, %i[pointer size_t], :pointer
+    attach_function :dtmx_redis_call_decide, %i[pointer string pointer], :pointer
+    attach_function :dtmx_redis_call_free, [:pointer], :void
+
+    # -- branches and replies
+    attach_function :dtmx_branch_from_query, %i[string pointer], :pointer
+    attach_function :dtmx_branch_from_grpc_metadata, %i[pointer pointer size_t pointer], :pointer
+    attach_function :dtmx_branch_free, [:pointer], :void
+    attach_function :dtmx_outcome_name, [:int32], :pointer
+    attach_function :dtmx_outcome_reply, %i[int32 string pointer pointer pointer], :int
+    attach_function :dtmx_outcome_of_error, %i[int32 string pointer], :int
+    attach_function :dtmx_outcome_from_http, %i[uint16 pointer size_t pointer], :int
+    attach_function :dtmx_outcome_grpc_code, [:int32], :int32
+    attach_function :dtmx_outcome_from_grpc, %i[int32 string pointer], :int
+    attach_function :dtmx_check_branch_reply, %i[uint16 pointer size_t pointer], :int
+    attach_function :dtmx_check_server_reply, %i[uint16 pointer size_t pointer], :int
+
+    # -- clients (the blocking ones release the GVL)
+    attach_function :dtmx_client_new, %i[string pointer], :pointer, blocking: true
+    attach_function :dtmx_client_new_with_transport, %i[string send_fn pointer pointer], :pointer
+    attach_function :dtmx_client_free, [:pointer], :void
+    attach_function :dtmx_client_new_gid, %i[pointer pointer], :pointer, blocking: true
+    attach_function :dtmx_client_local_gid, %i[pointer pointer], :pointer
+    attach_function :dtmx_client_query, %i[pointer string pointer], :pointer, blocking: true
+    attach_function :dtmx_client_wait_final, %i[pointer string uint64 pointer], :pointer, blocking: true
+
+    # -- the transport callback's request and response
+    attach_function :dtmx_request_method, [:pointer], :pointer
+    attach_function :dtmx_request_url, [:pointer], :pointer
+    attach_function :dtmx_request_header_count, [:pointer], :size_t
+    attach_function :dtmx_request_header_name, %i[pointer size_t], :pointer
+    attach_function :dtmx_request_header_value, %i[pointer size_t], :pointer
+    attach_function :dtmx_request_body, %i[pointer pointer], :pointer
+    attach_function :dtmx_request_timeout_ms, [:pointer], :uint64
+    attach_function :dtmx_response_set, %i[pointer uint16 pointer size_t], :void
+    attach_function :dtmx_response_fail, %i[pointer string], :void
+
+    # -- saga
+    attach_function :dtmx_saga_new, %i[pointer string string pointer], :pointer
+    attach_function :dtmx_saga_gid, [:pointer], :pointer
+    attach_function :dtmx_saga_add, %i[pointer string string string pointer], :int
+    attach_function :dtmx_saga_add_branch_order, %i[pointer size_t pointer size_t pointer], :int
+    attach_function :dtmx_saga_enable_concurrent, %i[pointer pointer], :int
+    attach_function :dtmx_saga_submit, %i[pointer pointer], :int, blocking: true
+    attach_function :dtmx_saga_free, [:pointer], :void
+
+    # -- msg
+    attach_function :dtmx_msg_new, %i[pointer string string pointer], :pointer
+    attach_function :dtmx_msg_gid, [:pointer], :pointer
+    attach_function :dtmx_msg_add, %i[pointer string string pointer], :int
+    attach_function :dtmx_msg_add_topic, %i[pointer string string pointer], :int
+    attach_function :dtmx_msg_set_delay, %i[pointer uint64 pointer], :int
+    attach_function :dtmx_msg_enable_concurrent, %i[pointer pointer], :int
+    attach_function :dtmx_msg_prepare, %i[pointer string pointer], :int, blocking: true
+    attach_function :dtmx_msg_submit, %i[pointer pointer], :int, blocking: true
+    attach_function :dtmx_msg_abort, %i[pointer pointer], :int, blocking: true
+    attach_function :dtmx_msg_do_and_submit, %i[pointer string busi_fn pointer pointer], :int, blocking: true
+    attach_function :dtmx_msg_free, [:pointer], :void
+
+    # -- tcc
+    attach_function :dtmx_tcc_new, %i[pointer string string pointer], :pointer
+    attach_function :dtmx_tcc_from_query, %i[pointer string pointer], :pointer
+    attach_function :dtmx_tcc_gid, [:pointer], :pointer
+    attach_function :dtmx_tcc_prepare, %i[pointer pointer], :int, blocking: true
+    attach_function :dtmx_tcc_call_branch, %i[pointer string string string string pointer], :pointer, blocking: true
+    attach_function :dtmx_tcc_submit, %i[pointer pointer], :int, blocking: true
+    attach_function :dtmx_tcc_abort, %i[pointer string pointer], :int, blocking: true
+    attach_function :dtmx_tcc_free, [:pointer], :void
+
+    # -- xa (client side)
+    attach_function :dtmx_xa_new, %i[pointer string string pointer], :pointer
+    attach_function :dtmx_xa_gid, [:pointer], :pointer
+    attach_function :dtmx_xa_prepare, %i[pointer pointer], :int, blocking: true
+    attach_function :dtmx_xa_call_branch, %i[pointer string string pointer], :pointer, blocking: true
+    attach_function :dtmx_xa_submit, %i[pointer pointer], :int, blocking: true
+    attach_function :dtmx_xa_abort, %i[pointer pointer], :int, blocking: true
+    attach_function :dtmx_xa_free, [:pointer], :void
+
+    module_function
+
+    # A borrowed or static C string as a UTF-8 String (nil for NULL).
+    def string(ptr)
+      return nil if ptr.nil? || ptr.null?
+
+      ptr.read_string.force_encoding(Encoding::UTF_8)
+    end
+
+    # An owned C string as a UTF-8 String (nil for NULL); frees it.
+    def take_string(ptr)
+      return nil if ptr.nil? || ptr.null?
+
+      begin
+        ptr.read_string.force_encoding(Encoding::UTF_8)
+      ensure
+        dtmx_string_free(ptr)
+      end
+    end
+
+    # Reads and frees the owned string an out-parameter (`char **`) received.
+    def take_out_string(out)
+      take_string(out.read_pointer)
+    end
+
+    # Calls the block with a fresh DtmxError; raises the Dtmx::Error it reports, else
+    # returns the block's value. The error's message is always freed.
+    def check
+      err = Error.new
+      begin
+        value = yield err.pointer
+        code = err[:code]
+        raise Dtmx.error_for(code, string(err[:message])) if code != 0
+
+        value
+      ensure
+        dtmx_error_free(err.pointer)
+      end
+    end
+
+    # A handle returned by a constructor: wrapped in an AutoPointer freed by `free_fn`
+    # (a Symbol naming the _free function). Raises the error when the call returned NULL.
+    def handle(free_fn, &block)
+      ptr = check(&block)
+      raise Dtmx::InternalError, 'libdtmx returned NULL without an error' if ptr.null?
+
+      FFI::AutoPointer.new(ptr, method(free_fn))
+    end
+
+    # A byte buffer holding `bytes` (nil: NULL) and its length.
+    def bytes(bytes)
+      return [nil, 0] if bytes.nil?
+
+      data = bytes.to_s.b
+      return [FFI::MemoryPointer.new(:uint8, 1), 0] if data.empty?
+
+      buf = FFI::MemoryPointer.new(:uint8, data.bytesize)
+      buf.put_bytes(0, data)
+      [buf, data.bytesize]
+    end
+
+    # A `const char *const *` array of `strings`; returns [array, buffers to keep alive].
+    def string_array(strings)
+      keep = strings.map { |s| FFI::MemoryPointer.from_string(s.to_s) }
+      array = FFI::MemoryPointer.new(:pointer, [keep.size, 1].max)
+      array.write_array_of_pointer(keep) unless keep.empty?
+      [array, keep]
+    end
+  end
+end

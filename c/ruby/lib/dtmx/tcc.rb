@@ -1,0 +1,78 @@
+# frozen_string_literal: true
+
+module Dtmx
+  # A TCC global transaction: the caller's try calls, then dtm's confirms or cancels.
+  #
+  #   Dtmx::Tcc.new(client).run do |tcc|
+  #     tcc.call_branch({ amount: 30 }, "#{busi}/TransOutTry", "#{busi}/TransOutConfirm",
+  #                     "#{busi}/TransOutCancel")
+  #   end
+  class Tcc
+    include Handle
+
+    attr_reader :client, :gid
+
+    # A TCC of `client` with `gid` (nil: a new local gid) and options (as Saga.new).
+    def initialize(client, gid: nil, **options)
+      @client = client
+      json = Dtmx.options_json(options)
+      @ptr = Native.handle(:dtmx_tcc_free) { |err| Native.dtmx_tcc_new(client, gid, json, err) }
+      @gid = Native.string(Native.dtmx_tcc_gid(self))
+    end
+
+    # A TCC nested in the try branch whose request had query string `query`: its branches
+    # are sub-branches of that one (nothing to prepare, submit or abort).
+    def self.from_query(client, query)
+      tcc = allocate
+      tcc.instance_variable_set(:@client, client)
+      ptr = Native.handle(:dtmx_tcc_free) { |err| Native.dtmx_tcc_from_query(client, query, err) }
+      tcc.instance_variable_set(:@ptr, ptr)
+      tcc.instance_variable_set(:@gid, Native.string(Native.dtmx_tcc_gid(tcc)))
+      tcc
+    end
+
+    # Registers the global transaction with dtm.
+    def prepare
+      Native.check { |err| Native.dtmx_tcc_prepare(self, err) }
+      self
+    end
+
+    # Registers a branch (confirm, cancel) and calls its try URL with `payload`; returns
+    # the try's reply body. A FailureError when the branch refused.
+    def call_branch(payload, try_url, confirm_url, cancel_url)
+      text = Dtmx.payload_text(payload)
+      Native.take_string(Native.check do |err|
+        Native.dtmx_tcc_call_branch(self, text, try_url, confirm_url, cancel_url, err)
+      end)
+    end
+
+    # Submits: dtm confirms every branch.
+    def submit
+      Native.check { |err| Native.dtmx_tcc_submit(self, err) }
+      self
+    end
+
+    # Aborts with `reason` (nil: none): dtm cancels every branch.
+    def abort(reason = nil)
+      Native.check { |err| Native.dtmx_tcc_abort(self, reason&.to_s&.delete("\0"), err) }
+      self
+    end
+
+    # The whole transaction: prepare, the block (the try calls), submit. When the block
+    # raises, aborts with the exception's message and re-raises it.
+    def run
+      prepare
+      begin
+        yield self
+      rescue Exception => e # rubocop:disable Lint/RescueException
+        begin
+          abort(e.message)
+        rescue Dtmx::Error
+          nil # the block's exception is the one to report
+        end
+        raise
+      end
+      submit
+    end
+  end
+end
