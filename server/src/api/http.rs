@@ -70,6 +70,7 @@ pub fn router(state: Http) -> Router {
         .route("/api/json-rpc", post(super::jsonrpc::handle))
         .route("/api/metrics", get(metrics))
         .nest("/api/dtmsvr", dtm)
+        .merge(super::admin::routes(&config.admin_base_path))
         .fallback(|| async {
             json_response(StatusCode::NOT_FOUND, json!({"message": "no such route"}))
         })

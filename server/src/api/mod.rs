@@ -1,5 +1,6 @@
 //! Front doors: each decodes its protocol into service calls and encodes the replies.
 
+pub mod admin;
 pub mod cors;
 pub mod grpc;
 pub mod http;
