@@ -4,6 +4,7 @@
 //! overlays the keys it contains. Every key is parsed by one setter, whichever source it
 //! comes from, so a bad value gets the same clear error from either.
 
+use crate::engine::allowlist::Allowlist;
 use std::path::Path;
 
 /// Which store holds the transactions.
@@ -84,8 +85,46 @@ pub struct Config {
     /// Origins allowed to call the HTTP API from a browser (dtmx extension:
     /// `HttpCors.AllowedOrigins`); empty: CORS off, `*`: any origin.
     pub http_cors_allowed_origins: Vec<String>,
+    /// Largest accepted gRPC request message, in bytes (dtmx extension:
+    /// `GrpcMaxMessageBytes`); 0: the same as `HttpMaxBodyBytes`.
+    pub grpc_max_message_bytes: usize,
+    /// Most header fields of one HTTP request (dtmx extension: `HttpMaxHeaders`).
+    pub http_max_headers: usize,
+    /// Most bytes of all header names and values of one HTTP request, and of the metadata
+    /// of one gRPC request (dtmx extension: `HttpMaxHeaderBytes`).
+    pub http_max_header_bytes: usize,
+    /// Most steps of a saga or msg, and most branches registered to one transaction
+    /// (dtmx extension: `MaxBranches`).
+    pub max_branches: usize,
+    /// Largest payload of one step or branch, in bytes (dtmx extension: `MaxPayloadBytes`).
+    pub max_payload_bytes: usize,
+    /// Most `branch_headers` of one transaction (dtmx extension: `MaxBranchHeaders`).
+    pub max_branch_headers: usize,
+    /// Most bytes of all `branch_headers` names and values of one transaction (dtmx
+    /// extension: `MaxBranchHeaderBytes`).
+    pub max_branch_header_bytes: usize,
+    /// Hosts that branch URLs may target (dtmx extension: `BranchHostAllowlist`); empty:
+    /// any host.
+    pub branch_host_allowlist: Allowlist,
     /// Enables the time-travel endpoints used by the conformance tests (`DTMX_TEST_HOOKS`).
     pub test_hooks: bool,
+}
+
+/// Most header fields hyper's HTTP/1 parser reads; a request with more gets 431 from it.
+pub const HTTP_HEADER_COUNT_CAP: usize = 100;
+
+/// Most header bytes hyper's HTTP/1 parser buffers (its default read buffer, 400 KiB);
+/// a request head over it gets 431 from it.
+pub const HTTP_HEADER_BYTES_CAP: usize = 8192 + 4096 * 100;
+
+impl Config {
+    /// The effective gRPC message limit.
+    pub fn grpc_message_limit(&self) -> usize {
+        match self.grpc_max_message_bytes {
+            0 => self.http_max_body_bytes,
+            n => n,
+        }
+    }
 }
 
 impl Default for Config {
@@ -132,6 +171,14 @@ impl Default for Config {
             http_max_body_bytes: 8 << 20,
             http_host: "0.0.0.0".into(),
             http_cors_allowed_origins: Vec::new(),
+            grpc_max_message_bytes: 0,
+            http_max_headers: HTTP_HEADER_COUNT_CAP,
+            http_max_header_bytes: 64 << 10,
+            max_branches: 1000,
+            max_payload_bytes: 8 << 20,
+            max_branch_headers: 100,
+            max_branch_header_bytes: 64 << 10,
+            branch_host_allowlist: Allowlist::default(),
             test_hooks: false,
         }
     }
@@ -333,6 +380,41 @@ const KEYS: &[(&str, &str, Setter)] = &[
             Ok(())
         },
     ),
+    ("GrpcMaxMessageBytes", "GRPC_MAX_MESSAGE_BYTES", |c, v| {
+        c.grpc_max_message_bytes = parse_count(v, 0, usize::MAX)?;
+        if c.grpc_max_message_bytes != 0 && c.grpc_max_message_bytes < 1024 {
+            return Err(format!("{v:?} is not 0 or a byte count of at least 1024"));
+        }
+        Ok(())
+    }),
+    ("HttpMaxHeaders", "HTTP_MAX_HEADERS", |c, v| {
+        c.http_max_headers = parse_count(v, 8, HTTP_HEADER_COUNT_CAP)?;
+        Ok(())
+    }),
+    ("HttpMaxHeaderBytes", "HTTP_MAX_HEADER_BYTES", |c, v| {
+        c.http_max_header_bytes = parse_count(v, 1024, HTTP_HEADER_BYTES_CAP)?;
+        Ok(())
+    }),
+    ("MaxBranches", "MAX_BRANCHES", |c, v| {
+        c.max_branches = parse_count(v, 1, usize::MAX)?;
+        Ok(())
+    }),
+    ("MaxPayloadBytes", "MAX_PAYLOAD_BYTES", |c, v| {
+        c.max_payload_bytes = parse_count(v, 0, usize::MAX)?;
+        Ok(())
+    }),
+    ("MaxBranchHeaders", "MAX_BRANCH_HEADERS", |c, v| {
+        c.max_branch_headers = parse_count(v, 0, usize::MAX)?;
+        Ok(())
+    }),
+    ("MaxBranchHeaderBytes", "MAX_BRANCH_HEADER_BYTES", |c, v| {
+        c.max_branch_header_bytes = parse_count(v, 0, usize::MAX)?;
+        Ok(())
+    }),
+    ("BranchHostAllowlist", "BRANCH_HOST_ALLOWLIST", |c, v| {
+        c.branch_host_allowlist = Allowlist::parse(v)?;
+        Ok(())
+    }),
     ("TestHooks", "DTMX_TEST_HOOKS", |c, v| {
         c.test_hooks = matches!(v, "1" | "true" | "yes");
         Ok(())
@@ -350,6 +432,21 @@ fn set_int(field: &mut i64, v: &str) -> Result<(), String> {
         .parse()
         .map_err(|_| format!("{v:?} is not an integer"))?;
     Ok(())
+}
+
+/// A count between `min` and `max` (inclusive); the error states the range.
+fn parse_count(v: &str, min: usize, max: usize) -> Result<usize, String> {
+    v.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| {
+            if max == usize::MAX {
+                format!("{v:?} is not a whole number of at least {min}")
+            } else {
+                format!("{v:?} is not a whole number from {min} to {max}")
+            }
+        })
 }
 
 fn set_port(field: &mut u16, v: &str) -> Result<(), String> {
@@ -574,6 +671,37 @@ mod tests {
             .expect_err("a path is refused");
         assert!(err.to_string().contains("HttpCors.AllowedOrigins"), "{err}");
         assert!(c.apply_yaml("HttpCors:\n  AllowedOrigins: [[x]]").is_err());
+    }
+
+    #[test]
+    fn limits_and_allowlist() {
+        let c = Config::default();
+        assert_eq!(c.grpc_message_limit(), c.http_max_body_bytes);
+        assert_eq!(
+            (c.http_max_headers, c.http_max_header_bytes, c.max_branches),
+            (100, 65536, 1000)
+        );
+        assert!(c.branch_host_allowlist.is_off());
+        let mut c = Config::default();
+        c.apply_yaml(
+            "MaxBranches: 5\nMaxPayloadBytes: 10\nGrpcMaxMessageBytes: 2048\n\
+             BranchHostAllowlist: [busi.test, '10.0.0.0/8']",
+        )
+        .expect("yaml");
+        assert_eq!((c.max_branches, c.max_payload_bytes), (5, 10));
+        assert_eq!(c.grpc_message_limit(), 2048);
+        assert_eq!(c.branch_host_allowlist.to_string(), "busi.test,10.0.0.0/8");
+        for bad in [
+            "MaxBranches: 0",
+            "HttpMaxHeaders: 101",
+            "HttpMaxHeaderBytes: 1000000",
+            "GrpcMaxMessageBytes: 5",
+            "BranchHostAllowlist: 'a.test, *'",
+        ] {
+            let err = c.apply_yaml(bad).expect_err(bad);
+            let key = bad.split(':').next().unwrap_or_default();
+            assert!(err.to_string().contains(key), "{err}");
+        }
     }
 
     #[test]

@@ -15,9 +15,13 @@ pub enum DtmError {
     /// The request is invalid in a way DTM does not answer (it would crash): HTTP 400.
     #[error("{0}")]
     BadRequest(String),
-    /// The request body is over the configured limit (HTTP 413).
+    /// The request is over a configured limit: body size, steps, branches, payload size,
+    /// branch headers (HTTP 413).
     #[error("{0}")]
     TooLarge(String),
+    /// The request names a host that `BranchHostAllowlist` does not list (HTTP 403).
+    #[error("{0}")]
+    Forbidden(String),
     /// Any other error (HTTP 500): missing rows, store failures, malformed JSON.
     #[error("{0}")]
     Server(String),

@@ -99,6 +99,12 @@ impl Server {
             store::describe(&config.store)
         );
         tracing::info!("dtmx gRPC listening on {grpc_addr}");
+        if !config.branch_host_allowlist.is_off() {
+            tracing::info!(
+                "branch calls limited to BranchHostAllowlist: {}",
+                config.branch_host_allowlist
+            );
+        }
         Ok(Server {
             http_addr,
             grpc_addr,

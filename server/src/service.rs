@@ -307,6 +307,18 @@ impl Service {
                 "registerBranch needs gid and branch_id".into(),
             ));
         }
+        if bid.chars().count() > MAX_GID_LEN || bid.chars().any(char::is_control) {
+            return Err(DtmError::BadRequest(format!(
+                "branch_id must be at most {MAX_GID_LEN} characters, without control characters"
+            )));
+        }
+        let max_payload = self.engine.config.max_payload_bytes;
+        if data.len() > max_payload {
+            return Err(DtmError::TooLarge(format!(
+                "branch data is {} bytes, more than MaxPayloadBytes ({max_payload})",
+                data.len()
+            )));
+        }
         let now = self.engine.now();
         let row = |op: BranchOp, url: String| BranchRow {
             id: 0,
@@ -361,6 +373,18 @@ impl Service {
                 )))
             }
         };
+        if !self.engine.config.branch_host_allowlist.is_off() {
+            // The protocol decides how a URL is called; it is the stored transaction's.
+            let stored = self.engine.store.find_trans(&gid).await?;
+            for r in &rows {
+                let grpc = match &stored {
+                    Some(t) => crate::engine::caller::is_grpc(t, &r.url),
+                    None => !r.url.contains("://"),
+                };
+                self.check_host(&r.url, grpc)?;
+            }
+        }
+        self.check_branch_count(&gid, &bid).await?;
         match self
             .engine
             .store
@@ -461,15 +485,19 @@ impl Service {
         status: TransStatus,
     ) -> Result<NewTrans, DtmError> {
         let bad = |msg: String| Err(DtmError::BadRequest(msg));
-        if req.gid.is_empty() {
-            return bad("gid is required".into());
-        }
-        if req.gid.len() > MAX_GID_LEN {
-            return bad(format!("gid is longer than {MAX_GID_LEN} bytes"));
-        }
+        check_gid(&req.gid)?;
         let Some(trans_type) = TransType::parse(&req.trans_type) else {
             return bad(format!("unknown trans type: {:?}", req.trans_type));
         };
+        let config = &self.engine.config;
+        if req.steps.len() > config.max_branches {
+            return Err(DtmError::TooLarge(format!(
+                "{} steps, more than MaxBranches ({})",
+                req.steps.len(),
+                config.max_branches
+            )));
+        }
+        check_branch_headers(&req.options.branch_headers, config)?;
         if !req.protocol.is_empty() && Protocol::parse(&req.protocol).is_none() {
             return bad(format!("unknown protocol: {:?}", req.protocol));
         }
@@ -520,6 +548,8 @@ impl Service {
             rollback_reason: req.rollback_reason.clone(),
         };
         row.options.retry_count = 0;
+        let grpc = crate::engine::caller::is_grpc(&row, &row.query_prepared);
+        self.check_host(&row.query_prepared, grpc)?;
         row.next_cron_interval = self.engine.base_interval(&row);
         row.next_cron_time = now.saturating_add(row.next_cron_interval.saturating_mul(1000));
         let branches = self.generate_branches(req, bin_payloads, &row).await?;
@@ -552,6 +582,18 @@ impl Service {
                 .filter_map(|s| s.get("data").filter(|d| !d.is_empty()))
                 .map(|d| Bytes::copy_from_slice(d.as_bytes())),
         );
+        let max_payload = self.engine.config.max_payload_bytes;
+        if let Some((i, p)) = payloads
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.len() > max_payload)
+        {
+            return Err(DtmError::TooLarge(format!(
+                "payload {} is {} bytes, more than MaxPayloadBytes ({max_payload})",
+                i + 1,
+                p.len()
+            )));
+        }
         if payloads.len() < req.steps.len() {
             return Err(DtmError::BadRequest(format!(
                 "{} steps but {} payloads: give one payload per step",
@@ -583,6 +625,7 @@ impl Service {
                         let single = urls.len() == 1;
                         for (k, url) in urls.into_iter().enumerate() {
                             check_url(&url)?;
+                            self.check_host(&url, crate::engine::caller::is_grpc(row, &url))?;
                             let id = if single {
                                 branch_id(i)
                             } else {
@@ -594,13 +637,98 @@ impl Service {
                     _ => {
                         check_url(&url)?;
                         check_grpc_url(row, &url)?;
+                        self.check_host(&url, crate::engine::caller::is_grpc(row, &url))?;
                         rows.push(new_row(url, branch_id(i), op, &payloads[i]));
                     }
                 }
             }
         }
+        let branches = rows.len() / ops.len();
+        let max = self.engine.config.max_branches;
+        if branches > max {
+            return Err(DtmError::TooLarge(format!(
+                "{branches} branches (topic subscribers included), more than MaxBranches ({max})"
+            )));
+        }
         Ok(rows)
     }
+
+    /// Refuses a URL whose host `BranchHostAllowlist` does not list (when it is set).
+    pub(crate) fn check_host(&self, url: &str, grpc: bool) -> Result<(), DtmError> {
+        self.engine
+            .config
+            .branch_host_allowlist
+            .check(url, grpc)
+            .map_err(DtmError::Forbidden)
+    }
+
+    /// Refuses a new branch of `gid` once it has `MaxBranches` branch ids.
+    async fn check_branch_count(&self, gid: &str, bid: &str) -> Result<(), DtmError> {
+        let max = self.engine.config.max_branches;
+        let stored = self.engine.store.find_branches(gid).await?;
+        let ids: std::collections::HashSet<&str> =
+            stored.iter().map(|b| b.branch_id.as_str()).collect();
+        if !ids.contains(bid) && ids.len() >= max {
+            return Err(DtmError::TooLarge(format!(
+                "{gid} already has {} branches, MaxBranches is {max}",
+                ids.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Refuses an empty gid, one longer than DTM's `varchar(128)` column (counted in
+/// characters, as the column does), and one holding control characters (after DTM's
+/// removal of `\n`, `\r` and `;`).
+fn check_gid(gid: &str) -> Result<(), DtmError> {
+    let bad = |msg: String| Err(DtmError::BadRequest(msg));
+    if gid.is_empty() {
+        return bad("gid is required".into());
+    }
+    if gid.chars().count() > MAX_GID_LEN {
+        return bad(format!("gid is longer than {MAX_GID_LEN} characters"));
+    }
+    if let Some(c) = gid.chars().find(|c| c.is_control()) {
+        return bad(format!(
+            "gid must not contain control characters, found U+{:04X}",
+            u32::from(c)
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses `branch_headers` over `MaxBranchHeaders` / `MaxBranchHeaderBytes`, and names
+/// or values that cannot be sent as HTTP headers (every branch call would fail).
+fn check_branch_headers(
+    headers: &BTreeMap<String, String>,
+    config: &crate::config::Config,
+) -> Result<(), DtmError> {
+    if headers.len() > config.max_branch_headers {
+        return Err(DtmError::TooLarge(format!(
+            "branch_headers has {} headers, more than MaxBranchHeaders ({})",
+            headers.len(),
+            config.max_branch_headers
+        )));
+    }
+    let bytes: usize = headers.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if bytes > config.max_branch_header_bytes {
+        return Err(DtmError::TooLarge(format!(
+            "branch_headers hold {bytes} bytes, more than MaxBranchHeaderBytes ({})",
+            config.max_branch_header_bytes
+        )));
+    }
+    for (k, v) in headers {
+        reqwest::header::HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+            DtmError::BadRequest(format!("branch_headers: {k:?} is not a valid header name"))
+        })?;
+        reqwest::header::HeaderValue::from_str(v).map_err(|_| {
+            DtmError::BadRequest(format!(
+                "branch_headers: the value of {k:?} is not a valid header value"
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 /// Refuses URLs that can never be called: malformed http(s) URLs, and topics outside msg.

@@ -57,6 +57,8 @@ impl Service {
         if url.is_empty() {
             return Err(err("empty url"));
         }
+        // A subscriber is called over HTTP when its URL is http(s), else over gRPC.
+        self.check_host(url, true)?;
         let now = self.engine.now();
         let store = &self.engine.store;
         let sub = Subscriber {

@@ -76,6 +76,13 @@ pub fn router(state: Http) -> Router {
         })
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(catch_panic))
+        .layer(middleware::from_fn_with_state(
+            HeaderLimits {
+                count: config.http_max_headers,
+                bytes: config.http_max_header_bytes,
+            },
+            check_headers,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), count_request))
         .with_state(state);
     match cors {
@@ -113,6 +120,7 @@ fn envelope(answer: Answer) -> Response {
         Err(DtmError::TooLarge(m)) => {
             json_response(StatusCode::PAYLOAD_TOO_LARGE, json!({"message": m}))
         }
+        Err(DtmError::Forbidden(m)) => json_response(StatusCode::FORBIDDEN, json!({"message": m})),
         Err(DtmError::Server(m)) => {
             json_response(StatusCode::INTERNAL_SERVER_ERROR, json!({"message": m}))
         }
@@ -393,6 +401,45 @@ async fn catch_panic(req: Request, next: Next) -> Response {
                 json!({"message": format!("internal error: {text}")}),
             )
         }
+    }
+}
+
+/// `HttpMaxHeaders` and `HttpMaxHeaderBytes`.
+#[derive(Clone, Copy)]
+struct HeaderLimits {
+    count: usize,
+    bytes: usize,
+}
+
+/// Refuses a request with more header fields than `HttpMaxHeaders`, or more header bytes
+/// (names and values) than `HttpMaxHeaderBytes`: 431 with a JSON message. (Past
+/// hyper's own caps, 100 fields or a 400 KiB head, hyper answers 431 before routing.)
+async fn check_headers(State(limits): State<HeaderLimits>, req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let message = if headers.len() > limits.count {
+        Some(format!(
+            "{} header fields, more than HttpMaxHeaders ({})",
+            headers.len(),
+            limits.count
+        ))
+    } else {
+        let bytes: usize = headers
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.as_bytes().len())
+            .sum();
+        (bytes > limits.bytes).then(|| {
+            format!(
+                "{bytes} bytes of headers, more than HttpMaxHeaderBytes ({})",
+                limits.bytes
+            )
+        })
+    };
+    match message {
+        Some(m) => json_response(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            json!({ "message": m }),
+        ),
+        None => next.run(req).await,
     }
 }
 

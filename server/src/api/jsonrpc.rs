@@ -37,7 +37,7 @@ fn code_of(e: DtmError) -> (i64, String) {
     let code = match e {
         DtmError::Failure(_) => FAILURE,
         DtmError::Ongoing(_) => ONGOING,
-        DtmError::BadRequest(_) | DtmError::TooLarge(_) => BAD_REQUEST,
+        DtmError::BadRequest(_) | DtmError::TooLarge(_) | DtmError::Forbidden(_) => BAD_REQUEST,
         DtmError::Server(_) => INTERNAL,
     };
     (code, e.to_string())

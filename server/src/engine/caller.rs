@@ -1,5 +1,6 @@
 //! Calls branches (PROTOCOL.md §1.5, §2.5) and maps their replies to outcomes (§1.6).
 
+use super::allowlist::Allowlist;
 use super::grpc_caller::GrpcCaller;
 use crate::store::{BranchRow, TransRow};
 use bytes::Bytes;
@@ -11,6 +12,9 @@ use std::time::Duration;
 
 /// Most bytes of a branch reply that are read (enough for the result words).
 const MAX_REPLY_BYTES: usize = 64 * 1024;
+
+/// Most redirects followed (reqwest's default) when the allowlist sets the policy.
+const MAX_REDIRECTS: usize = 10;
 
 /// One call of a branch URL.
 pub struct BranchCall<'a> {
@@ -39,6 +43,8 @@ pub struct BranchCaller {
     http: reqwest::Client,
     grpc: Arc<GrpcCaller>,
     default_timeout: Duration,
+    /// Hosts branch calls may go to (`BranchHostAllowlist`; empty: any).
+    allowlist: Arc<Allowlist>,
 }
 
 /// True when `url` of `trans` is called over gRPC: the transaction's protocol is not
@@ -53,18 +59,34 @@ fn is_http_url(url: &str) -> bool {
 
 impl BranchCaller {
     /// A caller whose calls time out after `default_timeout` unless a transaction says
-    /// otherwise.
-    pub fn new(default_timeout: Duration) -> Self {
-        let http = reqwest::Client::builder()
+    /// otherwise, and only go to hosts of `allowlist` (when it is set). With a list set,
+    /// redirects are followed only to listed hosts.
+    pub fn new(default_timeout: Duration, allowlist: Allowlist) -> Self {
+        let allowlist = Arc::new(allowlist);
+        let mut builder = reqwest::Client::builder()
             .tcp_nodelay(true)
             .pool_max_idle_per_host(1024)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build()
-            .unwrap_or_default();
+            .pool_idle_timeout(Duration::from_secs(60));
+        if !allowlist.is_off() {
+            let list = allowlist.clone();
+            builder = builder.redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() >= MAX_REDIRECTS {
+                    return attempt.error("too many redirects");
+                }
+                match list.check_url(attempt.url()) {
+                    Ok(()) => attempt.follow(),
+                    Err(host) => attempt.error(format!(
+                        "redirect refused: host {host} is not in BranchHostAllowlist"
+                    )),
+                }
+            }));
+        }
+        let http = builder.build().unwrap_or_default();
         BranchCaller {
             http,
             grpc: Arc::new(GrpcCaller::default()),
             default_timeout,
+            allowlist,
         }
     }
 
@@ -92,7 +114,15 @@ impl BranchCaller {
         if call.url.is_empty() {
             return Outcome::Success;
         }
-        if is_grpc(trans, call.url) {
+        let grpc = is_grpc(trans, call.url);
+        // Defence in depth: a transaction stored before the list was set (or by a server
+        // with another list) is not called; the refusal is an error, retried with backoff
+        // like an unreachable branch, so fixing the list lets it finish.
+        if let Err(why) = self.allowlist.check(call.url, grpc) {
+            tracing::warn!(gid = trans.gid, "{why}");
+            return Outcome::Unknown(why);
+        }
+        if grpc {
             return self.call_grpc(trans, &call).await;
         }
         let json_rpc = trans.protocol == Protocol::JsonRpc.as_str() && call.url.contains("method");

@@ -1,6 +1,7 @@
 //! The engine: one processor per transaction type, driving the state machines of
 //! PROTOCOL.md §4-5, and the cron bookkeeping (retry intervals, backoff) they share.
 
+pub mod allowlist;
 pub mod caller;
 pub mod grpc_caller;
 mod msg;
@@ -57,7 +58,10 @@ enum Cron {
 impl Engine {
     /// Creates the engine over a store.
     pub fn new(store: Arc<dyn Store>, config: Arc<Config>, clock: Arc<Clock>) -> Arc<Engine> {
-        let caller = BranchCaller::new(Duration::from_secs(config.request_timeout as u64));
+        let caller = BranchCaller::new(
+            Duration::from_secs(config.request_timeout as u64),
+            config.branch_host_allowlist.clone(),
+        );
         Arc::new(Engine {
             store,
             config,

@@ -87,12 +87,14 @@ pub fn progresses(trans: &TransRow, branches: &[BranchRow]) -> DtmProgressesRepl
 }
 
 /// The gRPC status of a service error: failure `Aborted`, ongoing `FailedPrecondition`,
-/// invalid input `InvalidArgument`, anything else `Unknown` (DTM returns such errors raw).
+/// invalid input or a request over a limit `InvalidArgument`, a host outside
+/// `BranchHostAllowlist` `PermissionDenied`, anything else `Unknown` (DTM returns such errors raw).
 pub fn status(e: DtmError) -> Status {
     match e {
         DtmError::Failure(m) => Status::aborted(m),
         DtmError::Ongoing(m) => Status::failed_precondition(m),
         DtmError::BadRequest(m) | DtmError::TooLarge(m) => Status::invalid_argument(m),
+        DtmError::Forbidden(m) => Status::permission_denied(m),
         DtmError::Server(m) => Status::unknown(m),
     }
 }

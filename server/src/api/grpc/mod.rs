@@ -150,13 +150,18 @@ impl Dtm for DtmGrpc {
     }
 }
 
-/// Serves the gRPC front door on `listener` until the task is dropped. Requests larger
-/// than `HttpMaxBodyBytes` are refused (tonic answers `OutOfRange`, naming the limit).
+/// Serves the gRPC front door on `listener` until the task is dropped. Request messages
+/// larger than `GrpcMaxMessageBytes` (default: `HttpMaxBodyBytes`) are refused (tonic
+/// answers `OutOfRange`, naming the limit); metadata over `HttpMaxHeaderBytes` is refused
+/// by HTTP/2 itself (the stream is reset).
 pub async fn serve(listener: TcpListener, service: Service) {
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    let limit = service.engine.config.http_max_body_bytes;
-    let dtm = DtmServer::new(DtmGrpc::new(service)).max_decoding_message_size(limit);
+    let config = service.engine.config.clone();
+    let dtm = DtmServer::new(DtmGrpc::new(service))
+        .max_decoding_message_size(config.grpc_message_limit());
+    let header_bytes = u32::try_from(config.http_max_header_bytes).unwrap_or(u32::MAX);
     let result = tonic::transport::Server::builder()
+        .http2_max_header_list_size(header_bytes)
         .add_service(dtm)
         .serve_with_incoming(incoming)
         .await;
