@@ -317,6 +317,9 @@ async fn reset_cron_time(State(s): State<Http>, Query(p): Params) -> Response {
         let config = &s.service.engine.config;
         let timeout = int_param(&p, "timeout", 3 * config.timeout_to_fail)?;
         let limit = int_param(&p, "limit", DEFAULT_PAGE)?;
+        if limit <= 0 {
+            return Err(DtmError::BadRequest("limit must be positive".into()));
+        }
         let (count, remaining) = s.service.reset_cron_time(timeout, limit).await?;
         Ok(Reply::Json(
             json!({"has_remaining": remaining, "succeed_count": count}),

@@ -249,7 +249,9 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
             fail_batch(batch, db_err(e));
             continue;
         }
-        let dones: Vec<Done> = batch.into_iter().map(|job| (job.run)(Ok(&conn))).collect();
+        let Some(dones) = run_batch(&conn, batch) else {
+            continue;
+        };
         let commit = conn.execute_batch("COMMIT").map_err(db_err);
         if commit.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
@@ -258,6 +260,32 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
             done(commit.clone());
         }
     }
+}
+
+/// Runs the jobs of a batch inside the open transaction; their completions, or `None`
+/// when one of them panicked: then the whole batch is rolled back and failed, and the
+/// writer goes on with the next one instead of dying with the thread.
+fn run_batch(conn: &Connection, batch: Vec<Job>) -> Option<Vec<Done>> {
+    let mut dones = Vec::with_capacity(batch.len());
+    let mut jobs = batch.into_iter();
+    for job in jobs.by_ref() {
+        let run = job.run;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || run(Ok(conn)))) {
+            Ok(done) => dones.push(done),
+            Err(_) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                let err =
+                    StoreError::Db("a store write panicked; its batch was rolled back".into());
+                tracing::error!("{err}");
+                for done in dones {
+                    done(Err(err.clone()));
+                }
+                fail_batch(jobs.collect(), err);
+                return None;
+            }
+        }
+    }
+    Some(dones)
 }
 
 fn fail_batch(batch: Vec<Job>, err: StoreError) {
@@ -664,7 +692,7 @@ impl Store for SqliteStore {
                      LIMIT ?2"
                 ))
                 .map_err(db_err)?
-                .query_map(params![after, limit + 1], |r| r.get(0))
+                .query_map(params![after, limit.saturating_add(1)], |r| r.get(0))
                 .map_err(db_err)?
                 .collect::<Result<_, _>>()
                 .map_err(db_err)?;

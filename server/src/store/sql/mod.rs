@@ -313,7 +313,7 @@ impl SqlStore {
              ORDER BY id LIMIT ?"
         )))
         .bind(secs(after))
-        .bind(limit + 1)
+        .bind(limit.saturating_add(1))
         .fetch_all(&self.pool)
         .await?;
         let remaining = ids.len() as i64 > limit;
