@@ -39,3 +39,25 @@ async fn served_under_the_admin_base_path() {
     assert_eq!(get_page(&dtm, "/").await.0, 404);
     assert!(dtm.ping().await);
 }
+
+#[tokio::test]
+async fn console_paths_count_as_one_api_in_the_metrics() {
+    let dtm = Dtmx::start().await;
+    for path in ["/admin/made-up-1", "/admin/made-up-2", "/"] {
+        assert_eq!(get_page(&dtm, path).await.0, 200, "{path}");
+    }
+    let text = reqwest::get(format!("{}/api/metrics", dtm.base))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    assert!(
+        text.contains(r#"api="admin""#),
+        "console requests are counted as admin"
+    );
+    assert!(
+        !text.contains("made-up"),
+        "no series per made-up path:\n{text}"
+    );
+}

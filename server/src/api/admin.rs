@@ -11,6 +11,11 @@ use axum::Router;
 /// The page (server/admin/index.html).
 const PAGE: &str = include_str!("../../admin/index.html");
 
+/// Marks a response as the console's page, so request metrics count every console path
+/// under one name (`admin`) instead of one per path a client makes up.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsolePage;
+
 /// The console's routes under `base` (`AdminBasePath`; empty: the root).
 pub fn routes<S: Clone + Send + Sync + 'static>(base: &str) -> Router<S> {
     let base = base.trim_end_matches('/');
@@ -58,6 +63,7 @@ async fn page() -> Response {
                 HeaderValue::from_static("nosniff"),
             ),
         ],
+        axum::Extension(ConsolePage),
         PAGE,
     )
         .into_response()

@@ -465,6 +465,12 @@ async fn count_request(State(s): State<Http>, req: Request, next: Next) -> Respo
     // Only the fallback answers 404: no route matched.
     let api = if resp.status() == StatusCode::NOT_FOUND {
         UNKNOWN_API.to_string()
+    } else if resp
+        .extensions()
+        .get::<super::admin::ConsolePage>()
+        .is_some()
+    {
+        "admin".to_string()
     } else {
         api
     };
