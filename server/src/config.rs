@@ -4,6 +4,7 @@
 //! overlays the keys it contains. Every key is parsed by one setter, whichever source it
 //! comes from, so a bad value gets the same clear error from either.
 
+use crate::auth::{Scope, Tokens};
 use crate::engine::allowlist::Allowlist;
 use std::path::Path;
 
@@ -106,6 +107,9 @@ pub struct Config {
     /// Hosts that branch URLs may target (dtmx extension: `BranchHostAllowlist`); empty:
     /// any host.
     pub branch_host_allowlist: Allowlist,
+    /// Bearer tokens and their scopes (dtmx extension: `Auth.SubmitTokens`,
+    /// `Auth.AdminTokens`, `Auth.MetricsTokens`); none: authentication off.
+    pub auth: Tokens,
     /// Enables the time-travel endpoints used by the conformance tests (`DTMX_TEST_HOOKS`).
     pub test_hooks: bool,
 }
@@ -179,6 +183,7 @@ impl Default for Config {
             max_branch_headers: 100,
             max_branch_header_bytes: 64 << 10,
             branch_host_allowlist: Allowlist::default(),
+            auth: Tokens::default(),
             test_hooks: false,
         }
     }
@@ -414,6 +419,15 @@ const KEYS: &[(&str, &str, Setter)] = &[
     ("BranchHostAllowlist", "BRANCH_HOST_ALLOWLIST", |c, v| {
         c.branch_host_allowlist = Allowlist::parse(v)?;
         Ok(())
+    }),
+    ("Auth.SubmitTokens", "AUTH_SUBMIT_TOKENS", |c, v| {
+        c.auth.set(Scope::Submit, v)
+    }),
+    ("Auth.AdminTokens", "AUTH_ADMIN_TOKENS", |c, v| {
+        c.auth.set(Scope::Admin, v)
+    }),
+    ("Auth.MetricsTokens", "AUTH_METRICS_TOKENS", |c, v| {
+        c.auth.set(Scope::Metrics, v)
     }),
     ("TestHooks", "DTMX_TEST_HOOKS", |c, v| {
         c.test_hooks = matches!(v, "1" | "true" | "yes");
@@ -702,6 +716,25 @@ mod tests {
             let key = bad.split(':').next().unwrap_or_default();
             assert!(err.to_string().contains(key), "{err}");
         }
+    }
+
+    #[test]
+    fn auth_tokens() {
+        let mut c = Config::default();
+        assert!(!c.auth.is_on(), "authentication is off by default");
+        c.apply_env(|k| (k == "AUTH_SUBMIT_TOKENS").then(|| "env-submit-token-00001".into()))
+            .expect("env");
+        c.apply_yaml("Auth:\n  AdminTokens: [yaml-admin-token-000001, yaml-admin-token-000002]")
+            .expect("yaml");
+        let bearer = |t: &str| format!("Bearer {t}").into_bytes();
+        let ok = |t: &str, s| c.auth.check(Some(&bearer(t)), s).is_ok();
+        assert!(ok("env-submit-token-00001", Scope::Submit));
+        assert!(!ok("env-submit-token-00001", Scope::Admin));
+        assert!(ok("yaml-admin-token-000002", Scope::Admin));
+        let err = c
+            .apply_yaml("Auth:\n  MetricsTokens: tiny")
+            .expect_err("too short");
+        assert!(err.to_string().contains("Auth.MetricsTokens"), "{err}");
     }
 
     #[test]

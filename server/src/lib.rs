@@ -5,6 +5,7 @@
 //! around it.
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;

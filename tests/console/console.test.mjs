@@ -1,7 +1,8 @@
 // The admin console (server/admin/index.html) in a real headless Chromium (Debian's
 // chromium, driven by playwright-core) against the real dtmx server: it lists the
 // transactions the test made, filters them, opens one with its branches and timeline,
-// force-stops a stuck one, and subscribes to a topic. Screenshots: target/console-screenshots.
+// force-stops a stuck one, subscribes to a topic, and asks for an admin token when the
+// server requires one. Screenshots: target/console-screenshots.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -67,20 +68,26 @@ async function status(gid) {
   return (await r.json()).transaction?.status;
 }
 
-test.before(async () => {
+/** Starts dtmx on a new store in `dir` with extra environment; its base URL and process. */
+async function startDtm(storeDir, env = {}) {
   const port = await freePort();
   const grpc = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  dtm = spawn(BIN, [], {
-    env: { ...process.env, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), GRPC_PORT: String(grpc), STORE_PATH: path.join(dir, 'dtmx.db'), TRANS_CRON_INTERVAL: '1', LOG_LEVEL: 'warn' },
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(BIN, [], {
+    env: { ...process.env, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), GRPC_PORT: String(grpc), STORE_PATH: path.join(storeDir, 'dtmx.db'), TRANS_CRON_INTERVAL: '1', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   for (let i = 0; i < 100; i++) {
     try {
-      if ((await fetch(`${base}/api/ping`)).ok) break;
+      if ((await fetch(`${url}/api/ping`)).ok) break;
     } catch { /* not up yet */ }
     await new Promise((r) => setTimeout(r, 100));
   }
+  return { url, child };
+}
+
+test.before(async () => {
+  ({ url: base, child: dtm } = await startDtm(dir));
   busi = await startBusi();
   assert.equal(await submit('console-ok', [['TransOut', 'TransOutRevert'], ['TransIn', 'TransInRevert']], true), 200);
   assert.equal(await submit('console-failed', [['TransOut', 'TransOutRevert'], ['TransInFail', 'TransInRevert']], true), 409);
@@ -187,4 +194,42 @@ test('manages topics', async () => {
   await page.waitForSelector('#no-topics');
   assert.deepEqual(errors, []);
   await page.close();
+});
+
+test('asks for an admin token when the server requires one', async () => {
+  const SUBMIT = 'console-submit-token-0001';
+  const ADMIN = 'console-admin-token-00001';
+  const authDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dtmx-console-auth-'));
+  const authed = await startDtm(authDir, { AUTH_SUBMIT_TOKENS: SUBMIT, AUTH_ADMIN_TOKENS: ADMIN });
+  try {
+    const r = await fetch(`${authed.url}/api/dtmsvr/submit`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${SUBMIT}` },
+      body: JSON.stringify({ gid: 'console-authed', trans_type: 'saga', steps: [], payloads: [] }),
+    });
+    assert.equal(r.status, 200);
+    const { page, errors } = await openPage();
+    await page.goto(`${authed.url}/`);
+    await page.waitForSelector('#token-form');
+    assert.match(await page.textContent('#message'), /requires an admin token/);
+    for (const [token, why] of [['wrong-token-000000000000', /invalid bearer token/], [SUBMIT, /lacks the "admin" scope/]]) {
+      await page.fill('#token', token);
+      await page.click('#use-token');
+      await page.waitForFunction((re) => new RegExp(re).test(document.getElementById('message').textContent), why.source);
+      await page.waitForSelector('#token-form');
+    }
+    await page.fill('#token', ADMIN);
+    await page.click('#use-token');
+    await page.waitForSelector('tbody tr[data-gid]');
+    assert.deepEqual(await gidsOf(page), ['console-authed']);
+    assert.equal(await page.isVisible('#sign-out'), true);
+    await page.screenshot({ path: path.join(SHOTS, 'authenticated.png'), fullPage: true });
+    await page.click('#sign-out');
+    await page.waitForSelector('#token-form');
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    authed.child.kill();
+    fs.rmSync(authDir, { recursive: true, force: true });
+  }
 });

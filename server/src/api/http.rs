@@ -1,7 +1,9 @@
 //! The HTTP front door on `HttpPort` (PROTOCOL.md §1.1, §1.3): DTM's routes, its reply
 //! envelope (200 / 409 / 425 / 500 with `dtm_result`) and lenient JSON bodies.
 
+use super::auth::{guard, Style};
 use super::json::{branch_json, kv_json, trans_json, TimeFormat};
+use crate::auth::Scope;
 use crate::error::DtmError;
 use crate::service::{Service, DEFAULT_PAGE};
 use crate::store::ScanQuery;
@@ -39,18 +41,22 @@ pub fn router(state: Http) -> Router {
     let config = &state.service.engine.config;
     let limit = config.http_max_body_bytes;
     let cors = super::cors::Cors::from_list(&config.http_cors_allowed_origins);
-    let mut dtm = Router::new()
+    let tokens = &config.auth;
+    // The transaction API: what DTM's SDKs call.
+    let transactions = Router::new()
         .route("/version", get(version))
         .route("/newGid", get(new_gid))
         .route("/prepare", post(prepare))
         .route("/submit", post(submit))
         .route("/abort", post(abort))
-        .route("/forceStop", post(force_stop))
         .route("/registerBranch", post(register_branch))
         .route("/prepareWorkflow", post(prepare_workflow))
         .route("/registerXaBranch", post(register_branch))
         .route("/registerTccBranch", post(register_branch))
-        .route("/query", get(query))
+        .route("/query", get(query));
+    // Operations: force-stop, listings, resets, topics (the console's calls).
+    let mut operations = Router::new()
+        .route("/forceStop", post(force_stop))
         .route("/all", get(all))
         .route("/resetCronTime", get(reset_cron_time))
         .route("/resetNextCronTime", post(reset_next_cron_time))
@@ -60,15 +66,23 @@ pub fn router(state: Http) -> Router {
         .route("/queryKV", get(query_kv))
         .route("/scanKV", get(scan_kv));
     if config.test_hooks {
-        dtm = dtm.route("/test/forward", post(forward));
+        operations = operations.route("/test/forward", post(forward));
     }
+    let dtm = guard(transactions, tokens, Scope::Submit, Style::Rest).merge(guard(
+        operations,
+        tokens,
+        Scope::Admin,
+        Style::Rest,
+    ));
+    let json_rpc = Router::new().route("/api/json-rpc", post(super::jsonrpc::handle));
+    let metrics = Router::new().route("/api/metrics", get(metrics));
     let app = Router::new()
         .route(
             "/api/ping",
             any(|| async { json_response(StatusCode::OK, json!({"msg": "pong"})) }),
         )
-        .route("/api/json-rpc", post(super::jsonrpc::handle))
-        .route("/api/metrics", get(metrics))
+        .merge(guard(json_rpc, tokens, Scope::Submit, Style::JsonRpc))
+        .merge(guard(metrics, tokens, Scope::Metrics, Style::Rest))
         .nest("/api/dtmsvr", dtm)
         .merge(super::admin::routes(&config.admin_base_path))
         .fallback(|| async {

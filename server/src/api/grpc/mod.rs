@@ -160,11 +160,15 @@ pub async fn serve(listener: TcpListener, service: Service) {
     let dtm = DtmServer::new(DtmGrpc::new(service))
         .max_decoding_message_size(config.grpc_message_limit());
     let header_bytes = u32::try_from(config.http_max_header_bytes).unwrap_or(u32::MAX);
-    let result = tonic::transport::Server::builder()
-        .http2_max_header_list_size(header_bytes)
-        .add_service(dtm)
-        .serve_with_incoming(incoming)
-        .await;
+    let mut server = tonic::transport::Server::builder().http2_max_header_list_size(header_bytes);
+    let result = if config.auth.is_on() {
+        server
+            .add_service(super::auth::GrpcAuth::new(dtm, &config.auth))
+            .serve_with_incoming(incoming)
+            .await
+    } else {
+        server.add_service(dtm).serve_with_incoming(incoming).await
+    };
     if let Err(e) = result {
         tracing::error!("grpc server stopped: {e}");
     }
