@@ -26,8 +26,9 @@ async fn cli(dtm: &Dtmx, args: &[&str]) -> Run {
 async fn run(args: &[&str], env: &[(&str, &str)]) -> Run {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_dtmx"))
         .args(args)
-        .envs(env.iter().copied())
         .env_remove("DTMX_SERVER")
+        .env_remove("DTMX_TOKEN")
+        .envs(env.iter().copied())
         .output()
         .await
         .expect("run dtmx");
@@ -177,4 +178,50 @@ async fn reports_errors() {
     let help = run(&["-h"], &[]).await;
     assert!(help.stdout.contains("force-stop GID"), "{}", help.stdout);
     assert!(dtm.ping().await, "the server still serves");
+}
+
+#[tokio::test]
+async fn sends_the_token_of_dtmx_token() {
+    const ADMIN: &str = "cli-admin-token-0000000001";
+    let dtm = Dtmx::start_with_env(&[("AUTH_ADMIN_TOKENS", ADMIN)]).await;
+    let server = format!("{}/api/dtmsvr", dtm.base);
+    let refused = run(&["--server", &server, "topics"], &[]).await;
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("authentication required"),
+        "{}",
+        refused.stderr
+    );
+    let wrong = run(
+        &[
+            "--server",
+            &server,
+            "--token",
+            "not-the-token-000000",
+            "topics",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(wrong.code, 1);
+    assert!(
+        wrong.stderr.contains("invalid bearer token"),
+        "{}",
+        wrong.stderr
+    );
+    let ok = run(
+        &[
+            "--server",
+            &server,
+            "subscribe",
+            "cli-auth",
+            "http://busi.test/a",
+        ],
+        &[("DTMX_TOKEN", ADMIN)],
+    )
+    .await;
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    let topics = run(&["--server", &server, "--token", ADMIN, "topics"], &[]).await;
+    assert_eq!(topics.code, 0, "{}", topics.stderr);
+    assert!(topics.stdout.contains("cli-auth"), "{}", topics.stdout);
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 pub struct Api {
     base: String,
     http: Client,
+    token: Option<String>,
 }
 
 /// `s` escaped for a path segment.
@@ -18,8 +19,9 @@ pub fn escape(s: &str) -> String {
 }
 
 impl Api {
-    /// A client of `base` (`http://host:36789/api/dtmsvr`).
-    pub fn new(base: &str) -> Result<Api, String> {
+    /// A client of `base` (`http://host:36789/api/dtmsvr`) sending `token` as a bearer
+    /// token when given.
+    pub fn new(base: &str, token: Option<String>) -> Result<Api, String> {
         let http = Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -27,6 +29,7 @@ impl Api {
         Ok(Api {
             base: base.to_string(),
             http,
+            token,
         })
     }
 
@@ -60,6 +63,10 @@ impl Api {
 
     /// Sends the request; the JSON reply of a 200, else the server's message.
     async fn send(&self, request: RequestBuilder) -> Result<Value, String> {
+        let request = match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
         let reply = request
             .send()
             .await

@@ -2,7 +2,8 @@
 //! manage topics, on any DTM-compatible server through its HTTP API (`/api/dtmsvr`).
 //!
 //! `dtmx [--server URL] [--json] COMMAND ...`; the server defaults to `$DTMX_SERVER`, then
-//! `http://localhost:36789/api/dtmsvr`. Exit codes: 0 done, 1 the server refused or could
+//! `http://localhost:36789/api/dtmsvr`, and a server with authentication on gets the
+//! bearer token of `$DTMX_TOKEN` (or `--token`). Exit codes: 0 done, 1 the server refused or could
 //! not be reached, 2 bad usage.
 
 mod api;
@@ -25,7 +26,9 @@ pub const USAGE: &str = "usage: dtmx [--server URL] [--json] COMMAND ...
   delete-topic TOPIC
   --server URL              the server's API (default $DTMX_SERVER, else
                             http://localhost:36789/api/dtmsvr)
-  --json                    print the server's JSON instead of tables";
+  --json                    print the server's JSON instead of tables
+  --token TOKEN             bearer token for a server with Auth.* on (default
+                            $DTMX_TOKEN; prefer the variable: arguments show in ps)";
 
 /// The words that start a client command (anything else is a server flag).
 pub const COMMANDS: &[&str] = &[
@@ -39,6 +42,7 @@ pub const COMMANDS: &[&str] = &[
     "delete-topic",
     "--server",
     "--json",
+    "--token",
 ];
 
 /// What the user asked for.
@@ -46,6 +50,7 @@ pub const COMMANDS: &[&str] = &[
 struct Invocation {
     server: String,
     json: bool,
+    token: Option<String>,
     command: String,
     args: Vec<String>,
     options: Vec<(String, String)>,
@@ -53,7 +58,8 @@ struct Invocation {
 
 /// Runs the client with the arguments after the program name.
 pub fn run(args: Vec<String>) -> ExitCode {
-    let inv = match parse(args, std::env::var("DTMX_SERVER").ok()) {
+    let env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+    let inv = match parse(args, env("DTMX_SERVER"), env("DTMX_TOKEN")) {
         Ok(inv) => inv,
         Err(e) => {
             eprintln!("dtmx: {e}\n{USAGE}");
@@ -82,12 +88,17 @@ pub fn run(args: Vec<String>) -> ExitCode {
     }
 }
 
-fn parse(args: Vec<String>, env_server: Option<String>) -> Result<Invocation, String> {
+fn parse(
+    args: Vec<String>,
+    env_server: Option<String>,
+    env_token: Option<String>,
+) -> Result<Invocation, String> {
     let mut inv = Invocation {
         server: env_server
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "http://localhost:36789/api/dtmsvr".into()),
         json: false,
+        token: env_token,
         command: String::new(),
         args: Vec::new(),
         options: Vec::new(),
@@ -97,6 +108,7 @@ fn parse(args: Vec<String>, env_server: Option<String>) -> Result<Invocation, St
         match a.as_str() {
             "--server" => inv.server = it.next().ok_or("--server needs a URL")?,
             "--json" => inv.json = true,
+            "--token" => inv.token = Some(it.next().ok_or("--token needs a value")?),
             opt if opt.starts_with("--") => {
                 let value = it.next().ok_or(format!("{opt} needs a value"))?;
                 inv.options
@@ -136,7 +148,7 @@ fn parse(args: Vec<String>, env_server: Option<String>) -> Result<Invocation, St
 }
 
 async fn execute(inv: &Invocation) -> Result<String, String> {
-    let api = Api::new(&inv.server)?;
+    let api = Api::new(&inv.server, inv.token.clone())?;
     let arg = |i: usize| inv.args.get(i).map(String::as_str).unwrap_or_default();
     let value = match inv.command.as_str() {
         "list" => {
@@ -193,13 +205,25 @@ mod tests {
 
     #[test]
     fn parses_commands_and_options() {
-        let inv = parse(args("--json list --status failed --limit 5"), None).expect("list");
+        let inv = parse(args("--json list --status failed --limit 5"), None, None).expect("list");
         assert!(inv.json);
         assert_eq!(inv.server, "http://localhost:36789/api/dtmsvr");
         assert_eq!(inv.options.len(), 2);
-        let inv = parse(args("show g1"), Some("http://dtm:1/api/dtmsvr/".into())).expect("show");
+        let inv = parse(
+            args("show g1"),
+            Some("http://dtm:1/api/dtmsvr/".into()),
+            Some("t".into()),
+        )
+        .expect("show");
         assert_eq!(inv.server, "http://dtm:1/api/dtmsvr");
         assert_eq!(inv.args, ["g1"]);
+        assert_eq!(inv.token.as_deref(), Some("t"), "$DTMX_TOKEN");
+        let inv = parse(args("--token x topics"), None, Some("t".into())).expect("topics");
+        assert_eq!(
+            inv.token.as_deref(),
+            Some("x"),
+            "--token wins over $DTMX_TOKEN"
+        );
         for bad in [
             "",
             "show",
@@ -209,8 +233,9 @@ mod tests {
             "list --limit",
             "--server ftp://x list",
             "subscribe t",
+            "topics --token",
         ] {
-            assert!(parse(args(bad), None).is_err(), "{bad}");
+            assert!(parse(args(bad), None, None).is_err(), "{bad}");
         }
     }
 }
