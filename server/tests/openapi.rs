@@ -60,7 +60,8 @@ fn operation<'a>(spec: &'a Value, path: &str, method: &str) -> &'a Value {
 }
 
 /// (path, method) of every route `router` in api/http.rs defines: `.route("p", m(..))`,
-/// prefixed with `/api/dtmsvr` for the routes of the nested `dtm` router. The test hook
+/// prefixed with `/api/dtmsvr` for the routes of the nested `dtm` router (those defined
+/// before `let app`, except full `/api/...` paths). The test hook
 /// (`/api/dtmsvr/test/*`, only with `DTMX_TEST_HOOKS`) is left out. `get` routes also
 /// answer HEAD (HTTP semantics), which the description does not list; `any` is every
 /// method.
@@ -94,7 +95,7 @@ fn router_routes() -> BTreeSet<(String, String)> {
             .expect("method router")
             .trim()
             .to_string();
-        let full = if at < app_at {
+        let full = if at < app_at && !route.starts_with("/api/") {
             format!("/api/dtmsvr{route}")
         } else {
             route.to_string()

@@ -22,6 +22,8 @@ pub struct DtmClient {
     clock: Arc<dyn Clock>,
     sleeper: Option<Arc<dyn Sleeper>>,
     gids: Arc<GidGenerator>,
+    /// `Authorization` value sent to the server (`Bearer <token>`), when set.
+    authorization: Option<Arc<str>>,
 }
 
 impl fmt::Debug for DtmClient {
@@ -45,6 +47,7 @@ impl DtmClient {
             clock,
             sleeper: default_sleeper(),
             gids,
+            authorization: None,
         }
     }
 
@@ -72,6 +75,13 @@ impl DtmClient {
     /// The same client with another gid generator.
     pub fn with_gid_generator(mut self, gids: GidGenerator) -> DtmClient {
         self.gids = Arc::new(gids);
+        self
+    }
+
+    /// The same client sending `Authorization: Bearer <token>` with every request to the
+    /// server (for a dtmx server with authentication on; branch calls are not affected).
+    pub fn with_token(mut self, token: &str) -> DtmClient {
+        self.authorization = Some(format!("Bearer {token}").into());
         self
     }
 
@@ -122,6 +132,20 @@ impl DtmClient {
     pub fn dtm_request(&self, operation: &str, body: Vec<u8>, timeout_secs: i64) -> HttpRequest {
         let mut req = HttpRequest::post_json(format!("{}/{operation}", self.server), body);
         req.timeout = seconds(timeout_secs);
+        self.authorized(req)
+    }
+
+    /// A `GET {server}/{route}` (with its query string).
+    fn dtm_get(&self, route: &str) -> HttpRequest {
+        self.authorized(HttpRequest::get(format!("{}/{route}", self.server)))
+    }
+
+    /// `req` with the client's `Authorization` header, if it has a token.
+    fn authorized(&self, mut req: HttpRequest) -> HttpRequest {
+        if let Some(value) = &self.authorization {
+            req.headers
+                .push(("Authorization".into(), value.to_string()));
+        }
         req
     }
 
@@ -153,10 +177,7 @@ impl DtmClient {
 
     /// A gid from the server (`GET /newGid`).
     pub async fn new_gid(&self) -> Result<String> {
-        let reply = self
-            .transport
-            .send(HttpRequest::get(format!("{}/newGid", self.server)))
-            .await?;
+        let reply = self.transport.send(self.dtm_get("newGid")).await?;
         check_status(&reply)?;
         let v: serde_json::Value = serde_json::from_slice(&reply.body).map_err(|e| {
             Error::new(
@@ -182,8 +203,8 @@ impl DtmClient {
     /// The transaction and its branches as the server reports them (`GET /query?gid=`):
     /// `{"transaction": {..} or null, "branches": [..]}`.
     pub async fn query(&self, gid: &str) -> Result<serde_json::Value> {
-        let url = format!("{}/query?{}", self.server, encode_query(&[("gid", gid)]));
-        let reply = self.transport.send(HttpRequest::get(url)).await?;
+        let route = format!("query?{}", encode_query(&[("gid", gid)]));
+        let reply = self.transport.send(self.dtm_get(&route)).await?;
         check_status(&reply)?;
         serde_json::from_slice(&reply.body).map_err(|e| {
             Error::new(
@@ -349,6 +370,40 @@ mod tests {
 
     fn kind(r: Result<()>) -> Option<ErrorKind> {
         r.err().map(|e| e.kind())
+    }
+
+    #[test]
+    fn token_goes_to_the_server_only() {
+        struct Unused;
+        impl Transport for Unused {
+            fn send(
+                &self,
+                _: HttpRequest,
+            ) -> crate::transport::BoxFuture<'_, Result<HttpResponse>> {
+                unreachable!("no request is sent")
+            }
+        }
+        let plain = DtmClient::new("http://dtm/api/dtmsvr", Arc::new(Unused));
+        assert_eq!(
+            plain
+                .dtm_request("submit", vec![], 3)
+                .header("Authorization"),
+            None
+        );
+        let c = plain.with_token("t0k3n-0123456789abcdef");
+        let post = c.dtm_request("submit", vec![], 3);
+        assert_eq!(
+            post.header("Authorization"),
+            Some("Bearer t0k3n-0123456789abcdef")
+        );
+        let get = c.dtm_get("query?gid=g1");
+        assert_eq!(get.url, "http://dtm/api/dtmsvr/query?gid=g1");
+        assert_eq!(
+            get.header("Authorization"),
+            Some("Bearer t0k3n-0123456789abcdef")
+        );
+        let nested = c.with_server("http://other/api/dtmsvr");
+        assert!(nested.dtm_get("newGid").header("Authorization").is_some());
     }
 
     #[test]
