@@ -181,6 +181,24 @@ async fn traceparent_of_a_submit_reaches_every_branch_unchanged_without_export()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_rpc_submit_takes_the_http_headers() {
+    let dtm = Dtmx::start().await;
+    let busi = Busi::start().await;
+    let gid = "trace-json-rpc";
+    let body = json!({
+        "jsonrpc": "2.0",
+        "id": "1",
+        "method": "submit",
+        "params": transfer(&busi, gid, json!({"wait_result": true})),
+    });
+    let headers = [("traceparent", TRACEPARENT)];
+    assert_eq!(post_with(&dtm, "/api/json-rpc", &body, &headers).await, 200);
+    for c in busi.wait_calls(gid, 2, PROMPT).await {
+        assert_eq!(traceparent_of(&c), TRACEPARENT, "{c:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_traceparent_is_ignored() {
     let dtm = Dtmx::start().await;
     let busi = Busi::start().await;
