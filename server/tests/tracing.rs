@@ -271,6 +271,29 @@ async fn msg_check_back_carries_the_prepare_context() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workflow_resume_carries_the_prepare_context() {
+    let dtm = Dtmx::start().await;
+    let busi = Busi::start().await;
+    let gid = "trace-workflow";
+    let body = json!({
+        "gid": gid,
+        "trans_type": "workflow",
+        "protocol": "",
+        "query_prepared": busi.url("WfResume"),
+        "custom_data": json!({"name": "wf1", "data": ""}).to_string(),
+    });
+    let headers = [("traceparent", TRACEPARENT)];
+    assert_eq!(
+        post_with(&dtm, "/api/dtmsvr/prepareWorkflow", &body, &headers).await,
+        200
+    );
+    dtm.forward(11).await;
+    let calls = busi.wait_calls(gid, 1, PROMPT).await;
+    assert_eq!(calls[0].name, "WfResume");
+    assert_eq!(traceparent_of(&calls[0]), TRACEPARENT, "{:?}", calls[0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traceparent_in_grpc_metadata_reaches_the_branches() {
     let dtm = Dtmx::start().await;
     let busi = GrpcBusi::start().await;
