@@ -23,6 +23,15 @@ pub enum StoreDriver {
     Unsupported(String),
 }
 
+/// How log lines are written (`Log.Format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
 /// Store settings (`Store.*`).
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -68,6 +77,13 @@ pub struct Config {
     pub log_level: String,
     /// Comma list of `stderr`, `stdout` or file paths (`Log.Outputs`).
     pub log_outputs: String,
+    /// `text` (the default) or `json`, one object per line (dtmx extension: `Log.Format`).
+    pub log_format: LogFormat,
+    /// Base URL of an OTLP/HTTP collector; spans go to `{it}/v1/traces`. Empty: no spans
+    /// (dtmx extension: `Tracing.OtlpEndpoint`).
+    pub otlp_endpoint: String,
+    /// The `service.name` of exported spans (dtmx extension: `Tracing.ServiceName`).
+    pub service_name: String,
     /// gRPC resolver driver (`MicroService.Driver`); only `default` is built in.
     pub micro_service_driver: String,
     pub micro_service_target: String,
@@ -163,6 +179,9 @@ impl Default for Config {
             update_branch_async_goroutine_num: 1,
             log_level: "info".into(),
             log_outputs: "stderr".into(),
+            log_format: LogFormat::Text,
+            otlp_endpoint: String::new(),
+            service_name: "dtmx".into(),
             micro_service_driver: "default".into(),
             micro_service_target: String::new(),
             micro_service_end_point: String::new(),
@@ -287,6 +306,30 @@ const KEYS: &[(&str, &str, Setter)] = &[
     ),
     ("Log.Outputs", "LOG_OUTPUTS", |c, v| {
         set_str(&mut c.log_outputs, v)
+    }),
+    ("Log.Format", "LOG_FORMAT", |c, v| {
+        c.log_format = match v.trim() {
+            "" | "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => return Err(format!("unknown log format {other:?} (text, json)")),
+        };
+        Ok(())
+    }),
+    ("Tracing.OtlpEndpoint", "TRACING_OTLP_ENDPOINT", |c, v| {
+        let v = v.trim();
+        if !v.is_empty() {
+            let url = url::Url::parse(v).map_err(|e| format!("{v:?} is not a URL: {e}"))?;
+            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                return Err(format!("{v:?} is not an http(s) URL"));
+            }
+        }
+        set_str(&mut c.otlp_endpoint, v)
+    }),
+    ("Tracing.ServiceName", "TRACING_SERVICE_NAME", |c, v| {
+        if v.trim().is_empty() {
+            return Err("the service name must not be empty".into());
+        }
+        set_str(&mut c.service_name, v.trim())
     }),
     (
         "Log.RotationEnable",
@@ -735,6 +778,49 @@ mod tests {
             .apply_yaml("Auth:\n  MetricsTokens: tiny")
             .expect_err("too short");
         assert!(err.to_string().contains("Auth.MetricsTokens"), "{err}");
+    }
+
+    #[test]
+    fn tracing_and_log_format() {
+        let mut c = Config::default();
+        assert_eq!(
+            (
+                c.otlp_endpoint.as_str(),
+                c.service_name.as_str(),
+                c.log_format
+            ),
+            ("", "dtmx", LogFormat::Text)
+        );
+        c.apply_env(|k| match k {
+            "TRACING_OTLP_ENDPOINT" => Some("http://collector:4318".into()),
+            "LOG_FORMAT" => Some("json".into()),
+            _ => None,
+        })
+        .expect("env");
+        assert_eq!(c.otlp_endpoint, "http://collector:4318");
+        assert_eq!(c.log_format, LogFormat::Json);
+        c.apply_yaml("Tracing:\n  OtlpEndpoint: ''\n  ServiceName: tm-1\nLog:\n  Format: text")
+            .expect("yaml");
+        assert_eq!(
+            (
+                c.otlp_endpoint.as_str(),
+                c.service_name.as_str(),
+                c.log_format
+            ),
+            ("", "tm-1", LogFormat::Text)
+        );
+        for bad in [
+            "Tracing:\n  OtlpEndpoint: collector:4318",
+            "Tracing:\n  OtlpEndpoint: ftp://collector",
+            "Tracing:\n  ServiceName: ''",
+            "Log:\n  Format: xml",
+        ] {
+            let err = c.apply_yaml(bad).expect_err(bad);
+            assert!(
+                err.to_string().contains("Tracing.") || err.to_string().contains("Log.Format"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub async fn run(engine: Arc<Engine>) {
                     let pass = engine.pass(trans, branches, false);
                     // A panicking pass must not stop the cron for every other
                     // transaction (PROTOCOL.md §5.4: panics are recovered).
-                    match AssertUnwindSafe(engine.process(pass)).catch_unwind().await {
+                    match AssertUnwindSafe(engine.recover(pass)).catch_unwind().await {
                         Ok(Ok(())) => {}
                         Ok(Err(e)) => tracing::debug!(gid, "cron pass: {e}"),
                         Err(_) => tracing::error!(gid, "cron pass panicked"),

@@ -19,6 +19,7 @@ pub mod retention;
 pub mod service;
 pub mod store;
 pub mod topics;
+pub mod trace;
 
 use api::http::{router, Http};
 use api::json::TimeFormat;
@@ -114,11 +115,15 @@ impl Server {
         })
     }
 
-    /// Stops serving and makes every write durable.
+    /// Stops serving, makes every write durable and sends the spans still queued.
     pub async fn shutdown(self) {
         for task in &self.tasks {
             task.abort();
         }
+        self.engine
+            .tracer
+            .flush(std::time::Duration::from_secs(2))
+            .await;
         if let Err(e) = self.engine.store.flush().await {
             tracing::error!("final flush failed: {e}");
         }

@@ -73,7 +73,7 @@ fn main() -> ExitCode {
     } else {
         config.log_level.as_str()
     };
-    if let Err(e) = dtmx_server::logging::init(level, &config.log_outputs) {
+    if let Err(e) = dtmx_server::logging::init(level, &config.log_outputs, config.log_format) {
         eprintln!("dtmx: {e}");
         return ExitCode::from(2);
     }

@@ -91,6 +91,11 @@ const HELP: &[(&str, &str, &str)] = &[
         "counter",
         "All branches processed by dtm.",
     ),
+    (
+        "dtmx_trace_spans_dropped_total",
+        "counter",
+        "Spans dropped because the OTLP export queue was full.",
+    ),
 ];
 
 fn ok_fail(ok: bool) -> &'static str {
@@ -159,6 +164,11 @@ impl Metrics {
         );
     }
 
+    /// One span dropped by a full export queue.
+    pub fn span_dropped(&self) {
+        self.count("dtmx_trace_spans_dropped_total", String::new());
+    }
+
     /// The text exposition of every metric, plus process memory and CPU.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -175,6 +185,10 @@ impl Metrics {
                 let _ = writeln!(out, "{name}{{{l}}} 1");
             }
             for (l, v) in f.counters.get(name).into_iter().flatten() {
+                if l.is_empty() {
+                    let _ = writeln!(out, "{name} {v}");
+                    continue;
+                }
                 let _ = writeln!(out, "{name}{{{l}}} {v}");
             }
             for (l, h) in f.histograms.get(name).into_iter().flatten() {
@@ -237,7 +251,9 @@ mod tests {
         m.request("http", "Submit", true, Duration::from_millis(2));
         m.branch("saga", "01", "action", false);
         m.pass("saga", true, 0.2);
+        m.span_dropped();
         let text = m.render();
+        assert!(text.contains("dtmx_trace_spans_dropped_total 1"));
         assert!(
             text.contains(r#"dtm_server_process_total{type="http",api="submit",status="ok"} 1"#)
         );

@@ -5,6 +5,7 @@ use crate::engine::Engine;
 use crate::error::DtmError;
 use crate::store::{BranchRow, ScanQuery, StatusChange, StoreError, TransRow};
 use crate::topics::TOPIC_PREFIX;
+use crate::trace::{Span, SpanKind, TraceContext};
 use bytes::Bytes;
 use dtmx::protocol::strip;
 use dtmx::{
@@ -44,8 +45,14 @@ impl Service {
     }
 
     /// `prepare`: records a transaction in `prepared`; idempotent while it stays prepared.
-    pub async fn prepare(&self, req: TransRequest) -> Result<(), DtmError> {
-        self.prepare_bin(req, Vec::new()).await
+    /// `trace` is the request's trace context (`traceparent`), stored with a new
+    /// transaction.
+    pub async fn prepare(
+        &self,
+        req: TransRequest,
+        trace: Option<TraceContext>,
+    ) -> Result<(), DtmError> {
+        self.prepare_bin(req, Vec::new(), trace).await
     }
 
     /// `prepare` with binary step payloads (gRPC `BinPayloads`), which come before the
@@ -54,11 +61,23 @@ impl Service {
         &self,
         mut req: TransRequest,
         bin_payloads: Vec<Bytes>,
+        trace: Option<TraceContext>,
     ) -> Result<(), DtmError> {
         req.strip_unsafe_chars();
-        let new = self
-            .build(&req, &bin_payloads, TransStatus::Prepared)
-            .await?;
+        let (span, stored) = self.request_span("prepare", &req, trace);
+        let result = self.prepare_new(&req, &bin_payloads, stored).await;
+        self.end_span(span, &result);
+        result
+    }
+
+    async fn prepare_new(
+        &self,
+        req: &TransRequest,
+        bin_payloads: &[Bytes],
+        trace: Option<TraceContext>,
+    ) -> Result<(), DtmError> {
+        let mut new = self.build(req, bin_payloads, TransStatus::Prepared).await?;
+        store_trace(&mut new.row, trace.as_ref());
         match self.engine.store.save_new(new.row, new.branches).await {
             Ok(_) => Ok(()),
             Err(StoreError::UniqueConflict) => {
@@ -76,9 +95,15 @@ impl Service {
         }
     }
 
-    /// `submit`: records (or promotes a prepared) transaction and processes it.
-    pub async fn submit(&self, req: TransRequest) -> Result<(), DtmError> {
-        self.submit_bin(req, Vec::new()).await
+    /// `submit`: records (or promotes a prepared) transaction and processes it. `trace`
+    /// is the request's trace context (`traceparent`): stored with a new transaction and
+    /// the parent of this submit's branch calls.
+    pub async fn submit(
+        &self,
+        req: TransRequest,
+        trace: Option<TraceContext>,
+    ) -> Result<(), DtmError> {
+        self.submit_bin(req, Vec::new(), trace).await
     }
 
     /// `submit` with binary step payloads (gRPC `BinPayloads`), which come before the
@@ -87,14 +112,33 @@ impl Service {
         &self,
         mut req: TransRequest,
         bin_payloads: Vec<Bytes>,
+        trace: Option<TraceContext>,
     ) -> Result<(), DtmError> {
         req.strip_unsafe_chars();
-        if req.trans_type == TransType::Workflow.as_str() {
-            return self.submit_workflow(&req).await;
-        }
-        let new = self
-            .build(&req, &bin_payloads, TransStatus::Submitted)
+        let (span, stored) = self.request_span("submit", &req, trace);
+        let result = if req.trans_type == TransType::Workflow.as_str() {
+            self.submit_workflow(&req).await
+        } else {
+            let calls = span.as_ref().map(|s| s.context.clone());
+            self.submit_new(&req, &bin_payloads, stored, calls).await
+        };
+        self.end_span(span, &result);
+        result
+    }
+
+    /// Submit of a saga, msg, tcc or xa; `trace` is stored with a new transaction, and
+    /// `calls` (the submit's span) is the parent of the branch calls when spans are on.
+    async fn submit_new(
+        &self,
+        req: &TransRequest,
+        bin_payloads: &[Bytes],
+        trace: Option<TraceContext>,
+        calls: Option<TraceContext>,
+    ) -> Result<(), DtmError> {
+        let mut new = self
+            .build(req, bin_payloads, TransStatus::Submitted)
             .await?;
+        store_trace(&mut new.row, trace.as_ref());
         let wait = req.options.wait_result;
         let (trans, branches) = match self
             .engine
@@ -103,10 +147,13 @@ impl Service {
             .await
         {
             Ok(id) => (TransRow { id, ..new.row }, new.branches),
-            Err(StoreError::UniqueConflict) => self.resubmit(&req).await?,
+            Err(StoreError::UniqueConflict) => self.resubmit(req).await?,
             Err(e) => return Err(e.into()),
         };
-        let pass = self.engine.pass(trans, branches, wait);
+        let mut pass = self.engine.pass(trans, branches, wait);
+        if let Some(context) = calls.or(trace) {
+            pass.trace = Some(context);
+        }
         if wait {
             self.engine.process(pass).await
         } else {
@@ -157,13 +204,26 @@ impl Service {
     }
 
     /// `prepareWorkflow`: creates a prepared workflow, or returns the stored one (any
-    /// status) with its recorded progress.
+    /// status) with its recorded progress. `trace` is stored with a new workflow.
     pub async fn prepare_workflow(
         &self,
         mut req: TransRequest,
+        trace: Option<TraceContext>,
     ) -> Result<(TransRow, Vec<BranchRow>), DtmError> {
         req.strip_unsafe_chars();
-        let new = self.build(&req, &[], TransStatus::Prepared).await?;
+        let (span, stored) = self.request_span("prepareWorkflow", &req, trace);
+        let result = self.prepare_workflow_new(&req, stored).await;
+        self.end_span(span, &result);
+        result
+    }
+
+    async fn prepare_workflow_new(
+        &self,
+        req: &TransRequest,
+        trace: Option<TraceContext>,
+    ) -> Result<(TransRow, Vec<BranchRow>), DtmError> {
+        let mut new = self.build(req, &[], TransStatus::Prepared).await?;
+        store_trace(&mut new.row, trace.as_ref());
         match self
             .engine
             .store
@@ -212,10 +272,32 @@ impl Service {
             .await?)
     }
 
-    /// `abort`: fails a prepared msg; rolls back a prepared or aborting tcc/xa.
-    pub async fn abort(&self, mut req: TransRequest) -> Result<(), DtmError> {
+    /// `abort`: fails a prepared msg; rolls back a prepared or aborting tcc/xa. The
+    /// rollback calls are made under `trace` (the request's context) when given, else
+    /// under the context stored with the transaction.
+    pub async fn abort(
+        &self,
+        mut req: TransRequest,
+        trace: Option<TraceContext>,
+    ) -> Result<(), DtmError> {
         req.strip_unsafe_chars();
         let stored = self.must_find(&req.gid).await?;
+        let Some(parent) = trace.or_else(|| TraceContext::from_ext_data(&stored.ext_data)) else {
+            return self.abort_stored(&req, stored, None).await;
+        };
+        let (span, parent) = self.request_span("abort", &req, Some(parent));
+        let calls = span.as_ref().map(|s| s.context.clone()).or(parent);
+        let result = self.abort_stored(&req, stored, calls).await;
+        self.end_span(span, &result);
+        result
+    }
+
+    async fn abort_stored(
+        &self,
+        req: &TransRequest,
+        stored: TransRow,
+        trace: Option<TraceContext>,
+    ) -> Result<(), DtmError> {
         let now = self.engine.now();
         if stored.trans_type == TransType::Msg && stored.status == TransStatus::Prepared {
             let change = StatusChange {
@@ -252,7 +334,10 @@ impl Service {
         }
         let branches = self.engine.store.find_branches(&stored.gid).await?;
         let wait = stored.options.wait_result;
-        let pass = self.engine.pass(stored, branches, wait);
+        let mut pass = self.engine.pass(stored, branches, wait);
+        if trace.is_some() {
+            pass.trace = trace;
+        }
         if wait {
             self.engine.process(pass).await
         } else {
@@ -457,6 +542,37 @@ impl Service {
             }
             Err(StoreError::NotFound) => Err(not_found(&gid)),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The server span of a request (when spans are exported and the caller's context is
+    /// sampled), and the context to store with a transaction it creates: the caller's,
+    /// else the span's (a new trace).
+    fn request_span(
+        &self,
+        name: &'static str,
+        req: &TransRequest,
+        trace: Option<TraceContext>,
+    ) -> (Option<Span>, Option<TraceContext>) {
+        let mut span = self
+            .engine
+            .tracer
+            .start(name, SpanKind::Server, trace.as_ref());
+        if let Some(span) = &mut span {
+            span.set("dtm.gid", req.gid.clone());
+            span.set("dtm.trans_type", req.trans_type.clone());
+        }
+        let stored = trace.or_else(|| span.as_ref().map(|s| s.context.clone()));
+        (span, stored)
+    }
+
+    /// Ends a request span, failed when the request failed.
+    fn end_span<T>(&self, span: Option<Span>, result: &Result<T, DtmError>) {
+        if let Some(mut span) = span {
+            if let Err(e) = result {
+                span.fail(e.to_string());
+            }
+            self.engine.tracer.end(span);
         }
     }
 
@@ -675,6 +791,13 @@ impl Service {
             )));
         }
         Ok(())
+    }
+}
+
+/// Keeps `trace` in the `ext_data` of a new transaction row.
+fn store_trace(row: &mut TransRow, trace: Option<&TraceContext>) {
+    if let Some(t) = trace {
+        row.ext_data = t.into_ext_data(&row.ext_data);
     }
 }
 

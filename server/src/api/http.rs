@@ -7,11 +7,12 @@ use crate::auth::Scope;
 use crate::error::DtmError;
 use crate::service::{Service, DEFAULT_PAGE};
 use crate::store::ScanQuery;
+use crate::trace::TraceContext;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::Request;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, delete, get, post};
@@ -186,16 +187,43 @@ async fn new_gid(State(s): State<Http>) -> Response {
     )))
 }
 
-async fn prepare(State(s): State<Http>, body: Result<Bytes, BytesRejection>) -> Response {
-    with_trans(body, |req| s.service.prepare(req)).await
+/// The W3C trace context of a request's `traceparent` and `tracestate` headers; None
+/// when absent or invalid.
+pub fn trace_context(headers: &HeaderMap) -> Option<TraceContext> {
+    let values = |name| {
+        headers
+            .get_all(name)
+            .into_iter()
+            .map(|v| v.to_str().unwrap_or_default())
+    };
+    TraceContext::extract(values("traceparent"), values("tracestate"))
 }
 
-async fn submit(State(s): State<Http>, body: Result<Bytes, BytesRejection>) -> Response {
-    with_trans(body, |req| s.service.submit(req)).await
+async fn prepare(
+    State(s): State<Http>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let trace = trace_context(&headers);
+    with_trans(body, |req| s.service.prepare(req, trace)).await
 }
 
-async fn abort(State(s): State<Http>, body: Result<Bytes, BytesRejection>) -> Response {
-    with_trans(body, |req| s.service.abort(req)).await
+async fn submit(
+    State(s): State<Http>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let trace = trace_context(&headers);
+    with_trans(body, |req| s.service.submit(req, trace)).await
+}
+
+async fn abort(
+    State(s): State<Http>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let trace = trace_context(&headers);
+    with_trans(body, |req| s.service.abort(req, trace)).await
 }
 
 async fn force_stop(State(s): State<Http>, body: Result<Bytes, BytesRejection>) -> Response {
@@ -206,7 +234,11 @@ async fn force_stop(State(s): State<Http>, body: Result<Bytes, BytesRejection>) 
     .await
 }
 
-async fn prepare_workflow(State(s): State<Http>, body: Result<Bytes, BytesRejection>) -> Response {
+async fn prepare_workflow(
+    State(s): State<Http>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let body = match body_bytes(body) {
         Ok(b) => b,
         Err(e) => return envelope(Err(e)),
@@ -214,7 +246,7 @@ async fn prepare_workflow(State(s): State<Http>, body: Result<Bytes, BytesReject
     let answer = match trans_body(&body) {
         Ok(req) => s
             .service
-            .prepare_workflow(req)
+            .prepare_workflow(req, trace_context(&headers))
             .await
             .map(|(trans, progresses)| {
                 let progresses: Vec<Value> =

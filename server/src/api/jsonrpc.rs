@@ -1,12 +1,12 @@
 //! The JSON-RPC 2.0 front door on `POST /api/json-rpc` (PROTOCOL.md §3): the same service
 //! calls as HTTP, always answered with HTTP 200 and DTM's error codes.
 
-use super::http::{json_response, Http};
+use super::http::{json_response, trace_context, Http};
 use crate::error::DtmError;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use dtmx::TransRequest;
 use serde_json::{json, Value};
@@ -47,8 +47,12 @@ fn params<T: serde::de::DeserializeOwned>(p: Value) -> Result<T, (i64, String)> 
     serde_json::from_value(p).map_err(|e| (BAD_REQUEST, format!("Bad json request: params: {e}")))
 }
 
-/// Handles one JSON-RPC request.
-pub async fn handle(State(s): State<Http>, body: Result<Bytes, BytesRejection>) -> Response {
+/// Handles one JSON-RPC request; the trace context comes from the HTTP request's headers.
+pub async fn handle(
+    State(s): State<Http>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     // Even an unreadable or oversized body gets a JSON-RPC reply (always HTTP 200).
     let body = match body {
         Ok(b) => b,
@@ -95,10 +99,11 @@ pub async fn handle(State(s): State<Http>, body: Result<Bytes, BytesRejection>) 
         "newGid" => Ok(json!({"gid": svc.new_gid()})),
         "prepare" | "submit" | "abort" => match params::<TransRequest>(p) {
             Ok(t) => {
+                let trace = trace_context(&headers);
                 let r = match method {
-                    "prepare" => svc.prepare(t).await,
-                    "submit" => svc.submit(t).await,
-                    _ => svc.abort(t).await,
+                    "prepare" => svc.prepare(t, trace).await,
+                    "submit" => svc.submit(t, trace).await,
+                    _ => svc.abort(t, trace).await,
                 };
                 r.map(|()| Value::Null).map_err(code_of)
             }

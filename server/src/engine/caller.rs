@@ -3,6 +3,7 @@
 use super::allowlist::Allowlist;
 use super::grpc_caller::GrpcCaller;
 use crate::store::{BranchRow, TransRow};
+use crate::trace::TraceContext;
 use bytes::Bytes;
 use dtmx::{Outcome, Protocol, TransType};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
@@ -108,11 +109,18 @@ impl BranchCaller {
         }
     }
 
-    /// Calls `call` for transaction `trans` and returns its outcome. An empty URL
-    /// succeeds without a call.
-    pub async fn call(&self, trans: &TransRow, call: BranchCall<'_>) -> Outcome {
+    /// Calls `call` for transaction `trans` and returns its outcome, with the HTTP
+    /// status or gRPC code when the branch answered. An empty URL succeeds without a
+    /// call. `trace` is sent as `traceparent` (and `tracestate`) unless the transaction's
+    /// own headers name one.
+    pub async fn call(
+        &self,
+        trans: &TransRow,
+        call: BranchCall<'_>,
+        trace: Option<&TraceContext>,
+    ) -> (Outcome, Option<i64>) {
         if call.url.is_empty() {
-            return Outcome::Success;
+            return (Outcome::Success, None);
         }
         let grpc = is_grpc(trans, call.url);
         // Defence in depth: a transaction stored before the list was set (or by a server
@@ -120,24 +128,33 @@ impl BranchCaller {
         // like an unreachable branch, so fixing the list lets it finish.
         if let Err(why) = self.allowlist.check(call.url, grpc) {
             tracing::warn!(gid = trans.gid, "{why}");
-            return Outcome::Unknown(why);
+            return (Outcome::Unknown(why), None);
         }
+        let trace = trace_headers(trace);
         if grpc {
-            return self.call_grpc(trans, &call).await;
+            return self.call_grpc(trans, &call, &trace).await;
         }
         let json_rpc = trans.protocol == Protocol::JsonRpc.as_str() && call.url.contains("method");
         let result = if json_rpc {
-            self.call_json_rpc(trans, &call).await
+            self.call_json_rpc(trans, &call, &trace).await
         } else {
-            self.call_http(trans, &call).await
+            self.call_http(trans, &call, &trace).await
         };
         match result {
-            Ok(outcome) => outcome,
-            Err(e) => Outcome::Unknown(format!("call {} failed: {e}", call.url)),
+            Ok((outcome, status)) => (outcome, Some(status.into())),
+            Err(e) => (
+                Outcome::Unknown(format!("call {} failed: {e}", call.url)),
+                None,
+            ),
         }
     }
 
-    async fn call_http(&self, trans: &TransRow, call: &BranchCall<'_>) -> Result<Outcome, String> {
+    async fn call_http(
+        &self,
+        trans: &TransRow,
+        call: &BranchCall<'_>,
+        trace: &[(&'static str, String)],
+    ) -> Result<(Outcome, u16), String> {
         let mut url = reqwest::Url::parse(call.url).map_err(|e| format!("invalid url: {e}"))?;
         url.query_pairs_mut()
             .append_pair("gid", &trans.gid)
@@ -150,14 +167,20 @@ impl BranchCaller {
         } else {
             self.http.get(url)
         };
-        let (status, body) = self.send(trans, req).await?;
-        Ok(Outcome::from_http(status, &body))
+        let (status, body) = self.send(trans, req, trace).await?;
+        Ok((Outcome::from_http(status, &body), status))
     }
 
     /// A gRPC branch call: the payload as the raw request message, the branch identity as
-    /// `dtm-*` metadata (`dtm-dtm` empty), then legacy `ext_data` headers and
-    /// `branch_headers` as metadata (PROTOCOL.md §2.4-2.5).
-    async fn call_grpc(&self, trans: &TransRow, call: &BranchCall<'_>) -> Outcome {
+    /// `dtm-*` metadata (`dtm-dtm` empty), then the trace context, then legacy `ext_data`
+    /// headers and `branch_headers` as metadata (PROTOCOL.md §2.4-2.5); a later key
+    /// replaces an earlier one.
+    async fn call_grpc(
+        &self,
+        trans: &TransRow,
+        call: &BranchCall<'_>,
+        trace: &[(&'static str, String)],
+    ) -> (Outcome, Option<i64>) {
         let legacy = legacy_headers(&trans.ext_data);
         let mut metadata: Vec<(&str, &str)> = vec![
             ("dtm-gid", &trans.gid),
@@ -166,6 +189,7 @@ impl BranchCaller {
             ("dtm-op", call.op),
             ("dtm-dtm", ""),
         ];
+        metadata.extend(trace.iter().map(|(k, v)| (*k, v.as_str())));
         metadata.extend(
             legacy
                 .iter()
@@ -192,7 +216,8 @@ impl BranchCaller {
         &self,
         trans: &TransRow,
         call: &BranchCall<'_>,
-    ) -> Result<Outcome, String> {
+        trace: &[(&'static str, String)],
+    ) -> Result<(Outcome, u16), String> {
         let url = reqwest::Url::parse(call.url).map_err(|e| format!("invalid url: {e}"))?;
         let method = url
             .query_pairs()
@@ -219,11 +244,12 @@ impl BranchCaller {
             "id": format!("{:x}", rand::random::<u64>()),
         });
         let req = self.http.post(url).body(body.to_string());
-        let (status, body) = self.send(trans, req).await?;
-        Ok(match Outcome::from_http(status, &body) {
+        let (status, body) = self.send(trans, req, trace).await?;
+        let outcome = match Outcome::from_http(status, &body) {
             Outcome::Success => json_rpc_outcome(&body),
             other => other,
-        })
+        };
+        Ok((outcome, status))
     }
 
     /// Sends a branch request with DTM's headers and the transaction's timeout; returns
@@ -232,11 +258,18 @@ impl BranchCaller {
         &self,
         trans: &TransRow,
         mut req: reqwest::RequestBuilder,
+        trace: &[(&'static str, String)],
     ) -> Result<(u16, Vec<u8>), String> {
-        // Content-type, then legacy ext_data headers, then branch_headers: a later value
-        // replaces an earlier one of the same name (PROTOCOL.md §1.5).
+        // Content-type, then the trace context, then legacy ext_data headers, then
+        // branch_headers: a later value replaces an earlier one of the same name
+        // (PROTOCOL.md §1.5).
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        for (k, v) in trace {
+            if let Ok(v) = HeaderValue::from_str(v) {
+                headers.insert(*k, v);
+            }
+        }
         for (k, v) in legacy_headers(&trans.ext_data)
             .iter()
             .chain(trans.options.branch_headers.iter())
@@ -287,6 +320,16 @@ fn json_rpc_outcome(body: &[u8]) -> Outcome {
     }
 }
 
+/// The `traceparent` and `tracestate` (if any) headers of `trace`.
+fn trace_headers(trace: Option<&TraceContext>) -> Vec<(&'static str, String)> {
+    let Some(t) = trace else { return Vec::new() };
+    let mut headers = vec![("traceparent", t.traceparent())];
+    if let Some(state) = &t.tracestate {
+        headers.push(("tracestate", state.clone()));
+    }
+    headers
+}
+
 /// Headers captured by DTM before August 2022 in `ext_data` (`{"headers":{...}}`).
 fn legacy_headers(ext_data: &str) -> BTreeMap<String, String> {
     #[derive(serde::Deserialize)]
@@ -332,5 +375,8 @@ mod tests {
             "b".to_string()
         );
         assert!(legacy_headers("garbage").is_empty());
+        let traced = r#"{"headers":{"a":"b"},"trace":{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}"#;
+        assert_eq!(legacy_headers(traced).len(), 1);
+        assert!(legacy_headers(r#"{"trace":{"traceparent":"x"}}"#).is_empty());
     }
 }

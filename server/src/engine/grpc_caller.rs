@@ -83,18 +83,24 @@ pub struct GrpcCaller {
 
 impl GrpcCaller {
     /// Calls `url` with `body` as the request message and `metadata` as request metadata,
-    /// giving up after `timeout`.
+    /// giving up after `timeout`. Returns the outcome and the gRPC status code, when the
+    /// branch answered.
     pub async fn call(
         &self,
         url: &str,
         body: Bytes,
         metadata: &[(&str, &str)],
         timeout: Duration,
-    ) -> Outcome {
+    ) -> (Outcome, Option<i64>) {
         match self.try_call(url, body, metadata, timeout).await {
-            Ok(()) => Outcome::Success,
-            Err(CallError::Status(s)) => outcome_from_grpc(s.code() as i32, s.message()),
-            Err(CallError::Local(text)) => Outcome::Unknown(format!("call {url} failed: {text}")),
+            Ok(()) => (Outcome::Success, Some(0)),
+            Err(CallError::Status(s)) => {
+                let code = s.code() as i32;
+                (outcome_from_grpc(code, s.message()), Some(code.into()))
+            }
+            Err(CallError::Local(text)) => {
+                (Outcome::Unknown(format!("call {url} failed: {text}")), None)
+            }
         }
     }
 

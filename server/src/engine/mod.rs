@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::error::DtmError;
 use crate::metrics::Metrics;
 use crate::store::{BranchRow, CronTouch, StatusChange, Store, StoreError, TransRow};
+use crate::trace::{self, SpanKind, TraceContext, Tracer};
 use caller::{BranchCall, BranchCaller};
 use dtmx::{Outcome, TransStatus, TransType};
 use std::sync::Arc;
@@ -26,6 +27,8 @@ pub struct Engine {
     pub clock: Arc<Clock>,
     pub caller: BranchCaller,
     pub metrics: Arc<Metrics>,
+    /// Spans, exported when `Tracing.OtlpEndpoint` is set.
+    pub tracer: Tracer,
 }
 
 /// One processing pass over a transaction and its branches, held in memory.
@@ -42,6 +45,9 @@ pub struct Pass {
     /// Each branch result is committed before the pass goes on (concurrent sagas and
     /// sagas with a timeout, whose rollback plan depends on every recorded result).
     strict: bool,
+    /// Parent of the pass's branch calls: the transaction's stored trace context, or the
+    /// span of the request or recovery pass running it.
+    pub trace: Option<TraceContext>,
 }
 
 /// How the cron fields change after a branch call (PROTOCOL.md §5.3).
@@ -62,12 +68,15 @@ impl Engine {
             Duration::from_secs(config.request_timeout as u64),
             config.branch_host_allowlist.clone(),
         );
+        let metrics = Arc::new(Metrics::default());
+        let tracer = Tracer::new(&config.otlp_endpoint, &config.service_name, metrics.clone());
         Arc::new(Engine {
             store,
             config,
             clock,
             caller,
-            metrics: Arc::new(Metrics::default()),
+            metrics,
+            tracer,
         })
     }
 
@@ -76,9 +85,10 @@ impl Engine {
         self.clock.now_ms()
     }
 
-    /// Starts a pass over `trans`.
+    /// Starts a pass over `trans`, under the trace context stored with it.
     pub fn pass(&self, trans: TransRow, branches: Vec<BranchRow>, durable: bool) -> Pass {
         Pass {
+            trace: TraceContext::from_ext_data(&trans.ext_data),
             trans,
             branches,
             durable,
@@ -88,9 +98,35 @@ impl Engine {
         }
     }
 
+    /// Runs a pass of the cron (a recovery pass) inside a `recovery` span below the
+    /// transaction's stored context, when spans are exported.
+    pub async fn recover(&self, mut pass: Pass) -> Result<(), DtmError> {
+        let Some(mut span) = pass
+            .trace
+            .as_ref()
+            .and_then(|p| self.tracer.start("recovery", SpanKind::Internal, Some(p)))
+        else {
+            return self.process(pass).await;
+        };
+        span.set("dtm.gid", pass.trans.gid.clone());
+        span.set("dtm.trans_type", pass.trans.trans_type.as_str());
+        span.set("dtm.status", pass.trans.status.as_str());
+        pass.trace = Some(span.context.clone());
+        let result = self.process(pass).await;
+        if let Err(e) = &result {
+            span.fail(e.to_string());
+        }
+        self.tracer.end(span);
+        result
+    }
+
     /// Runs one processing pass and applies PROTOCOL.md §5.1 to report its outcome to a
-    /// caller that waits for the result.
-    pub async fn process(&self, mut pass: Pass) -> Result<(), DtmError> {
+    /// caller that waits for the result. Branch calls are made under `pass.trace`.
+    pub async fn process(&self, pass: Pass) -> Result<(), DtmError> {
+        trace::in_pass(pass.trace.clone(), self.process_pass(pass)).await
+    }
+
+    async fn process_pass(&self, mut pass: Pass) -> Result<(), DtmError> {
         let submitted_at_entry = pass.trans.status == TransStatus::Submitted;
         let gid = pass.trans.gid.clone();
         let result = match pass.trans.trans_type {
@@ -164,10 +200,41 @@ impl Engine {
         format!("Timeout after {} seconds", trans.options.timeout_to_fail)
     }
 
-    /// Calls a branch of the pass's transaction.
+    /// Calls a branch of the pass's transaction, in a client span below the pass's trace
+    /// context when spans are exported, else passing that context on unchanged.
     async fn call(&self, trans: &TransRow, call: BranchCall<'_>) -> Outcome {
         let (branch_id, op) = (call.branch_id, call.op);
-        let outcome = self.caller.call(trans, call).await;
+        let parent = trace::pass_context();
+        let grpc = caller::is_grpc(trans, call.url);
+        let mut span = match (&parent, call.url.is_empty()) {
+            (Some(p), false) => self.tracer.start("branch", SpanKind::Client, Some(p)),
+            _ => None,
+        };
+        if let Some(span) = &mut span {
+            span.set("dtm.gid", trans.gid.clone());
+            span.set("dtm.trans_type", trans.trans_type.as_str());
+            span.set("dtm.branch_id", branch_id.to_string());
+            span.set("dtm.op", op.to_string());
+            let key = if grpc { "rpc.method" } else { "url.full" };
+            span.set(key, call.url.to_string());
+        }
+        let sent = span.as_ref().map(|s| &s.context).or(parent.as_ref());
+        let (outcome, code) = self.caller.call(trans, call, sent).await;
+        if let Some(mut span) = span {
+            if let Some(code) = code {
+                let key = if grpc {
+                    "rpc.grpc.status_code"
+                } else {
+                    "http.response.status_code"
+                };
+                span.set(key, code);
+            }
+            span.set("dtm.outcome", outcome_name(&outcome));
+            if !outcome.is_success() {
+                span.fail(format!("{outcome:?}"));
+            }
+            self.tracer.end(span);
+        }
         self.metrics.branch(
             trans.trans_type.as_str(),
             branch_id,
@@ -317,5 +384,15 @@ impl Engine {
         } else {
             pass.dirty.push(index);
         }
+    }
+}
+
+/// The `dtm.outcome` attribute of a branch call span.
+fn outcome_name(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Success => "success",
+        Outcome::Failure(_) => "failure",
+        Outcome::Ongoing(_) => "ongoing",
+        Outcome::Unknown(_) => "error",
     }
 }

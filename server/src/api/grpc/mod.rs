@@ -5,6 +5,7 @@ mod convert;
 
 use crate::error::DtmError;
 use crate::service::Service;
+use crate::trace::TraceContext;
 use futures_util::FutureExt;
 use pb::dtmgimp::dtm_server::{Dtm, DtmServer};
 use pb::dtmgimp::{DtmBranchRequest, DtmGidReply, DtmProgressesReply, DtmRequest, DtmTopicRequest};
@@ -80,24 +81,27 @@ impl Dtm for DtmGrpc {
 
     async fn submit(&self, req: Request<DtmRequest>) -> Result<Response<()>, Status> {
         self.run("submit", async {
+            let trace = trace_context(&req);
             let (trans, bin) = convert::trans_request(req.into_inner())?;
-            self.service.submit_bin(trans, bin).await
+            self.service.submit_bin(trans, bin, trace).await
         })
         .await
     }
 
     async fn prepare(&self, req: Request<DtmRequest>) -> Result<Response<()>, Status> {
         self.run("prepare", async {
+            let trace = trace_context(&req);
             let (trans, bin) = convert::trans_request(req.into_inner())?;
-            self.service.prepare_bin(trans, bin).await
+            self.service.prepare_bin(trans, bin, trace).await
         })
         .await
     }
 
     async fn abort(&self, req: Request<DtmRequest>) -> Result<Response<()>, Status> {
         self.run("abort", async {
+            let trace = trace_context(&req);
             let (trans, _) = convert::trans_request(req.into_inner())?;
-            self.service.abort(trans).await
+            self.service.abort(trans, trace).await
         })
         .await
     }
@@ -118,8 +122,9 @@ impl Dtm for DtmGrpc {
         req: Request<DtmRequest>,
     ) -> Result<Response<DtmProgressesReply>, Status> {
         self.run("prepareworkflow", async {
+            let trace = trace_context(&req);
             let (trans, _) = convert::trans_request(req.into_inner())?;
-            let (trans, branches) = self.service.prepare_workflow(trans).await?;
+            let (trans, branches) = self.service.prepare_workflow(trans, trace).await?;
             Ok(convert::progresses(&trans, &branches))
         })
         .await
@@ -148,6 +153,18 @@ impl Dtm for DtmGrpc {
         })
         .await
     }
+}
+
+/// The W3C trace context of a call's `traceparent` and `tracestate` metadata; None when
+/// absent or invalid.
+fn trace_context<T>(req: &Request<T>) -> Option<TraceContext> {
+    let values = |name| {
+        req.metadata()
+            .get_all(name)
+            .into_iter()
+            .map(|v| v.to_str().unwrap_or_default())
+    };
+    TraceContext::extract(values("traceparent"), values("tracestate"))
 }
 
 /// Serves the gRPC front door on `listener` until the task is dropped. Request messages
