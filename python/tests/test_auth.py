@@ -1,5 +1,6 @@
 """A server with authentication on (AUTH_SUBMIT_TOKENS): without a token, or with an
-unknown one, the server refuses (HTTP 401, ServerError); with ``Client(token=...)`` the
+unknown one, the server refuses (HTTP 401, ServerError), and a metrics token lacks the
+submit scope (HTTP 403, ServerError); with ``Client(token=...)`` the
 saga succeeds; a malformed token is refused before any request."""
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import dtmx
 from conftest import start_server
 
 TOKEN = "py-submit-token-0123456789"
+METRICS_TOKEN = "py-metrics-token-0123456789"
 
 
 @pytest.fixture(scope="module")
 def auth_server() -> Iterator[str]:
-    with start_server(AUTH_SUBMIT_TOKENS=TOKEN) as url:
+    with start_server(AUTH_SUBMIT_TOKENS=TOKEN, AUTH_METRICS_TOKENS=METRICS_TOKEN) as url:
         yield url
 
 
@@ -66,6 +68,13 @@ def test_without_token_the_server_refuses(auth_server: str, branch_url: str) -> 
 def test_unknown_token_is_refused(auth_server: str, branch_url: str) -> None:
     client = dtmx.Client(auth_server, token="not-a-known-token-0123456789")
     with pytest.raises(dtmx.ServerError):
+        saga(client, branch_url).submit()
+
+
+def test_token_without_the_scope_is_refused(auth_server: str, branch_url: str) -> None:
+    # HTTP 403: also a ServerError, with the server's message.
+    client = dtmx.Client(auth_server, token=METRICS_TOKEN)
+    with pytest.raises(dtmx.ServerError, match="submit"):
         saga(client, branch_url).submit()
 
 
