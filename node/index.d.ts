@@ -83,9 +83,16 @@ export class TimeoutError extends DtmxError {}
 export class DatabaseError extends DtmxError {}
 export class InternalError extends DtmxError {}
 
+/** Options of `new Client(server, options)`. */
+export interface ClientOptions {
+  /** Bearer token for a server with authentication on: every request to the server (not to
+   * branches) carries `Authorization: Bearer <token>`. */
+  token?: string;
+}
+
 /** A DTM server (`http://host:36789/api/dtmsvr`). */
 export class Client {
-  constructor(server: string);
+  constructor(server: string, options?: ClientOptions);
   readonly server: string;
   localGid(): string;
   newGid(): Promise<string>;

@@ -87,9 +87,16 @@ export const byKind: Record<ErrorKind, typeof DtmxError>;
 /** The kind of a dtmx error, or null for anything else. */
 export function kindOf(error: unknown): ErrorKind | null;
 
+/** Options of `new Client(server, options)`. */
+export interface ClientOptions {
+  /** Bearer token for a server with authentication on: every request to the server (not to
+   * branches) carries `Authorization: Bearer <token>`. */
+  token?: string;
+}
+
 /** A DTM server (`http://host:36789/api/dtmsvr`). */
 export class Client {
-  constructor(server: string);
+  constructor(server: string, options?: ClientOptions);
   readonly server: string;
   localGid(): string;
   newGid(): Promise<string>;

@@ -71,9 +71,23 @@ function nativeClient(dtm) {
 
 /** A DTM server (`http://host:36789/api/dtmsvr`). */
 export class Client {
-  constructor(server) {
+  /**
+   * A client of `server`. `options.token`: the bearer token for a server with
+   * authentication on, sent as `Authorization: Bearer <token>` on every request to the
+   * server (not to branches).
+   */
+  constructor(server, options) {
     loaded();
-    this.native = new native.NativeClient(server);
+    let token;
+    if (options !== undefined && options !== null) {
+      if (typeof options !== 'object') throw new InvalidArgumentError('options must be an object');
+      for (const k of Object.keys(options)) {
+        if (k !== 'token') throw new InvalidArgumentError(`unknown client option ${JSON.stringify(k)}`);
+      }
+      token = options.token ?? undefined;
+      if (token !== undefined && typeof token !== 'string') throw new InvalidArgumentError('token must be a string');
+    }
+    this.native = new native.NativeClient(server, token);
   }
 
   /** The server URL. */

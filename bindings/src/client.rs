@@ -31,6 +31,16 @@ impl Client {
         })
     }
 
+    /// The same client sending `Authorization: Bearer <token>` on every request to the
+    /// server (not to branches), for servers with authentication on. The token must be
+    /// non-empty, without whitespace or control characters.
+    pub fn with_token(self, token: &str) -> Result<Client> {
+        check_token(token)?;
+        Ok(Client {
+            inner: self.inner.with_token(token),
+        })
+    }
+
     /// The core client, for everything the facade does not wrap (queries, raw requests).
     pub fn dtm(&self) -> &DtmClient {
         &self.inner
@@ -94,6 +104,21 @@ fn check_server(server: &str) -> Result<()> {
     Ok(())
 }
 
+/// A bearer token fit for an `Authorization` header: non-empty, printable, no whitespace.
+/// The server's own rules (16 characters or more of `[A-Za-z0-9-._~+/=]`) are left to the
+/// server, which answers 401 for a token it does not know.
+pub fn check_token(token: &str) -> Result<()> {
+    if token.is_empty() {
+        return Err(invalid("token must not be empty"));
+    }
+    if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid(
+            "token must not contain whitespace or control characters",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +151,39 @@ mod tests {
             .expect("saga");
         assert!(saga.options().wait_result);
         assert_eq!(saga.gid().len(), 22);
+    }
+
+    #[test]
+    fn tokens() {
+        use dtmx::ErrorKind;
+        let c = Client::new("http://dtm/api/dtmsvr").expect("valid");
+        let t = c
+            .clone()
+            .with_token("t0k3n-0123456789abcdef")
+            .expect("token");
+        let req = t.dtm().dtm_request("submit", vec![], 3);
+        assert_eq!(
+            req.header("Authorization"),
+            Some("Bearer t0k3n-0123456789abcdef")
+        );
+        assert_eq!(
+            c.dtm()
+                .dtm_request("submit", vec![], 3)
+                .header("Authorization"),
+            None
+        );
+        for bad in [
+            "",
+            "a b",
+            "tok\n",
+            "tok\r\nX-Evil: 1",
+            "\ttok",
+            "tok\u{0}",
+            "tok\u{7f}",
+            "tok\u{a0}",
+        ] {
+            let e = c.clone().with_token(bad).expect_err(bad);
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad:?}");
+        }
     }
 }

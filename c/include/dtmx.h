@@ -446,6 +446,16 @@ struct DtmxClient *dtmx_client_new_with_transport(const char *server,
                                                   void *user,
                                                   struct DtmxError *error);
 
+// Makes `client` send `Authorization: Bearer <token>` on every request to the server
+// (not to branches), for servers with authentication on. The token must be non-NULL,
+// non-empty, without whitespace or control characters (`DTMX_INVALID_ARGUMENT`
+// otherwise, and the client is unchanged); a second call replaces the token. Call it
+// before the client is shared with other threads; transactions made before keep what
+// the client had when they were made.
+enum DtmxCode dtmx_client_set_token(struct DtmxClient *client,
+                                    const char *token,
+                                    struct DtmxError *error);
+
 // Frees a client. NULL-safe. Transactions made from it stay usable.
 void dtmx_client_free(struct DtmxClient *client);
 

@@ -251,6 +251,10 @@ struct DtmxClient *dtmx_client_new_with_transport(const char *server,
                                                   void *user,
                                                   struct DtmxError *error);
 
+enum DtmxCode dtmx_client_set_token(struct DtmxClient *client,
+                                    const char *token,
+                                    struct DtmxError *error);
+
 void dtmx_client_free(struct DtmxClient *client);
 
 char *dtmx_client_new_gid(const struct DtmxClient *client, struct DtmxError *error);

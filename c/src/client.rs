@@ -1,9 +1,10 @@
 //! `DtmxClient`: a DTM server and how to reach it (libdtmx's HTTP client, or a host
 //! callback), plus the queries that are not transactions.
 
-use crate::error::DtmxError;
+use crate::error::{DtmxCode, DtmxError};
 use crate::ffi::{
-    boxed, bytes, c_string, free_boxed, guard, guard_plain, handle, opt_text, owned, text,
+    boxed, bytes, c_string, free_boxed, guard, guard_code, guard_plain, handle, handle_mut,
+    opt_text, owned, text,
 };
 use dtmx_bindings::dtmx::transport::{HttpRequest, HttpResponse};
 use dtmx_bindings::error::invalid;
@@ -120,6 +121,26 @@ pub extern "C" fn dtmx_client_new_with_transport(
         let transport = CallbackTransport::new(move |r| host.send(r));
         let inner = Client::with_transport(text(server, "server")?, Arc::new(transport))?;
         Ok(boxed(DtmxClient { inner }))
+    })
+}
+
+/// Makes `client` send `Authorization: Bearer <token>` on every request to the server
+/// (not to branches), for servers with authentication on. The token must be non-NULL,
+/// non-empty, without whitespace or control characters (`DTMX_INVALID_ARGUMENT`
+/// otherwise, and the client is unchanged); a second call replaces the token. Call it
+/// before the client is shared with other threads; transactions made before keep what
+/// the client had when they were made.
+#[no_mangle]
+pub extern "C" fn dtmx_client_set_token(
+    client: *mut DtmxClient,
+    token: *const c_char,
+    error: *mut DtmxError,
+) -> DtmxCode {
+    guard_code(error, || {
+        let c = handle_mut(client, "client")?;
+        let token = text(token, "token")?;
+        c.inner = c.inner.clone().with_token(token)?;
+        Ok(())
     })
 }
 

@@ -1,5 +1,6 @@
 /* End-to-end tests of libdtmx against a real dtmx server and a business service
- * (tests/busi.py). Usage: e2e <dtm server URL> <business service URL>. */
+ * (tests/busi.py). Usage: e2e <dtm server URL> <business service URL> [<URL of a server
+ * with authentication on> <its submit token>]. */
 #include "check.h"
 
 static const char *DTM, *BUSI;
@@ -228,6 +229,65 @@ static int busi_saw(const char *gid, const char *what) {
   return found;
 }
 
+/* A saga of one TransOut step on `c`: its submit's code; the message in `err`. */
+static DtmxCode submit_one(DtmxClient *c, DtmxError *err, char **gid) {
+  DtmxSaga *saga = dtmx_saga_new(c, NULL, "{\"wait_result\":true}", err);
+  CHECK(saga != NULL, "new: %s", err->message);
+  if (saga == NULL) return err->code;
+  dtmx_saga_add(saga, busi_url("TransOut"), busi_url("TransOutRevert"), "{}", err);
+  DtmxCode code = dtmx_saga_submit(saga, err);
+  if (gid != NULL) {
+    size_t n = strlen(dtmx_saga_gid(saga)) + 1;
+    *gid = malloc(n);
+    memcpy(*gid, dtmx_saga_gid(saga), n);
+  }
+  dtmx_saga_free(saga);
+  return code;
+}
+
+static void test_token(const char *server, const char *token) {
+  case_begin("bearer token");
+  DtmxError err = {0};
+  DtmxClient *c = dtmx_client_new(server, &err);
+  CHECK(c != NULL, "client: %s", err.message);
+
+  /* Without a token the server answers 401: a server error. */
+  CHECK(submit_one(c, &err, NULL) == DTMX_SERVER, "no token: %s", code_name(err.code));
+  CHECK(err.message != NULL && strlen(err.message) > 0, "a message");
+  char *gid = dtmx_client_new_gid(c, &err);
+  CHECK(gid == NULL && err.code == DTMX_SERVER, "new gid without token: %s", code_name(err.code));
+
+  /* Malformed tokens are refused and leave the client as it was. */
+  const char *bad[] = {"", "a b", "tok\n", "tok\r\nX-Evil: 1", "\ttok", NULL};
+  for (int i = 0; bad[i] != NULL; i++) {
+    CHECK(dtmx_client_set_token(c, bad[i], &err) == DTMX_INVALID_ARGUMENT, "bad token %d", i);
+    CHECK(err.message != NULL && strstr(err.message, "token") != NULL, "message: %s",
+          err.message);
+  }
+  CHECK(dtmx_client_set_token(c, NULL, &err) == DTMX_INVALID_ARGUMENT, "NULL token");
+  CHECK(dtmx_client_set_token(NULL, token, &err) == DTMX_INVALID_ARGUMENT, "NULL client");
+
+  /* An unknown token: refused by the server. */
+  CHECK(dtmx_client_set_token(c, "not-a-known-token-0123456789", &err) == DTMX_OK, "set: %s",
+        err.message);
+  CHECK(submit_one(c, &err, NULL) == DTMX_SERVER, "unknown token: %s", code_name(err.code));
+
+  /* The right token: the saga succeeds. */
+  CHECK(dtmx_client_set_token(c, token, &err) == DTMX_OK, "set: %s", err.message);
+  char *saga_gid = NULL;
+  CHECK(submit_one(c, &err, &saga_gid) == DTMX_OK, "with token: %s", err.message);
+  char *status = dtmx_client_wait_final(c, saga_gid, 10000, &err);
+  CHECK_STR(status, "succeed");
+  gid = dtmx_client_new_gid(c, &err);
+  CHECK(gid != NULL && strlen(gid) > 0, "new gid with token: %s", err.message);
+  dtmx_string_free(gid);
+  dtmx_string_free(status);
+  free(saga_gid);
+  dtmx_client_free(c);
+  dtmx_error_free(&err);
+  case_end();
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: e2e <dtm server URL> <business service URL>\n");
@@ -252,6 +312,7 @@ int main(int argc, char **argv) {
   test_tcc(1);
   test_query();
   test_bad_input();
+  if (argc >= 5) test_token(argv[3], argv[4]);
   dtmx_client_free(client);
   dtmx_client_free(records);
   return summary("e2e");

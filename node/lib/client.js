@@ -36,8 +36,22 @@ function checked(reply) {
 
 /** A DTM server (`http://host:36789/api/dtmsvr`). */
 class Client {
-  constructor(server) {
-    this.native = call(() => new native.NativeClient(server));
+  /**
+   * A client of `server`. `options.token`: the bearer token for a server with
+   * authentication on, sent as `Authorization: Bearer <token>` on every request to the
+   * server (not to branches).
+   */
+  constructor(server, options) {
+    let token;
+    if (options !== undefined && options !== null) {
+      if (typeof options !== 'object') throw new byKind.invalid_argument('options must be an object');
+      for (const k of Object.keys(options)) {
+        if (k !== 'token') throw new byKind.invalid_argument(`unknown client option ${JSON.stringify(k)}`);
+      }
+      token = options.token ?? undefined;
+      if (token !== undefined && typeof token !== 'string') throw new byKind.invalid_argument('token must be a string');
+    }
+    this.native = call(() => new native.NativeClient(server, token));
   }
 
   /** The server URL. */

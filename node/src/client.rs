@@ -66,12 +66,16 @@ pub struct NativeClient {
 
 #[napi]
 impl NativeClient {
-    /// A client of `server`.
+    /// A client of `server`, sending `Authorization: Bearer <token>` to it when `token` is
+    /// given.
     #[napi(constructor, catch_unwind)]
-    pub fn new(server: String) -> napi::Result<Self, String> {
-        Ok(NativeClient {
-            inner: js(Facade::new(&server))?,
-        })
+    pub fn new(server: String, token: Option<String>) -> napi::Result<Self, String> {
+        let inner = js(Facade::new(&server))?;
+        let inner = match token {
+            None => inner,
+            Some(t) => js(inner.with_token(&t))?,
+        };
+        Ok(NativeClient { inner })
     }
 
     /// The server URL.

@@ -39,8 +39,9 @@ function serverBinary() {
   return bin;
 }
 
-/** Starts a real dtmx server on free ports with a fresh store: `{url, stop}`. */
-async function startServer() {
+/** Starts a real dtmx server on free ports with a fresh store and `extraEnv` (e.g.
+ * `AUTH_SUBMIT_TOKENS`): `{url, stop}`. */
+async function startServer(extraEnv = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dtmx-node-'));
   const port = await freePort();
   const env = {
@@ -51,6 +52,7 @@ async function startServer() {
     STORE_PATH: path.join(dir, 'dtmx.db'),
     LOG_LEVEL: 'warn',
     TRANS_CRON_INTERVAL: '1',
+    ...extraEnv,
   };
   const log = fs.openSync(path.join(dir, 'server.log'), 'w');
   const proc = spawn(serverBinary(), [], { env, stdio: ['ignore', log, log] });

@@ -39,10 +39,15 @@ class Client:
     Options accepted by every transaction factory: ``wait_result``, ``timeout_to_fail``,
     ``retry_interval``, ``request_timeout``, ``retry_limit``, ``branch_headers`` and
     ``concurrent``.
+
+    ``token`` is the bearer token for a server with authentication on: every request to
+    the server (not to branches) then carries ``Authorization: Bearer <token>``. A token
+    that is empty or holds whitespace or control characters raises
+    :class:`InvalidArgumentError`.
     """
 
-    def __init__(self, server: str, *, transport: Optional[Transport] = None) -> None:
-        self._n = _native.Client(server, transport)
+    def __init__(self, server: str, *, transport: Optional[Transport] = None, token: Optional[str] = None) -> None:
+        self._n = _native.Client(server, transport, token)
 
     @property
     def server(self) -> str:

@@ -24,14 +24,18 @@ pub struct Client {
 impl Client {
     /// The constructor.
     #[new]
-    #[pyo3(signature = (server, transport=None))]
-    fn new(server: &str, transport: Option<PyObject>) -> PyResult<Client> {
+    #[pyo3(signature = (server, transport=None, token=None))]
+    fn new(server: &str, transport: Option<PyObject>, token: Option<&str>) -> PyResult<Client> {
         let inner = match transport {
             None => Facade::new(server),
             Some(t) => Facade::with_transport(
                 server,
                 Arc::new(CallbackTransport::new(move |r| call_transport(&t, r))),
             ),
+        };
+        let inner = match token {
+            None => inner,
+            Some(token) => inner.and_then(|c| c.with_token(token)),
         };
         Ok(Client {
             inner: py_result(inner)?,

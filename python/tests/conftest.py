@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
@@ -41,29 +42,39 @@ def server_binary() -> pathlib.Path:
     return default
 
 
-@pytest.fixture(scope="session")
-def dtm_server() -> Iterator[str]:
-    """A real dtmx server on a free port with a fresh store: its /api/dtmsvr URL."""
+@contextlib.contextmanager
+def start_server(**extra_env: str) -> Iterator[str]:
+    """A real dtmx server on a free port with a fresh store and ``extra_env`` (e.g.
+    ``AUTH_SUBMIT_TOKENS``): its /api/dtmsvr URL."""
     tmp = tempfile.mkdtemp(prefix="dtmx-py-")
     port = free_port()
     env = dict(os.environ, HTTP_HOST="127.0.0.1", HTTP_PORT=str(port), GRPC_PORT=str(free_port()),
                STORE_PATH=os.path.join(tmp, "dtmx.db"), LOG_LEVEL="warn",
-               TRANS_CRON_INTERVAL="1")
+               TRANS_CRON_INTERVAL="1", **extra_env)
     log = open(os.path.join(tmp, "server.log"), "wb")
     proc = subprocess.Popen([str(server_binary())], env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(base + "/api/ping", timeout=1).read()
-            break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError("dtmx server exited: " + open(log.name).read())
-            time.sleep(0.1)
-    yield base + "/api/dtmsvr"
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/api/ping", timeout=1).read()
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError("dtmx server exited: " + open(log.name).read())
+                time.sleep(0.1)
+        yield base + "/api/dtmsvr"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def dtm_server() -> Iterator[str]:
+    """A real dtmx server on a free port with a fresh store: its /api/dtmsvr URL."""
+    with start_server() as url:
+        yield url
 
 
 MYSQL = dict(host="127.0.0.1", port=3306, user="root", password="")

@@ -15,13 +15,17 @@ pub struct NativeClient {
 
 #[wasm_bindgen]
 impl NativeClient {
-    /// A client of `server`; throws an `InvalidArgumentError` for a URL that is not
-    /// `http(s)://host...`.
+    /// A client of `server`, sending `Authorization: Bearer <token>` to it when `token` is
+    /// given; throws an `InvalidArgumentError` for a URL that is not `http(s)://host...`
+    /// or a token that is empty or holds whitespace or control characters.
     #[wasm_bindgen(constructor)]
-    pub fn new(server: &str) -> JsResult<NativeClient> {
-        Ok(NativeClient {
-            inner: js(Client::new(server))?,
-        })
+    pub fn new(server: &str, token: Option<String>) -> JsResult<NativeClient> {
+        let inner = js(Client::new(server))?;
+        let inner = match token {
+            None => inner,
+            Some(t) => js(inner.with_token(&t))?,
+        };
+        Ok(NativeClient { inner })
     }
 
     /// The server URL.

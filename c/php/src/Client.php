@@ -15,6 +15,10 @@ use FFI\CData;
  * `$transport(string $method, string $url, array $headers, ?string $body, int $timeoutMs)`
  * instead of libdtmx's own HTTP client: `$headers` is a list of `[name, value]`, and it
  * returns `[int $status, string $body]` or throws (a TransportError for the caller).
+ *
+ * With `$token`, every request to the server (not to branches) carries
+ * `Authorization: Bearer <token>`, for servers with authentication on; an empty token or
+ * one with whitespace or control characters throws InvalidArgumentError.
  */
 final class Client
 {
@@ -23,13 +27,28 @@ final class Client
     /** The `user` of the transport callback (its id), when there is one. */
     private ?CData $user = null;
 
-    public function __construct(public readonly string $server, ?callable $transport = null)
+    public function __construct(public readonly string $server, ?callable $transport = null, ?string $token = null)
     {
         $ffi = Native::ffi();
         if ($transport === null) {
             $this->handle = Native::call(fn ($e) => $ffi->dtmx_client_new($server, $e));
-            return;
+        } else {
+            $this->withTransport($ffi, $server, $transport);
         }
+        if ($token !== null) {
+            try {
+                Native::call(fn ($e) => $ffi->dtmx_client_set_token($this->handle, $token, $e));
+            } catch (\Throwable $t) {
+                $this->__destruct();
+                unset($this->handle);
+                $this->user = null;
+                throw $t;
+            }
+        }
+    }
+
+    private function withTransport(FFI $ffi, string $server, callable $transport): void
+    {
         $transport = $transport(...);
         $this->user = Native::register(static function ($request, $response) use ($transport, $ffi): void {
             try {

@@ -38,11 +38,12 @@ module TestKit
     URI.decode_www_form(query).to_h
   end
 
-  # A real dtmx server on free ports with a fresh store; `stop` ends it.
+  # A real dtmx server on free ports with a fresh store and `extra_env` added (e.g.
+  # AUTH_SUBMIT_TOKENS); `stop` ends it.
   class Server
     attr_reader :url, :base
 
-    def initialize
+    def initialize(extra_env = {})
       @dir = Dir.mktmpdir('dtmx-ruby-')
       bin = ENV['DTMX_BIN'] || File.join(REPO, 'target', 'debug', 'dtmx')
       raise "no dtmx server binary at #{bin} (set DTMX_BIN)" unless File.executable?(bin)
@@ -51,7 +52,7 @@ module TestKit
       env = {
         'HTTP_HOST' => '127.0.0.1', 'HTTP_PORT' => port.to_s, 'GRPC_PORT' => TestKit.free_port.to_s,
         'STORE_PATH' => File.join(@dir, 'dtmx.db'), 'LOG_LEVEL' => 'warn', 'TRANS_CRON_INTERVAL' => '1'
-      }
+      }.merge(extra_env)
       @log = File.join(@dir, 'server.log')
       @pid = Process.spawn(env, bin, in: File::NULL, out: @log, err: @log)
       @base = "http://127.0.0.1:#{port}"

@@ -1,9 +1,12 @@
 // Compiled by test/types.test.js with `tsc --noEmit`: the declared API in use.
 import { Client, Saga, Msg, FailureError, DtmxError, Barrier, BarrierTable, reply, parseBranch, express } from 'dtmx';
-import type { Branch, TransOptions, ErrorKind } from 'dtmx';
+import type { Branch, TransOptions, ErrorKind, ClientOptions } from 'dtmx';
 
 async function main(): Promise<void> {
   const dtm = new Client('http://127.0.0.1:36789/api/dtmsvr');
+  const clientOptions: ClientOptions = { token: 'submit-token-0123456789' };
+  const authed: Client = new Client('http://127.0.0.1:36789/api/dtmsvr', clientOptions);
+  void authed;
   const options: TransOptions = { waitResult: true, retryLimit: 2, branchHeaders: { 'x-trace': '1' } };
   const saga: Saga = dtm.saga(options).add('http://busi/TransOut', 'http://busi/TransOutRevert', { amount: 30 });
   await saga.submit();

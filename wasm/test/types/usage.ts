@@ -2,12 +2,14 @@
 
 import {
   init, Client, Barrier, BarrierTable, DtmxError, FailureError, parseBranch, reply, runBarrier,
-  queryPrepared, outcomeOf, type BarrierDb, type Branch, type TransOptions,
+  queryPrepared, outcomeOf, type BarrierDb, type Branch, type TransOptions, type ClientOptions,
 } from 'dtmx-wasm';
 
 export async function usage(db: BarrierDb): Promise<string> {
   await init();
   const client = new Client('http://localhost:36789/api/dtmsvr');
+  const clientOptions: ClientOptions = { token: 'submit-token-0123456789' };
+  void new Client('http://localhost:36789/api/dtmsvr', clientOptions);
   const options: TransOptions = { waitResult: true, branchHeaders: { 'X-Trace': '1' } };
   const saga = client.saga(undefined, options).add('http://b/a', 'http://b/c', { amount: 1 });
   await saga.submit();

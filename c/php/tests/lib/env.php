@@ -10,6 +10,7 @@ final class Env
     /** @var list<resource> */
     private static array $procs = [];
     private static ?string $dtm = null;
+    private static ?string $dtmAuth = null;
     private static ?array $busi = null;
     private static ?string $tmp = null;
 
@@ -127,26 +128,39 @@ final class Env
     /** The URL of a real dtmx server (started once, on free ports, with a fresh store). */
     public static function dtm(): string
     {
-        if (self::$dtm !== null) {
-            return self::$dtm;
-        }
+        return self::$dtm ??= self::startDtm('dtmx', []);
+    }
+
+    /** The submit token of the server of `dtmAuth()`. */
+    public const AUTH_TOKEN = 'php-submit-token-0123456789';
+
+    /** The URL of a real dtmx server with authentication on (AUTH_SUBMIT_TOKENS=AUTH_TOKEN). */
+    public static function dtmAuth(): string
+    {
+        return self::$dtmAuth ??= self::startDtm('dtmx-auth', ['AUTH_SUBMIT_TOKENS' => self::AUTH_TOKEN]);
+    }
+
+    /** Starts a dtmx server on free ports with a fresh store and `$env` added: its URL. */
+    private static function startDtm(string $name, array $env): string
+    {
         $bin = getenv('DTMX_BIN') ?: self::repo() . '/target/debug/dtmx';
         if (!is_executable($bin)) {
             throw new RuntimeException("no dtmx server binary at $bin (build it: cargo build -p dtmx-server --bin dtmx, or set DTMX_BIN)");
         }
         $port = self::freePort();
-        $dir = self::tmp();
+        $dir = self::tmp() . "/$name";
+        @mkdir($dir);
         $log = "$dir/dtmx.log";
-        $proc = self::spawn([$bin], [
+        $proc = self::spawn([$bin], array_merge([
             'HTTP_HOST' => '127.0.0.1',
             'HTTP_PORT' => (string) $port,
             'GRPC_PORT' => (string) self::freePort(),
             'STORE_PATH' => "$dir/dtmx.db",
             'LOG_LEVEL' => 'warn',
             'TRANS_CRON_INTERVAL' => '1',
-        ], $log);
+        ], $env), $log);
         self::waitUp("http://127.0.0.1:$port/api/ping", $proc, $log);
-        return self::$dtm = "http://127.0.0.1:$port/api/dtmsvr";
+        return "http://127.0.0.1:$port/api/dtmsvr";
     }
 
     /**

@@ -10,6 +10,10 @@ module Dtmx
 
   # A DTM server to talk to (`http://host:36789/api/dtmsvr`). Thread-safe: share one.
   # Transactions made from a client keep it alive while they are.
+  #
+  # `token:` is the bearer token for a server with authentication on: every request to
+  # the server (not to branches) then carries `Authorization: Bearer <token>`. An empty
+  # token or one with whitespace or control characters raises InvalidArgumentError.
   class Client
     include Handle
 
@@ -17,19 +21,21 @@ module Dtmx
     attr_reader :server
 
     # A client sending over libdtmx's own HTTP client.
-    def initialize(server)
+    def initialize(server, token: nil)
       @server = server
       @ptr = Native.handle(:dtmx_client_free) { |err| Native.dtmx_client_new(server, err) }
+      set_token(token) unless token.nil?
     end
 
     # A client that sends every request through the block, for hosts with their own HTTP
     # stack and for tests: the block gets a Dtmx::HttpRequest and returns [status, body];
     # an exception it raises fails the request (a TransportError with its message).
-    def self.with_transport(server, &transport)
+    def self.with_transport(server, token: nil, &transport)
       raise ArgumentError, 'with_transport needs a block' unless transport
 
       client = allocate
       client.send(:init_transport, server, transport)
+      client.send(:set_token, token) unless token.nil?
       client
     end
 
@@ -77,6 +83,12 @@ module Dtmx
     end
 
     private
+
+    def set_token(token)
+      raise InvalidArgumentError, 'token must be a String' unless token.is_a?(String)
+
+      Native.check { |err| Native.dtmx_client_set_token(self, token, err) }
+    end
 
     def init_transport(server, transport)
       @server = server

@@ -112,6 +112,7 @@ module Dtmx
     # -- clients (the blocking ones release the GVL)
     attach_function :dtmx_client_new, %i[string pointer], :pointer, blocking: true
     attach_function :dtmx_client_new_with_transport, %i[string send_fn pointer pointer], :pointer
+    attach_function :dtmx_client_set_token, %i[pointer string pointer], :int
     attach_function :dtmx_client_free, [:pointer], :void
     attach_function :dtmx_client_new_gid, %i[pointer pointer], :pointer, blocking: true
     attach_function :dtmx_client_local_gid, %i[pointer pointer], :pointer
