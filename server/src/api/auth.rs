@@ -7,7 +7,7 @@ use crate::auth::{Refusal, Scope, Tokens};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Router;
 use serde_json::json;
 use std::convert::Infallible;
@@ -96,7 +96,7 @@ fn refuse(refusal: Refusal, style: Style) -> Response {
     if let Ok(v) = HeaderValue::from_str(&challenge) {
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
-    resp.into_response()
+    resp
 }
 
 /// The scope a `dtmgimp.Dtm` method needs: topics are admin, the rest is the transaction

@@ -93,20 +93,7 @@ impl BranchCaller {
 
     /// Posts a JSON body to `url` (the alert webhook); any non-2xx status is an error.
     pub async fn post_json(&self, url: &str, body: String) -> Result<(), String> {
-        let resp = self
-            .http
-            .post(url)
-            .header("Content-Type", "application/json")
-            .body(body)
-            .timeout(self.default_timeout)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        if resp.status().is_success() {
-            Ok(())
-        } else {
-            Err(format!("status {}", resp.status()))
-        }
+        post_json(&self.http, url, body, self.default_timeout).await
     }
 
     /// Calls `call` for transaction `trans` and returns its outcome, with the HTTP
@@ -328,6 +315,29 @@ fn trace_headers(trace: Option<&TraceContext>) -> Vec<(&'static str, String)> {
         headers.push(("tracestate", state.clone()));
     }
     headers
+}
+
+/// Posts a JSON body to `url` with `client` within `timeout`; any non-2xx status is an
+/// error.
+pub async fn post_json(
+    client: &reqwest::Client,
+    url: &str,
+    body: String,
+    timeout: Duration,
+) -> Result<(), String> {
+    let resp = client
+        .post(url)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if resp.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("status {}", resp.status()))
+    }
 }
 
 /// Headers captured by DTM before August 2022 in `ext_data` (`{"headers":{...}}`).

@@ -205,11 +205,12 @@ impl Engine {
     async fn call(&self, trans: &TransRow, call: BranchCall<'_>) -> Outcome {
         let (branch_id, op) = (call.branch_id, call.op);
         let parent = trace::pass_context();
-        let grpc = caller::is_grpc(trans, call.url);
         let mut span = match (&parent, call.url.is_empty()) {
             (Some(p), false) => self.tracer.start("branch", SpanKind::Client, Some(p)),
             _ => None,
         };
+        // Only a span needs to know the protocol (the caller works it out itself).
+        let grpc = span.is_some() && caller::is_grpc(trans, call.url);
         if let Some(span) = &mut span {
             span.set("dtm.gid", trans.gid.clone());
             span.set("dtm.trans_type", trans.trans_type.as_str());

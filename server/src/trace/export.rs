@@ -7,6 +7,7 @@
 //! spans are queued. Export errors are logged at most once a minute.
 
 use super::context::{hex_string, TraceContext};
+use crate::engine::caller::post_json;
 use crate::metrics::Metrics;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -183,10 +184,7 @@ fn unix_nanos() -> u64 {
 
 /// Collects spans into batches and posts them until every sender is gone.
 async fn export_loop(mut rx: mpsc::Receiver<Message>, url: String, service_name: String) {
-    let client = reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .build()
-        .unwrap_or_default();
+    let client = reqwest::Client::new();
     let resource = json!({"attributes": [
         {"key": "service.name", "value": {"stringValue": service_name}}
     ]});
@@ -217,7 +215,7 @@ async fn export_loop(mut rx: mpsc::Receiver<Message>, url: String, service_name:
                     "spans": std::mem::take(&mut batch),
                 }],
             }]});
-            if let Err(e) = post(&client, &url, body).await {
+            if let Err(e) = post_json(&client, &url, body.to_string(), TIMEOUT).await {
                 if last_error.map_or(true, |t| t.elapsed() >= ERROR_LOG_EVERY) {
                     tracing::warn!("span export to {url} failed (logged once a minute): {e}");
                     last_error = Some(Instant::now());
@@ -227,21 +225,6 @@ async fn export_loop(mut rx: mpsc::Receiver<Message>, url: String, service_name:
         if let Some(done) = flushed {
             let _ = done.send(());
         }
-    }
-}
-
-async fn post(client: &reqwest::Client, url: &str, body: Value) -> Result<(), String> {
-    let resp = client
-        .post(url)
-        .header("Content-Type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    if resp.status().is_success() {
-        Ok(())
-    } else {
-        Err(format!("status {}", resp.status()))
     }
 }
 
