@@ -1,6 +1,7 @@
 //! Prometheus metrics with DTM's names (PROTOCOL.md §9), rendered in the text exposition
 //! format on `GET /api/metrics`. Labels never carry query strings or gids.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
@@ -45,19 +46,65 @@ pub struct Metrics {
     families: Mutex<Families>,
 }
 
-fn labels(pairs: &[(&str, &str)]) -> Labels {
-    let mut out = String::new();
+/// Writes `pairs` as `a="x",b="y"` to `out`, escaping the values.
+fn write_labels(out: &mut String, pairs: &[(&str, &str)]) {
     for (i, (k, v)) in pairs.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        let v = v
-            .replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('\n', "\\n");
-        let _ = write!(out, "{k}=\"{v}\"");
+        out.push_str(k);
+        out.push_str("=\"");
+        for c in v.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                '\n' => out.push_str("\\n"),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
     }
+}
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    let mut out = String::new();
+    write_labels(&mut out, pairs);
     out
+}
+
+thread_local! {
+    /// Scratch space for the label text of one update: a series that exists already is
+    /// found without allocating.
+    static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Calls `f` with the label text of `pairs` (ASCII-lowercased when `lower`).
+fn with_labels<R>(pairs: &[(&str, &str)], lower: bool, f: impl FnOnce(&str) -> R) -> R {
+    SCRATCH.with(|cell| {
+        let mut own = String::new();
+        let mut scratch = cell.try_borrow_mut();
+        let text = match scratch.as_deref_mut() {
+            Ok(text) => {
+                text.clear();
+                text
+            }
+            Err(_) => &mut own,
+        };
+        write_labels(text, pairs);
+        if lower {
+            text.make_ascii_lowercase();
+        }
+        f(text)
+    })
+}
+
+/// Applies `f` to the series `key` of `family`, created on first use; only a new series
+/// allocates.
+fn update<V: Default>(family: &mut BTreeMap<Labels, V>, key: &str, f: impl FnOnce(&mut V)) {
+    match family.get_mut(key) {
+        Some(v) => f(v),
+        None => f(family.entry(key.to_owned()).or_default()),
+    }
 }
 
 const HELP: &[(&str, &str, &str)] = &[
@@ -107,33 +154,38 @@ fn ok_fail(ok: bool) -> &'static str {
 }
 
 impl Metrics {
-    fn count(&self, name: &'static str, l: Labels) {
-        if let Ok(mut f) = self.families.lock() {
-            *f.counters.entry(name).or_default().entry(l).or_default() += 1;
-        }
+    fn count(&self, name: &'static str, pairs: &[(&str, &str)], lower: bool) {
+        with_labels(pairs, lower, |key| {
+            if let Ok(mut f) = self.families.lock() {
+                update(f.counters.entry(name).or_default(), key, |n| *n += 1);
+            }
+        });
     }
 
-    fn observe(&self, name: &'static str, l: Labels, v: f64) {
-        if let Ok(mut f) = self.families.lock() {
-            f.histograms
-                .entry(name)
-                .or_default()
-                .entry(l)
-                .or_default()
-                .observe(v);
-        }
+    fn observe(&self, name: &'static str, pairs: &[(&str, &str)], lower: bool, v: f64) {
+        with_labels(pairs, lower, |key| {
+            if let Ok(mut f) = self.families.lock() {
+                update(
+                    f.histograms.entry(name).or_default(),
+                    key,
+                    |h: &mut Histogram| h.observe(v),
+                );
+            }
+        });
     }
 
-    /// One API request (`kind` is `http` or `grpc`, `api` the last path segment).
+    /// One API request (`kind` is `http` or `grpc`, `api` the last path segment, counted
+    /// in lower case).
     pub fn request(&self, kind: &str, api: &str, ok: bool, took: Duration) {
-        let api = api.to_ascii_lowercase();
         self.count(
             "dtm_server_process_total",
-            labels(&[("type", kind), ("api", &api), ("status", ok_fail(ok))]),
+            &[("type", kind), ("api", api), ("status", ok_fail(ok))],
+            true,
         );
         self.observe(
             "dtm_server_response_duration",
-            labels(&[("type", kind), ("api", &api)]),
+            &[("type", kind), ("api", api)],
+            true,
             took.as_secs_f64(),
         );
     }
@@ -142,11 +194,13 @@ impl Metrics {
     pub fn pass(&self, model: &str, ok: bool, age_secs: f64) {
         self.count(
             "dtm_transaction_process_total",
-            labels(&[("model", model), ("status", ok_fail(ok))]),
+            &[("model", model), ("status", ok_fail(ok))],
+            false,
         );
         self.observe(
             "dtm_transaction_handled_duration",
-            labels(&[("model", model)]),
+            &[("model", model)],
+            false,
             age_secs,
         );
     }
@@ -155,18 +209,19 @@ impl Metrics {
     pub fn branch(&self, model: &str, branch_id: &str, op: &str, ok: bool) {
         self.count(
             "dtm_branch_process_total",
-            labels(&[
+            &[
                 ("model", model),
                 ("branchid", branch_id),
                 ("branchtype", op),
                 ("status", ok_fail(ok)),
-            ]),
+            ],
+            false,
         );
     }
 
     /// One span dropped by a full export queue.
     pub fn span_dropped(&self) {
-        self.count("dtmx_trace_spans_dropped_total", String::new());
+        self.count("dtmx_trace_spans_dropped_total", &[], false);
     }
 
     /// The text exposition of every metric, plus process memory and CPU.

@@ -5,6 +5,7 @@ use super::auth::{guard, Style};
 use super::json::{branch_json, kv_json, trans_json, TimeFormat};
 use crate::auth::Scope;
 use crate::error::DtmError;
+use crate::metrics::Metrics;
 use crate::service::{Service, DEFAULT_PAGE};
 use crate::store::ScanQuery;
 use crate::trace::TraceContext;
@@ -20,6 +21,7 @@ use axum::Router;
 use dtmx::TransRequest;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// State shared by the handlers.
 #[derive(Clone)]
@@ -90,15 +92,16 @@ pub fn router(state: Http) -> Router {
             json_response(StatusCode::NOT_FOUND, json!({"message": "no such route"}))
         })
         .layer(DefaultBodyLimit::max(limit))
-        .layer(middleware::from_fn(catch_panic))
         .layer(middleware::from_fn_with_state(
-            HeaderLimits {
-                count: config.http_max_headers,
-                bytes: config.http_max_header_bytes,
+            FrontDoor {
+                metrics: state.service.engine.metrics.clone(),
+                limits: HeaderLimits {
+                    count: config.http_max_headers,
+                    bytes: config.http_max_header_bytes,
+                },
             },
-            check_headers,
+            front_door,
         ))
-        .layer(middleware::from_fn_with_state(state.clone(), count_request))
         .with_state(state);
     match cors {
         Some(policy) => app.layer(middleware::from_fn_with_state(policy, super::cors::cors)),
@@ -110,16 +113,27 @@ pub fn router(state: Http) -> Router {
 pub fn json_response(status: StatusCode, body: Value) -> Response {
     (
         status,
-        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        [(header::CONTENT_TYPE, JSON_TYPE)],
         body.to_string(),
     )
         .into_response()
 }
 
+/// DTM's content type for JSON replies.
+const JSON_TYPE: &str = "application/json; charset=utf-8";
+
+/// DTM's SUCCESS reply, the answer to most calls, written once instead of per reply.
+const SUCCESS_BODY: &str = r#"{"dtm_result":"SUCCESS"}"#;
+
 /// Encodes an answer in DTM's envelope.
 fn envelope(answer: Answer) -> Response {
     match answer {
-        Ok(Reply::Success) => json_response(StatusCode::OK, json!({"dtm_result": "SUCCESS"})),
+        Ok(Reply::Success) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, JSON_TYPE)],
+            SUCCESS_BODY,
+        )
+            .into_response(),
         Ok(Reply::Json(v)) => json_response(StatusCode::OK, v),
         Err(DtmError::Failure(m)) => json_response(
             StatusCode::CONFLICT,
@@ -429,9 +443,43 @@ async fn scan_kv(State(s): State<Http>, Query(p): Params) -> Response {
     envelope(answer.await)
 }
 
-/// Turns a panic inside a handler into a 500 with the panic text, as DTM's recovery does;
-/// the server keeps serving.
-async fn catch_panic(req: Request, next: Next) -> Response {
+/// What the front door of every request needs.
+#[derive(Clone)]
+struct FrontDoor {
+    metrics: Arc<Metrics>,
+    limits: HeaderLimits,
+}
+
+/// The one middleware every request passes (one layer, not three, to keep the per-request
+/// cost down): refuses oversized header sets, turns a handler panic into a 500, and
+/// counts and times the request.
+async fn front_door(State(door): State<FrontDoor>, req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let api = api_label(req.uri().path());
+    let resp = match header_refusal(req.headers(), door.limits) {
+        Some(refusal) => refusal,
+        None => run_catching_panics(req, next).await,
+    };
+    // Only the fallback answers 404: no route matched.
+    let api = if resp.status() == StatusCode::NOT_FOUND {
+        UNKNOWN_API
+    } else if resp
+        .extensions()
+        .get::<super::admin::ConsolePage>()
+        .is_some()
+    {
+        "admin"
+    } else {
+        &api
+    };
+    let ok = resp.status().as_u16() < 400;
+    door.metrics.request("http", api, ok, started.elapsed());
+    resp
+}
+
+/// Runs the rest of the stack, turning a panic inside a handler into a 500 with the panic
+/// text, as DTM's recovery does; the server keeps serving.
+async fn run_catching_panics(req: Request, next: Next) -> Response {
     use futures_util::FutureExt;
     match std::panic::AssertUnwindSafe(next.run(req))
         .catch_unwind()
@@ -460,72 +508,48 @@ struct HeaderLimits {
     bytes: usize,
 }
 
-/// Refuses a request with more header fields than `HttpMaxHeaders`, or more header bytes
-/// (names and values) than `HttpMaxHeaderBytes`: 431 with a JSON message. (Past
+/// The 431 for a request with more header fields than `HttpMaxHeaders`, or more header
+/// bytes (names and values) than `HttpMaxHeaderBytes`; None when it is within both. (Past
 /// hyper's own caps, 100 fields or a 400 KiB head, hyper answers 431 before routing.)
-async fn check_headers(State(limits): State<HeaderLimits>, req: Request, next: Next) -> Response {
-    let headers = req.headers();
+fn header_refusal(headers: &HeaderMap, limits: HeaderLimits) -> Option<Response> {
     let message = if headers.len() > limits.count {
-        Some(format!(
+        format!(
             "{} header fields, more than HttpMaxHeaders ({})",
             headers.len(),
             limits.count
-        ))
+        )
     } else {
         let bytes: usize = headers
             .iter()
             .map(|(k, v)| k.as_str().len() + v.as_bytes().len())
             .sum();
-        (bytes > limits.bytes).then(|| {
-            format!(
-                "{bytes} bytes of headers, more than HttpMaxHeaderBytes ({})",
-                limits.bytes
-            )
-        })
+        if bytes <= limits.bytes {
+            return None;
+        }
+        format!(
+            "{bytes} bytes of headers, more than HttpMaxHeaderBytes ({})",
+            limits.bytes
+        )
     };
-    match message {
-        Some(m) => json_response(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            json!({ "message": m }),
-        ),
-        None => next.run(req).await,
-    }
+    Some(json_response(
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        json!({ "message": message }),
+    ))
 }
 
 /// `api` label of requests that matched no route.
 const UNKNOWN_API: &str = "unknown";
 
-/// Counts every request in `dtm_server_process_total` and times it, labelled by the last
-/// path segment (never the query string). Labels only ever name a route: the topic
-/// deletion is `topic` (not the topic's name) and unmatched paths are `unknown`, so no
+/// The `api` label of a request path in `dtm_server_process_total`: its last segment
+/// (never the query string). Labels only ever name a route: the topic deletion is `topic`
+/// (not the topic's name) and unmatched paths become `unknown` once answered, so no
 /// client-chosen text (gids, names) becomes a label and the series stay bounded.
-async fn count_request(State(s): State<Http>, req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    let api = if path.starts_with("/api/dtmsvr/topic/") {
+fn api_label(path: &str) -> String {
+    if path.starts_with("/api/dtmsvr/topic/") {
         "topic".to_string()
     } else {
         path.rsplit('/').next().unwrap_or_default().to_string()
-    };
-    let started = std::time::Instant::now();
-    let resp = next.run(req).await;
-    // Only the fallback answers 404: no route matched.
-    let api = if resp.status() == StatusCode::NOT_FOUND {
-        UNKNOWN_API.to_string()
-    } else if resp
-        .extensions()
-        .get::<super::admin::ConsolePage>()
-        .is_some()
-    {
-        "admin".to_string()
-    } else {
-        api
-    };
-    let ok = resp.status().as_u16() < 400;
-    s.service
-        .engine
-        .metrics
-        .request("http", &api, ok, started.elapsed());
-    resp
+    }
 }
 
 async fn metrics(State(s): State<Http>) -> Response {

@@ -20,7 +20,8 @@ const MAX_REDIRECTS: usize = 10;
 /// One call of a branch URL.
 pub struct BranchCall<'a> {
     pub url: &'a str,
-    pub body: &'a [u8],
+    /// The payload, shared with the stored row (sent without a copy).
+    pub body: Bytes,
     pub branch_id: &'a str,
     pub op: &'a str,
 }
@@ -30,7 +31,7 @@ impl<'a> BranchCall<'a> {
     pub fn of(branch: &'a BranchRow) -> Self {
         BranchCall {
             url: &branch.url,
-            body: &branch.bin_data,
+            body: branch.bin_data.clone(),
             branch_id: &branch.branch_id,
             op: &branch.op,
         }
@@ -150,7 +151,7 @@ impl BranchCaller {
             .append_pair("op", call.op);
         let post = !call.body.is_empty() || trans.trans_type == TransType::Xa;
         let req = if post {
-            self.http.post(url).body(call.body.to_vec())
+            self.http.post(url).body(call.body.clone())
         } else {
             self.http.get(url)
         };
@@ -183,9 +184,13 @@ impl BranchCaller {
                 .chain(trans.options.branch_headers.iter())
                 .map(|(k, v)| (k.as_str(), v.as_str())),
         );
-        let body = Bytes::copy_from_slice(call.body);
         self.grpc
-            .call(call.url, body, &metadata, self.timeout_of(trans))
+            .call(
+                call.url,
+                call.body.clone(),
+                &metadata,
+                self.timeout_of(trans),
+            )
             .await
     }
 
@@ -211,7 +216,7 @@ impl BranchCaller {
             .find(|(k, _)| k == "method")
             .map(|(_, v)| v.into_owned())
             .unwrap_or_default();
-        let mut params = match serde_json::from_slice::<serde_json::Value>(call.body) {
+        let mut params = match serde_json::from_slice::<serde_json::Value>(&call.body) {
             Ok(serde_json::Value::Object(map)) => map,
             _ if call.body.is_empty() => serde_json::Map::new(),
             _ => return Err("a json-rpc branch payload must be a JSON object".into()),

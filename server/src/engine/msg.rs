@@ -3,6 +3,7 @@
 use super::caller::BranchCall;
 use super::{Cron, Engine, Pass};
 use crate::error::DtmError;
+use bytes::Bytes;
 use dtmx::{BranchOp, MsgCustomData, Outcome, TransStatus};
 use futures_util::future::join_all;
 
@@ -91,7 +92,7 @@ impl Engine {
                 &pass.trans,
                 BranchCall {
                     url: &url,
-                    body: &[],
+                    body: Bytes::new(),
                     branch_id: "00",
                     op: BranchOp::Msg.as_str(),
                 },

@@ -314,7 +314,7 @@ impl Engine {
         Box::pin(async move {
             let call = BranchCall {
                 url: &url,
-                body: &body,
+                body,
                 branch_id: &branch_id,
                 op: &op,
             };

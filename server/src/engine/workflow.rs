@@ -40,7 +40,7 @@ impl Engine {
                 &pass.trans,
                 BranchCall {
                     url: &url,
-                    body: &input,
+                    body: input.into(),
                     branch_id: "00",
                     op: &wf.name,
                 },
