@@ -11,9 +11,10 @@ const { REPO, freePort, startServer } = require('../testkit/helpers');
 
 test('the quick start succeeds, then compensates', async () => {
   const server = await startServer();
+  let modules;
   try {
     // `require('dtmx')` of the example resolves to this package; express to its node_modules.
-    const modules = fs.mkdtempSync(path.join(os.tmpdir(), 'dtmx-node-example-'));
+    modules = fs.mkdtempSync(path.join(os.tmpdir(), 'dtmx-node-example-'));
     fs.symlinkSync(path.join(REPO, 'node'), path.join(modules, 'dtmx'), 'dir');
     const env = {
       ...process.env,
@@ -26,5 +27,6 @@ test('the quick start succeeds, then compensates', async () => {
     assert.match(r.stdout, /quick start OK/);
   } finally {
     await server.stop();
+    if (modules) fs.rmSync(modules, { recursive: true, force: true });
   }
 });

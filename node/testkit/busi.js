@@ -147,6 +147,7 @@ async function startBusi() {
       new Promise((resolve) => {
         server.close(() => {
           db.close();
+          fs.rmSync(dir, { recursive: true, force: true });
           resolve();
         });
       }),

@@ -73,6 +73,7 @@ async function startServer(extraEnv = {}) {
       new Promise((resolve) => {
         proc.once('exit', () => {
           fs.closeSync(log);
+          fs.rmSync(dir, { recursive: true, force: true });
           resolve();
         });
         proc.kill('SIGTERM');
