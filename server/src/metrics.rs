@@ -79,17 +79,10 @@ thread_local! {
 }
 
 /// Calls `f` with the label text of `pairs` (ASCII-lowercased when `lower`).
+/// `f` only updates the families, so the buffer is never borrowed twice.
 fn with_labels<R>(pairs: &[(&str, &str)], lower: bool, f: impl FnOnce(&str) -> R) -> R {
-    SCRATCH.with(|cell| {
-        let mut own = String::new();
-        let mut scratch = cell.try_borrow_mut();
-        let text = match scratch.as_deref_mut() {
-            Ok(text) => {
-                text.clear();
-                text
-            }
-            Err(_) => &mut own,
-        };
+    SCRATCH.with_borrow_mut(|text| {
+        text.clear();
         write_labels(text, pairs);
         if lower {
             text.make_ascii_lowercase();

@@ -568,3 +568,70 @@ async fn forward(State(s): State<Http>, Query(p): Params) -> Response {
     });
     envelope(answer)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    /// A router of two routes behind the front door, one of them panicking.
+    fn app(metrics: Arc<Metrics>) -> Router {
+        let door = FrontDoor {
+            metrics,
+            limits: HeaderLimits {
+                count: 4,
+                bytes: 1024,
+            },
+        };
+        Router::new()
+            .route("/api/dtmsvr/boom", get(boom))
+            .route("/api/dtmsvr/fine", get(|| async { "ok" }))
+            .layer(middleware::from_fn_with_state(door, front_door))
+    }
+
+    async fn boom() -> &'static str {
+        panic!("boom")
+    }
+
+    async fn get_path(app: Router, path: &str, headers: usize) -> Response {
+        let mut req = Request::get(path);
+        for i in 0..headers {
+            req = req.header(format!("x-h{i}"), "v");
+        }
+        let req = req.body(Body::empty()).expect("request");
+        app.oneshot(req).await.expect("infallible")
+    }
+
+    async fn body_text(resp: Response) -> String {
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[tokio::test]
+    async fn a_handler_panic_is_a_500_and_counted() {
+        let metrics = Arc::new(Metrics::default());
+        let resp = get_path(app(metrics.clone()), "/api/dtmsvr/boom", 0).await;
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(body_text(resp).await.contains("internal error: boom"));
+        let fine = get_path(app(metrics.clone()), "/api/dtmsvr/fine", 0).await;
+        assert_eq!(fine.status(), StatusCode::OK);
+        let text = metrics.render();
+        assert!(
+            text.contains(r#"dtm_server_process_total{type="http",api="boom",status="fail"} 1"#)
+        );
+        assert!(text.contains(r#"dtm_server_process_total{type="http",api="fine",status="ok"} 1"#));
+    }
+
+    #[tokio::test]
+    async fn too_many_headers_get_431_before_the_handler() {
+        let metrics = Arc::new(Metrics::default());
+        let resp = get_path(app(metrics.clone()), "/api/dtmsvr/boom", 5).await;
+        assert_eq!(resp.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        assert!(body_text(resp)
+            .await
+            .contains("more than HttpMaxHeaders (4)"));
+    }
+}
