@@ -861,7 +861,9 @@ fn check_url(url: &str) -> Result<(), DtmError> {
             "{url}: topics are only valid in msg steps"
         )));
     }
-    if url.starts_with("http://") || url.starts_with("https://") {
+    // A URL the pool sends as written is valid; only others need the full parser.
+    let plain = crate::engine::http_pool::PlainTarget::parse(url).is_some();
+    if !plain && (url.starts_with("http://") || url.starts_with("https://")) {
         reqwest::Url::parse(url)
             .map_err(|e| DtmError::BadRequest(format!("invalid branch url {url:?}: {e}")))?;
     }

@@ -2,11 +2,16 @@
 
 use super::allowlist::Allowlist;
 use super::grpc_caller::GrpcCaller;
+use super::http_pool::{HttpPool, PlainTarget};
 use crate::store::{BranchRow, TransRow};
 use crate::trace::TraceContext;
 use bytes::Bytes;
 use dtmx::{Outcome, Protocol, TransType};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use reqwest::header::{
+    HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, COOKIE, PROXY_AUTHORIZATION,
+    WWW_AUTHENTICATE,
+};
+use reqwest::Method;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +19,7 @@ use std::time::Duration;
 /// Most bytes of a branch reply that are read (enough for the result words).
 const MAX_REPLY_BYTES: usize = 64 * 1024;
 
-/// Most redirects followed (reqwest's default) when the allowlist sets the policy.
+/// Most redirects followed for one call (reqwest's default).
 const MAX_REDIRECTS: usize = 10;
 
 /// One call of a branch URL.
@@ -42,7 +47,11 @@ impl<'a> BranchCall<'a> {
 /// JSON-RPC, one HTTP/2 connection per target for gRPC).
 #[derive(Clone)]
 pub struct BranchCaller {
+    /// The general client: TLS, proxies, and URLs the pool does not take as written.
     http: reqwest::Client,
+    /// Keep-alive connections of plain `http://` calls; `None` when the environment sets a
+    /// proxy, which only the general client honours.
+    plain: Option<Arc<HttpPool>>,
     grpc: Arc<GrpcCaller>,
     default_timeout: Duration,
     /// Hosts branch calls may go to (`BranchHostAllowlist`; empty: any).
@@ -86,6 +95,7 @@ impl BranchCaller {
         let http = builder.build().unwrap_or_default();
         BranchCaller {
             http,
+            plain: (!proxy_in_env()).then(Arc::default),
             grpc: Arc::new(GrpcCaller::default()),
             default_timeout,
             allowlist,
@@ -143,19 +153,20 @@ impl BranchCaller {
         call: &BranchCall<'_>,
         trace: &[(&'static str, String)],
     ) -> Result<(Outcome, u16), String> {
-        let mut url = reqwest::Url::parse(call.url).map_err(|e| format!("invalid url: {e}"))?;
-        url.query_pairs_mut()
-            .append_pair("gid", &trans.gid)
-            .append_pair("trans_type", trans.trans_type.as_str())
-            .append_pair("branch_id", call.branch_id)
-            .append_pair("op", call.op);
+        let url = with_branch_query(
+            call.url,
+            &[
+                ("gid", &trans.gid),
+                ("trans_type", trans.trans_type.as_str()),
+                ("branch_id", call.branch_id),
+                ("op", call.op),
+            ],
+        );
         let post = !call.body.is_empty() || trans.trans_type == TransType::Xa;
-        let req = if post {
-            self.http.post(url).body(call.body.clone())
-        } else {
-            self.http.get(url)
-        };
-        let (status, body) = self.send(trans, req, trace).await?;
+        let method = if post { Method::POST } else { Method::GET };
+        let (status, body) = self
+            .send(trans, &url, method, call.body.clone(), trace)
+            .await?;
         Ok((Outcome::from_http(status, &body), status))
     }
 
@@ -235,8 +246,10 @@ impl BranchCaller {
             "method": method,
             "id": format!("{:x}", rand::random::<u64>()),
         });
-        let req = self.http.post(url).body(body.to_string());
-        let (status, body) = self.send(trans, req, trace).await?;
+        let body = Bytes::from(body.to_string());
+        let (status, body) = self
+            .send(trans, call.url, Method::POST, body, trace)
+            .await?;
         let outcome = match Outcome::from_http(status, &body) {
             Outcome::Success => json_rpc_outcome(&body),
             other => other,
@@ -244,41 +257,95 @@ impl BranchCaller {
         Ok((outcome, status))
     }
 
-    /// Sends a branch request with DTM's headers and the transaction's timeout; returns
-    /// the status and the first bytes of the reply.
+    /// Sends a branch request with DTM's headers within the transaction's timeout;
+    /// returns the status and the first bytes of the reply.
     async fn send(
         &self,
         trans: &TransRow,
-        mut req: reqwest::RequestBuilder,
+        url: &str,
+        method: Method,
+        body: Bytes,
         trace: &[(&'static str, String)],
     ) -> Result<(u16, Vec<u8>), String> {
-        // Content-type, then the trace context, then legacy ext_data headers, then
-        // branch_headers: a later value replaces an earlier one of the same name
-        // (PROTOCOL.md §1.5).
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        for (k, v) in trace {
-            if let Ok(v) = HeaderValue::from_str(v) {
-                headers.insert(*k, v);
-            }
-        }
-        for (k, v) in legacy_headers(&trans.ext_data)
-            .iter()
-            .chain(trans.options.branch_headers.iter())
-        {
-            let name = HeaderName::from_bytes(k.as_bytes())
-                .map_err(|e| format!("invalid header name {k:?}: {e}"))?;
-            let value = HeaderValue::from_str(v)
-                .map_err(|e| format!("invalid value of header {k}: {e}"))?;
-            headers.insert(name, value);
-        }
-        req = req.headers(headers);
+        let headers = request_headers(trans, trace)?;
         let timeout = self.timeout_of(trans);
-        let mut resp = req
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
+        match tokio::time::timeout(timeout, self.exchange(url, method, headers, body)).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("no reply within {} s", timeout.as_secs_f64())),
+        }
+    }
+
+    /// One request and the redirects it leads to: plain `http://` targets through the
+    /// pool, anything else through the general client (which follows further redirects
+    /// itself, under the same policy).
+    async fn exchange(
+        &self,
+        url: &str,
+        mut method: Method,
+        mut headers: HeaderMap,
+        mut body: Bytes,
+    ) -> Result<(u16, Vec<u8>), String> {
+        let mut url = url.to_string();
+        for hop in 0..=MAX_REDIRECTS {
+            let plain = self.plain.as_ref().zip(PlainTarget::parse(&url));
+            let Some((pool, target)) = plain else {
+                return self.send_general(&url, method, headers, body).await;
+            };
+            let reply = pool
+                .send(
+                    &target,
+                    method.clone(),
+                    &headers,
+                    body.clone(),
+                    MAX_REPLY_BYTES,
+                )
+                .await?;
+            let Some((from, next)) = redirect_target(reply.status, reply.location.as_deref(), &url)
+            else {
+                return Ok((reply.status, reply.body));
+            };
+            if hop == MAX_REDIRECTS {
+                return Err(format!("{url}: too many redirects"));
+            }
+            if let Err(host) = self.allowlist.check_url(&next) {
+                return Err(format!(
+                    "redirect refused: host {host} is not in BranchHostAllowlist"
+                ));
+            }
+            if reply.status == 303 || (matches!(reply.status, 301 | 302) && method == Method::POST)
+            {
+                method = Method::GET;
+                body = Bytes::new();
+                headers.remove(CONTENT_TYPE);
+            }
+            // Credentials do not follow a redirect to another host (as in reqwest and Go).
+            if (next.host_str(), next.port_or_known_default())
+                != (from.host_str(), from.port_or_known_default())
+            {
+                for name in [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, WWW_AUTHENTICATE] {
+                    headers.remove(name);
+                }
+            }
+            url = next.to_string();
+        }
+        Err(format!("{url}: too many redirects"))
+    }
+
+    /// A request through the general client (reqwest): TLS, proxies from the environment,
+    /// and URLs the pool does not take as written.
+    async fn send_general(
+        &self,
+        url: &str,
+        method: Method,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<(u16, Vec<u8>), String> {
+        let post = method == Method::POST;
+        let mut req = self.http.request(method, url).headers(headers);
+        if post {
+            req = req.body(body);
+        }
+        let mut resp = req.send().await.map_err(|e| e.to_string())?;
         let status = resp.status().as_u16();
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
@@ -290,6 +357,77 @@ impl BranchCaller {
         }
         Ok((status, body))
     }
+}
+
+/// `url` with the branch's identity appended to its query string (before any fragment),
+/// form-encoded as the URL standard does.
+fn with_branch_query(url: &str, pairs: &[(&str, &str)]) -> String {
+    let (base, fragment) = match url.find('#') {
+        Some(i) => url.split_at(i),
+        None => (url, ""),
+    };
+    let mut out = String::with_capacity(url.len() + 64);
+    out.push_str(base);
+    match base.find('?') {
+        None => out.push('?'),
+        Some(i) if i + 1 == base.len() => {}
+        Some(_) => out.push('&'),
+    }
+    for (n, (k, v)) in pairs.iter().enumerate() {
+        if n > 0 {
+            out.push('&');
+        }
+        out.extend(url::form_urlencoded::byte_serialize(k.as_bytes()));
+        out.push('=');
+        out.extend(url::form_urlencoded::byte_serialize(v.as_bytes()));
+    }
+    out.push_str(fragment);
+    out
+}
+
+/// Where a redirect reply sends the request next: its `Location` read against `url`, for
+/// the statuses that redirect (301, 302, 303, 307, 308), with `url` parsed. `None` for any other reply, and
+/// for a redirect without a usable `Location` (that reply is the result).
+fn redirect_target(status: u16, location: Option<&str>, url: &str) -> Option<(url::Url, url::Url)> {
+    if !matches!(status, 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    let from = url::Url::parse(url).ok()?;
+    let next = from.join(location?).ok()?;
+    matches!(next.scheme(), "http" | "https").then_some((from, next))
+}
+
+/// DTM's headers of a branch request: content type, then the trace context, then legacy
+/// `ext_data` headers, then `branch_headers`; a later value replaces an earlier one of the
+/// same name (PROTOCOL.md §1.5).
+fn request_headers(
+    trans: &TransRow,
+    trace: &[(&'static str, String)],
+) -> Result<HeaderMap, String> {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    for (k, v) in trace {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            headers.insert(*k, v);
+        }
+    }
+    let legacy = legacy_headers(&trans.ext_data);
+    for (k, v) in legacy.iter().chain(trans.options.branch_headers.iter()) {
+        let name = HeaderName::from_bytes(k.as_bytes())
+            .map_err(|e| format!("invalid header name {k:?}: {e}"))?;
+        let value =
+            HeaderValue::from_str(v).map_err(|e| format!("invalid value of header {k}: {e}"))?;
+        headers.insert(name, value);
+    }
+    Ok(headers)
+}
+
+/// True when the environment names a proxy for plain-HTTP calls (the variables reqwest,
+/// like Go, reads).
+fn proxy_in_env() -> bool {
+    ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
+        .iter()
+        .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()))
 }
 
 /// Maps the `error` member of a JSON-RPC reply: -32901 failure, -32902 ongoing, any other

@@ -4,6 +4,7 @@
 pub mod allowlist;
 pub mod caller;
 pub mod grpc_caller;
+pub mod http_pool;
 mod msg;
 mod phase2;
 mod saga;
