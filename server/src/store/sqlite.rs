@@ -245,14 +245,14 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
             }
             synchronous_full = durable;
         }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = run_cached(&conn, "BEGIN IMMEDIATE") {
             fail_batch(batch, db_err(e));
             continue;
         }
         let Some(dones) = run_batch(&conn, batch) else {
             continue;
         };
-        let commit = conn.execute_batch("COMMIT").map_err(db_err);
+        let commit = run_cached(&conn, "COMMIT").map_err(db_err);
         if commit.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
@@ -260,6 +260,12 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
             done(commit.clone());
         }
     }
+}
+
+/// Runs a statement without parameters from the connection's statement cache (no parsing
+/// per batch).
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
 }
 
 /// Runs the jobs of a batch inside the open transaction; their completions, or `None`
