@@ -98,22 +98,37 @@ fn plain_host(host: &str) -> bool {
 fn plain_path_and_query(s: &str) -> bool {
     let bytes = s.as_bytes();
     for (i, &b) in bytes.iter().enumerate() {
-        match b {
-            b'%' => {
-                let hex = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_hexdigit);
-                if !hex(i + 1) || !hex(i + 2) {
-                    return false;
-                }
+        if b == b'%' {
+            let hex = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_hexdigit);
+            if !hex(i + 1) || !hex(i + 2) {
+                return false;
             }
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => {}
-            b'-' | b'.' | b'_' | b'~' | b'/' | b'?' | b'=' | b'&' | b':' | b'@' | b'+' | b','
-            | b';' | b'!' | b'*' | b'(' | b')' | b'$' => {}
-            _ => return false,
+        } else if !KEPT[usize::from(b)] {
+            return false;
         }
     }
+    // Every segment follows a `/`; only one starting with `.` or `%2` can be a dot segment.
     let path = s.split('?').next().unwrap_or_default();
-    !path.split('/').any(dot_segment)
+    let suspect = path.contains("/.") || path.contains("/%2");
+    !suspect || !path.split('/').any(dot_segment)
 }
+
+/// The bytes of a path or query the URL standard never re-encodes (besides `%`).
+const KEPT: [bool; 256] = {
+    let mut kept = [false; 256];
+    let extra = b"-._~/?=&:@+,;!*()$";
+    let mut i = 0;
+    while i < extra.len() {
+        kept[extra[i] as usize] = true;
+        i += 1;
+    }
+    let mut b = 0;
+    while b < 128 {
+        kept[b] = (b as u8).is_ascii_alphanumeric() || kept[b];
+        b += 1;
+    }
+    kept
+};
 
 /// `.` or `..`, each dot possibly written `%2e` (the text is ASCII).
 fn dot_segment(seg: &str) -> bool {
