@@ -120,6 +120,9 @@ pub struct Config {
     /// Most bytes of all `branch_headers` names and values of one transaction (dtmx
     /// extension: `MaxBranchHeaderBytes`).
     pub max_branch_header_bytes: usize,
+    /// Threads running requests and branch calls (dtmx extension: `WorkerThreads`); 0:
+    /// one less than the CPUs, at least one (see [`Config::runtime_workers`]).
+    pub worker_threads: usize,
     /// Hosts that branch URLs may target (dtmx extension: `BranchHostAllowlist`); empty:
     /// any host.
     pub branch_host_allowlist: Allowlist,
@@ -138,6 +141,19 @@ pub const HTTP_HEADER_COUNT_CAP: usize = 100;
 pub const HTTP_HEADER_BYTES_CAP: usize = 8192 + 4096 * 100;
 
 impl Config {
+    /// The async worker threads to run: `WorkerThreads`, or by default one less than the
+    /// CPUs available, at least one. The rest is left to the threads beside them: the
+    /// embedded store's writer, and on one box the store server or the business services.
+    /// On 2 cores shared with the benchmark's load, one worker did the same sagas per second
+    /// as two for 10% less CPU per saga (docs/PERFORMANCE.md).
+    pub fn runtime_workers(&self) -> usize {
+        if self.worker_threads > 0 {
+            return self.worker_threads;
+        }
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        cpus.saturating_sub(1).max(1)
+    }
+
     /// The effective gRPC message limit.
     pub fn grpc_message_limit(&self) -> usize {
         match self.grpc_max_message_bytes {
@@ -201,6 +217,7 @@ impl Default for Config {
             max_payload_bytes: 8 << 20,
             max_branch_headers: 100,
             max_branch_header_bytes: 64 << 10,
+            worker_threads: 0,
             branch_host_allowlist: Allowlist::default(),
             auth: Tokens::default(),
             test_hooks: false,
@@ -441,6 +458,10 @@ const KEYS: &[(&str, &str, Setter)] = &[
     }),
     ("HttpMaxHeaderBytes", "HTTP_MAX_HEADER_BYTES", |c, v| {
         c.http_max_header_bytes = parse_count(v, 1024, HTTP_HEADER_BYTES_CAP)?;
+        Ok(())
+    }),
+    ("WorkerThreads", "WORKER_THREADS", |c, v| {
+        c.worker_threads = parse_count(v, 0, 1024)?;
         Ok(())
     }),
     ("MaxBranches", "MAX_BRANCHES", |c, v| {
@@ -746,10 +767,14 @@ mod tests {
         )
         .expect("yaml");
         assert_eq!((c.max_branches, c.max_payload_bytes), (5, 10));
+        assert!(c.runtime_workers() >= 1, "the default is at least one");
+        c.apply_yaml("WorkerThreads: 3").expect("yaml");
+        assert_eq!(c.runtime_workers(), 3);
         assert_eq!(c.grpc_message_limit(), 2048);
         assert_eq!(c.branch_host_allowlist.to_string(), "busi.test,10.0.0.0/8");
         for bad in [
             "MaxBranches: 0",
+            "WorkerThreads: 5000",
             "HttpMaxHeaders: 101",
             "HttpMaxHeaderBytes: 1000000",
             "GrpcMaxMessageBytes: 5",

@@ -84,6 +84,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.runtime_workers())
         .enable_all()
         .build()
     {
