@@ -303,6 +303,16 @@ async fn connect(target: &PlainTarget<'_>) -> Result<SendRequest<Full<Bytes>>, S
     let stream = tokio::net::TcpStream::connect((target.host, target.port))
         .await
         .map_err(|e| format!("connect to {}: {e}", target.authority))?;
+    // With nothing listening on a local port in the ephemeral range, a connection attempt
+    // can get that same port as its source and connect to itself (TCP simultaneous open).
+    if let (Ok(local), Ok(peer)) = (stream.local_addr(), stream.peer_addr()) {
+        if local == peer {
+            return Err(format!(
+                "connect to {}: connected to itself (nothing listens there)",
+                target.authority
+            ));
+        }
+    }
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
