@@ -121,7 +121,7 @@ pub struct Config {
     /// extension: `MaxBranchHeaderBytes`).
     pub max_branch_header_bytes: usize,
     /// Threads running requests and branch calls (dtmx extension: `WorkerThreads`); 0:
-    /// one less than the CPUs, at least one (see [`Config::runtime_workers`]).
+    /// one per CPU (see [`Config::runtime_workers`]).
     pub worker_threads: usize,
     /// Hosts that branch URLs may target (dtmx extension: `BranchHostAllowlist`); empty:
     /// any host.
@@ -141,17 +141,14 @@ pub const HTTP_HEADER_COUNT_CAP: usize = 100;
 pub const HTTP_HEADER_BYTES_CAP: usize = 8192 + 4096 * 100;
 
 impl Config {
-    /// The async worker threads to run: `WorkerThreads`, or by default one less than the
-    /// CPUs available, at least one. The rest is left to the threads beside them: the
-    /// embedded store's writer, and on one box the store server or the business services.
-    /// On 2 cores shared with the benchmark's load, one worker did the same sagas per second
-    /// as two for 10% less CPU per saga (docs/PERFORMANCE.md).
+    /// The async worker threads to run: `WorkerThreads`, or by default one per CPU. On a
+    /// small box shared with other busy processes fewer workers cost less CPU per saga, but
+    /// bursts then wait longer (docs/PERFORMANCE.md).
     pub fn runtime_workers(&self) -> usize {
         if self.worker_threads > 0 {
             return self.worker_threads;
         }
-        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-        cpus.saturating_sub(1).max(1)
+        std::thread::available_parallelism().map_or(1, usize::from)
     }
 
     /// The effective gRPC message limit.
