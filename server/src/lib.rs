@@ -53,6 +53,31 @@ pub enum StartError {
     },
 }
 
+/// Pending connections the kernel queues for each listener, capped by
+/// `net.core.somaxconn` (Go, and so DTM, asks for `somaxconn`; tokio's default is 1024).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `addr` (`host:port`, the first of its addresses that binds) with address reuse and
+/// a listen backlog of [`LISTEN_BACKLOG`].
+async fn listen(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
+    let mut last = None;
+    for a in tokio::net::lookup_host(addr).await? {
+        let socket = if a.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        match socket.bind(a).and_then(|()| socket.listen(LISTEN_BACKLOG)) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "no address to bind")
+    }))
+}
+
 impl Server {
     /// Opens the store and starts the cron, retention and the HTTP and gRPC front doors.
     pub async fn start(config: Config) -> Result<Server, StartError> {
@@ -61,7 +86,7 @@ impl Server {
         let engine = Engine::new(store, config.clone(), Arc::new(Clock::default()));
         let service = Service::new(engine.clone());
         let addr = format!("{}:{}", config.http_host, config.http_port);
-        let listener = tokio::net::TcpListener::bind(&addr)
+        let listener = listen(&addr)
             .await
             .map_err(|source| StartError::Listen { addr, source })?;
         let http_addr = listener.local_addr().map_err(|source| StartError::Listen {
@@ -69,7 +94,7 @@ impl Server {
             source,
         })?;
         let grpc_bind = format!("{}:{}", config.http_host, config.grpc_port);
-        let grpc_listener = tokio::net::TcpListener::bind(&grpc_bind)
+        let grpc_listener = listen(&grpc_bind)
             .await
             .map_err(|source| StartError::Listen {
                 addr: grpc_bind.clone(),
