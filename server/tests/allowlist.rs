@@ -287,40 +287,14 @@ async fn dtm_submit(dtm: &Dtmx, body: &Value) -> u16 {
     dtm.submit(body).await.status
 }
 
-/// A service on 127.0.0.1 that answers every request with a 307 to `to` (the query string
-/// kept); returns its port.
-async fn redirector(to: String) -> u16 {
-    use axum::http::{header, StatusCode, Uri};
-    let app = axum::Router::new().fallback(move |uri: Uri| {
-        let to = to.clone();
-        async move {
-            let location = match uri.query() {
-                Some(q) => format!("{to}?{q}"),
-                None => to,
-            };
-            (
-                StatusCode::TEMPORARY_REDIRECT,
-                [(header::LOCATION, location)],
-            )
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind redirector");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    port
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirects_only_go_to_listed_hosts() {
     let other = Busi::start().await;
-    let port = redirector(other.url("TransOut")).await;
+    let redirector = Redirector::start(other.url("TransOut")).await;
+    let port = redirector.port;
     let step = |gid: &str| {
         json!({"gid": gid, "trans_type": "saga", "wait_result": true,
-               "steps": [{"action": format!("http://127.0.0.1:{port}/TransOut"), "compensate": ""}],
+               "steps": [{"action": redirector.url("307/TransOut"), "compensate": ""}],
                "payloads": ["{}"]})
     };
     // the redirect target is not listed: the call fails, the target is never reached

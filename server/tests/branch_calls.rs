@@ -1,84 +1,17 @@
-//! Plain-HTTP branch calls (engine/http_pool.rs): keep-alive connections are reused and
-//! closed ones replaced, and redirects follow the same rules as the general client
-//! (method and body per status, credentials only to the same host, at most 10).
+//! HTTP branch calls: plain URLs on pooled keep-alive connections (engine/http_pool.rs),
+//! reused and replaced when closed; every call through a proxy set in the environment; and
+//! redirects by the same rules on both (method and body per status, credentials only to
+//! the same host, at most 10).
 
 mod common;
 
 use axum::extract::ConnectInfo;
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::http::{header, HeaderMap};
 use common::*;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-
-/// A service on 127.0.0.1 answering `/{status}/...` with that redirect status to `to`
-/// (query kept), `/loop` with a 307 to itself and `/ok` with SUCCESS; it records each
-/// request's path and `Authorization` header.
-struct Redirector {
-    port: u16,
-    hits: Arc<Mutex<Vec<Hit>>>,
-}
-
-/// A request's path and `Authorization` header.
-type Hit = (String, Option<String>);
-
-impl Redirector {
-    async fn start(to: String) -> Redirector {
-        let hits = Arc::new(Mutex::new(Vec::new()));
-        let seen = hits.clone();
-        let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap| {
-            let (to, seen) = (to.clone(), seen.clone());
-            async move {
-                let auth = headers
-                    .get(header::AUTHORIZATION)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
-                seen.lock()
-                    .expect("hits")
-                    .push((uri.path().to_string(), auth));
-                let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
-                let (status, location) = match uri.path() {
-                    "/ok" => (200, String::new()),
-                    "/loop" => (307, format!("/loop{query}")),
-                    p => (p[1..4].parse().unwrap_or(500), format!("{to}{query}")),
-                };
-                let status = StatusCode::from_u16(status).expect("status");
-                (
-                    status,
-                    [(header::LOCATION, location)],
-                    r#"{"dtm_result":"SUCCESS"}"#,
-                )
-            }
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind redirector");
-        let port = listener.local_addr().expect("addr").port();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Redirector { port, hits }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}/{path}", self.port)
-    }
-
-    fn hits(&self, path: &str) -> usize {
-        let hits = self.hits.lock().expect("hits");
-        hits.iter().filter(|(p, _)| p == path).count()
-    }
-
-    /// The `Authorization` header of the requests to `path`.
-    fn auth_of(&self, path: &str) -> Vec<Option<String>> {
-        let hits = self.hits.lock().expect("hits");
-        hits.iter()
-            .filter(|(p, _)| p == path)
-            .map(|(_, a)| a.clone())
-            .collect()
-    }
-}
 
 /// A one-step saga whose action is `url`, with `payload` and `extra` merged in.
 fn one_step(gid: &str, url: &str, payload: &str, extra: Value) -> Value {
@@ -157,7 +90,11 @@ async fn a_redirect_loop_stops_after_ten() {
         .await;
     assert_ne!(r.status, 200, "{:?}", r.body);
     assert_eq!(dtm.status("loop").await, "submitted", "retried later");
-    assert_eq!(redirector.hits("/loop"), 11, "the call and 10 redirects");
+    assert_eq!(
+        redirector.targets("/loop").len(),
+        11,
+        "the call and 10 redirects"
+    );
 }
 
 /// A branch service answering SUCCESS; with `close`, every reply says `Connection: close`.
@@ -215,4 +152,41 @@ async fn keep_alive_connections_are_reused_and_closed_ones_replaced() {
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_in_the_environment_carries_every_call_and_redirect() {
+    // The redirector answers as a forward proxy: by path, recording absolute-form targets.
+    let proxy = Redirector::start(String::new()).await;
+    let proxy_url = format!("http://127.0.0.1:{}", proxy.port);
+    let dtm = Dtmx::start_with_env(&[
+        ("HTTP_PROXY", &proxy_url),
+        ("http_proxy", &proxy_url),
+        ("NO_PROXY", ""),
+        ("no_proxy", ""),
+    ])
+    .await;
+    let busi = Busi::start().await;
+    let ok = format!("http://127.0.0.1:{}/ok", busi.port);
+    let r = dtm.submit(&one_step("proxied", &ok, "{}", json!({}))).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let targets = proxy.targets("/ok");
+    assert_eq!(targets.len(), 1, "{targets:?}");
+    assert_eq!(
+        targets[0].authority().map(|a| a.as_str().to_string()),
+        Some(format!("127.0.0.1:{}", busi.port)),
+        "sent to the proxy in absolute form"
+    );
+    assert!(busi.all_calls().is_empty(), "nothing went around the proxy");
+    // redirects through the proxy stop after ten as well
+    let looping = format!("http://127.0.0.1:{}/loop", busi.port);
+    let r = dtm
+        .submit(&one_step("proxied-loop", &looping, "{}", json!({})))
+        .await;
+    assert_ne!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        proxy.targets("/loop").len(),
+        11,
+        "the call and 10 redirects"
+    );
 }

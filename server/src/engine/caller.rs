@@ -2,7 +2,7 @@
 
 use super::allowlist::Allowlist;
 use super::grpc_caller::GrpcCaller;
-use super::http_pool::{HttpPool, PlainTarget};
+use super::http_pool::{HttpPool, PlainTarget, Reply};
 use crate::store::{BranchRow, TransRow};
 use crate::trace::TraceContext;
 use bytes::Bytes;
@@ -70,41 +70,39 @@ fn is_http_url(url: &str) -> bool {
 
 impl BranchCaller {
     /// A caller whose calls time out after `default_timeout` unless a transaction says
-    /// otherwise, and only go to hosts of `allowlist` (when it is set). With a list set,
-    /// redirects are followed only to listed hosts.
+    /// otherwise, and only go to hosts of `allowlist` (when it is set), redirects included.
     pub fn new(default_timeout: Duration, allowlist: Allowlist) -> Self {
-        let allowlist = Arc::new(allowlist);
-        let mut builder = reqwest::Client::builder()
+        // Redirects are followed by `exchange`, for the pool and this client alike.
+        let http = reqwest::Client::builder()
             .tcp_nodelay(true)
             .pool_max_idle_per_host(1024)
-            .pool_idle_timeout(Duration::from_secs(60));
-        if !allowlist.is_off() {
-            let list = allowlist.clone();
-            builder = builder.redirect(reqwest::redirect::Policy::custom(move |attempt| {
-                if attempt.previous().len() >= MAX_REDIRECTS {
-                    return attempt.error("too many redirects");
-                }
-                match list.check_url(attempt.url()) {
-                    Ok(()) => attempt.follow(),
-                    Err(host) => attempt.error(format!(
-                        "redirect refused: host {host} is not in BranchHostAllowlist"
-                    )),
-                }
-            }));
-        }
-        let http = builder.build().unwrap_or_default();
+            .pool_idle_timeout(Duration::from_secs(60))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
         BranchCaller {
             http,
             plain: (!proxy_in_env()).then(Arc::default),
             grpc: Arc::new(GrpcCaller::default()),
             default_timeout,
-            allowlist,
+            allowlist: Arc::new(allowlist),
         }
     }
 
-    /// Posts a JSON body to `url` (the alert webhook); any non-2xx status is an error.
+    /// Posts a JSON body to `url` (the alert webhook), following redirects as branch calls
+    /// do; any final status other than 2xx is an error.
     pub async fn post_json(&self, url: &str, body: String) -> Result<(), String> {
-        post_json(&self.http, url, body, self.default_timeout).await
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let exchange = self.exchange(url, Method::POST, headers, Bytes::from(body));
+        let (status, _) = tokio::time::timeout(self.default_timeout, exchange)
+            .await
+            .map_err(|_| format!("no reply within {} s", self.default_timeout.as_secs_f64()))??;
+        if (200..300).contains(&status) {
+            Ok(())
+        } else {
+            Err(format!("status {status}"))
+        }
     }
 
     /// Calls `call` for transaction `trans` and returns its outcome, with the HTTP
@@ -275,9 +273,8 @@ impl BranchCaller {
         }
     }
 
-    /// One request and the redirects it leads to: plain `http://` targets through the
-    /// pool, anything else through the general client (which follows further redirects
-    /// itself, under the same policy).
+    /// One request and the redirects it leads to, each hop sent through the pool when the
+    /// pool takes its URL as written, else through the general client.
     async fn exchange(
         &self,
         url: &str,
@@ -287,19 +284,16 @@ impl BranchCaller {
     ) -> Result<(u16, Vec<u8>), String> {
         let mut url = url.to_string();
         for hop in 0..=MAX_REDIRECTS {
-            let plain = self.plain.as_ref().zip(PlainTarget::parse(&url));
-            let Some((pool, target)) = plain else {
-                return self.send_general(&url, method, headers, body).await;
+            let reply = match self.plain.as_ref().zip(PlainTarget::parse(&url)) {
+                Some((pool, target)) => {
+                    let (m, b) = (method.clone(), body.clone());
+                    pool.send(&target, m, &headers, b, MAX_REPLY_BYTES).await?
+                }
+                None => {
+                    let (m, h, b) = (method.clone(), headers.clone(), body.clone());
+                    self.send_general(&url, m, h, b).await?
+                }
             };
-            let reply = pool
-                .send(
-                    &target,
-                    method.clone(),
-                    &headers,
-                    body.clone(),
-                    MAX_REPLY_BYTES,
-                )
-                .await?;
             let Some((from, next)) = redirect_target(reply.status, reply.location.as_deref(), &url)
             else {
                 return Ok((reply.status, reply.body));
@@ -331,31 +325,28 @@ impl BranchCaller {
         Err(format!("{url}: too many redirects"))
     }
 
-    /// A request through the general client (reqwest): TLS, proxies from the environment,
-    /// and URLs the pool does not take as written.
+    /// One request through the general client (reqwest): TLS, proxies from the
+    /// environment, and URLs the pool does not take as written.
     async fn send_general(
         &self,
         url: &str,
         method: Method,
         headers: HeaderMap,
         body: Bytes,
-    ) -> Result<(u16, Vec<u8>), String> {
+    ) -> Result<Reply, String> {
         let post = method == Method::POST;
         let mut req = self.http.request(method, url).headers(headers);
         if post {
             req = req.body(body);
         }
         let mut resp = req.send().await.map_err(|e| e.to_string())?;
-        let status = resp.status().as_u16();
-        let mut body = Vec::new();
+        let mut reply = Reply::of(resp.status().as_u16(), resp.headers());
         while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
-            let room = MAX_REPLY_BYTES - body.len();
-            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            if body.len() >= MAX_REPLY_BYTES {
+            if !reply.take(&chunk, MAX_REPLY_BYTES) {
                 break;
             }
         }
-        Ok((status, body))
+        Ok(reply)
     }
 }
 

@@ -154,6 +154,28 @@ pub struct Reply {
     pub location: Option<String>,
 }
 
+impl Reply {
+    /// A reply with `status` and the `Location` of `headers`, its body still to be read.
+    pub fn of(status: u16, headers: &HeaderMap) -> Reply {
+        let location = headers
+            .get(hyper::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Reply {
+            status,
+            body: Vec::new(),
+            location,
+        }
+    }
+
+    /// Appends `data` to the body up to `max` bytes; false once the body is full.
+    pub fn take(&mut self, data: &[u8], max: usize) -> bool {
+        let room = max.saturating_sub(self.body.len());
+        self.body.extend_from_slice(&data[..data.len().min(room)]);
+        self.body.len() < max
+    }
+}
+
 struct Idle {
     sender: SendRequest<Full<Bytes>>,
     since: Instant,
@@ -184,20 +206,12 @@ impl HttpPool {
     ) -> Result<Reply, String> {
         let request = build_request(target, method, headers, body)?;
         let (sender, response) = self.dispatch(target, request).await?;
-        let status = response.status().as_u16();
-        let location = response
-            .headers()
-            .get(hyper::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let mut reply = Reply::of(response.status().as_u16(), response.headers());
         let mut incoming = response.into_body();
-        let mut body = Vec::new();
         while let Some(frame) = incoming.frame().await {
             let frame = frame.map_err(|e| format!("reading the reply: {e}"))?;
             if let Ok(data) = frame.into_data() {
-                let room = max_body - body.len();
-                body.extend_from_slice(&data[..data.len().min(room)]);
-                if body.len() >= max_body {
+                if !reply.take(&data, max_body) {
                     break;
                 }
             }
@@ -208,11 +222,7 @@ impl HttpPool {
         if hyper::body::Body::is_end_stream(&incoming) && !sender.is_closed() {
             self.check_in(target.authority, sender);
         }
-        Ok(Reply {
-            status,
-            body,
-            location,
-        })
+        Ok(reply)
     }
 
     /// Sends `request` on an idle connection, or on a new one when none is idle or the

@@ -899,3 +899,80 @@ pub fn merge(body: &mut Value, extra: Value) {
 
 /// Standard waiting time for something the server does promptly.
 pub const PROMPT: Duration = Duration::from_secs(10);
+
+// ---------------------------------------------------------------------------------------
+// A redirecting service
+
+/// A service on 127.0.0.1 answering `/{status}/...` with that redirect status to `to`
+/// (query kept), `/loop` with a 307 to itself and `/ok` with SUCCESS; it records each
+/// request's target and `Authorization` header. Asked as a forward proxy (absolute-form
+/// targets), it answers the same by path.
+pub struct Redirector {
+    pub port: u16,
+    hits: Arc<Mutex<Vec<Hit>>>,
+}
+
+/// A request's target and `Authorization` header.
+type Hit = (axum::http::Uri, Option<String>);
+
+impl Redirector {
+    /// Starts it; `to` is where `/{status}/...` redirects (absolute, or a path on itself).
+    pub async fn start(to: String) -> Redirector {
+        use axum::http::{header, Uri};
+        let hits = Arc::new(Mutex::new(Vec::new()));
+        let seen = hits.clone();
+        let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap| {
+            let (to, seen) = (to.clone(), seen.clone());
+            async move {
+                let auth = headers
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                seen.lock().expect("hits").push((uri.clone(), auth));
+                let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+                let (status, location) = match uri.path() {
+                    "/ok" => (200, String::new()),
+                    "/loop" => (307, format!("/loop{query}")),
+                    p => (p[1..4].parse().unwrap_or(500), format!("{to}{query}")),
+                };
+                let status = StatusCode::from_u16(status).expect("status");
+                (
+                    status,
+                    [(header::LOCATION, location)],
+                    r#"{"dtm_result":"SUCCESS"}"#,
+                )
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind redirector");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Redirector { port, hits }
+    }
+
+    /// Its URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/{path}", self.port)
+    }
+
+    /// The targets of the requests to `path`, as received.
+    pub fn targets(&self, path: &str) -> Vec<axum::http::Uri> {
+        let hits = self.hits.lock().expect("hits");
+        hits.iter()
+            .filter(|(u, _)| u.path() == path)
+            .map(|(u, _)| u.clone())
+            .collect()
+    }
+
+    /// The `Authorization` header of the requests to `path`.
+    pub fn auth_of(&self, path: &str) -> Vec<Option<String>> {
+        let hits = self.hits.lock().expect("hits");
+        hits.iter()
+            .filter(|(u, _)| u.path() == path)
+            .map(|(_, a)| a.clone())
+            .collect()
+    }
+}
