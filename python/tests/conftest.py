@@ -89,14 +89,24 @@ def mysql_connect(database: Any = None) -> Any:
 
 
 @pytest.fixture(scope="session")
-def busi(tmp_path_factory: Any) -> Iterator[Any]:
+def mysql_db() -> str:
+    """The MariaDB database the tests write their own tables to, created when missing."""
+    conn = mysql_connect()
+    with conn.cursor() as cur:
+        cur.execute("create database if not exists dtmx_py")
+    conn.commit()
+    conn.close()
+    return "dtmx_py"
+
+
+@pytest.fixture(scope="session")
+def busi(tmp_path_factory: Any, mysql_db: str) -> Iterator[Any]:
     """The real business service of busi.py on a free port."""
     from busi import Busi
 
     conn = mysql_connect()
     with conn.cursor() as cur:
-        cur.execute("create database if not exists dtmx_py")
-        cur.execute("create table if not exists dtmx_py.account (id varchar(32) primary key, balance int)")
+        cur.execute(f"create table if not exists {mysql_db}.account (id varchar(32) primary key, balance int)")
     conn.commit()
     conn.close()
     service = Busi(str(tmp_path_factory.mktemp("busi") / "busi.db"), mysql_connect)

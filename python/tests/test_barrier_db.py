@@ -29,7 +29,10 @@ def pg_conn() -> Any:
 
 @pytest.fixture(params=["sqlite", "postgres", "mariadb"])
 def connect(request: Any, tmp_path: Any) -> Iterator[Callable[[], Any]]:
-    """A connection factory of each database, with the barrier table and a ledger."""
+    """A connection factory of each database, with the barrier table and a ledger (on
+    MariaDB in the ``mysql_db`` database, created by its fixture)."""
+    if request.param == "mariadb":
+        request.getfixturevalue("mysql_db")
     factory = {"sqlite": sqlite_conn(tmp_path), "postgres": pg_conn, "mariadb": mysql_connect}[request.param]
     conn = factory()
     dialect = {"sqlite": "sqlite", "postgres": "postgres", "mariadb": "mysql"}[request.param]

@@ -64,7 +64,14 @@ final class T
     {
         $passed = 0;
         $failed = 0;
-        foreach (self::$tests as [$name, $f]) {
+        // A random order (seeded, printed, DTMX_TEST_SEED to replay) flushes out tests
+        // that depend on another having run first.
+        $seed = getenv('DTMX_TEST_SEED') !== false ? (int) getenv('DTMX_TEST_SEED') : random_int(1, 1 << 30);
+        echo "php: test order seed $seed (DTMX_TEST_SEED=$seed replays it)\n";
+        mt_srand($seed);
+        $tests = self::$tests;
+        shuffle($tests);
+        foreach ($tests as [$name, $f]) {
             if ($filter !== null && !str_contains($name, $filter)) {
                 continue;
             }
