@@ -3,8 +3,8 @@
 
 use crate::error::{invalid, Result};
 pub use dtmx::barrier::{
-    Barrier, BarrierCall, BarrierTable, Decision, Dialect, QueryPrepared, RedisCall, RedisDecision,
-    RedisQueryPrepared, Statement, Step,
+    check_back_result, Barrier, BarrierCall, BarrierTable, Decision, Dialect, QueryPrepared,
+    RedisCall, RedisDecision, RedisQueryPrepared, Statement, Step, REDIS_EXPIRE_SECS,
 };
 
 /// How a driver writes placeholders.

@@ -51,6 +51,7 @@ pub fn class_name(kind: ErrorKind) -> &'static str {
         ErrorKind::Duplicated => "DuplicatedError",
         ErrorKind::Timeout => "TimeoutError",
         ErrorKind::Database => "DatabaseError",
+        ErrorKind::Unfinished => "UnfinishedError",
         _ => "InternalError",
     }
 }

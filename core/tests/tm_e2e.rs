@@ -335,7 +335,7 @@ async fn msg_prepare_submit_and_do_and_submit() {
     msg.add(format!("{b}/MsgIn"), br#"{"amount":2}"#);
     let err = msg
         .do_and_submit(&qp, |_| async {
-            Err(Error::new(ErrorKind::Failure, "no stock FAILURE"))
+            Err::<(), _>(Error::new(ErrorKind::Failure, "no stock FAILURE"))
         })
         .await
         .expect_err("failure");
@@ -350,7 +350,7 @@ async fn msg_prepare_submit_and_do_and_submit() {
     msg.add(format!("{b}/MsgIn"), br#"{"amount":3}"#);
     let err = msg
         .do_and_submit(&qp, |_| async {
-            Err(Error::new(
+            Err::<(), _>(Error::new(
                 ErrorKind::Database,
                 "connection lost during commit",
             ))

@@ -82,6 +82,18 @@ impl QueryPrepared {
     }
 }
 
+/// What a check-back handler answers for `result`: success when the msg's local
+/// transaction committed, else an error of kind `failure` (dtm then rolls the msg back).
+pub fn check_back_result(gid: &str, result: DtmResult) -> Result<()> {
+    match result {
+        DtmResult::Success => Ok(()),
+        _ => Err(Error::new(
+            ErrorKind::Failure,
+            format!("the local transaction of msg {gid} did not commit: FAILURE"),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{Barrier, Dialect};

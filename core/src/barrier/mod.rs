@@ -69,8 +69,8 @@ pub use sqlx_exec::sqlite;
 pub use sqlx_exec::{BusiFuture, CallOutput};
 
 pub use call::{origin_op, BarrierCall, Decision, Step};
-pub use check_back::QueryPrepared;
-pub use redis::{RedisCall, RedisDecision, RedisQueryPrepared};
+pub use check_back::{check_back_result, QueryPrepared};
+pub use redis::{RedisCall, RedisDecision, RedisQueryPrepared, REDIS_EXPIRE_SECS};
 pub use sql::{BarrierTable, Dialect, Statement, DEFAULT_SQLITE_TABLE, DEFAULT_TABLE};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -216,6 +216,13 @@ impl Barrier {
             &self.op,
             &barrier_id,
         )
+    }
+
+    /// The barrier of a msg's local transaction and of its check-back: trans type `msg`,
+    /// `gid`, branch `00`, op `msg` (what [`crate::tm::Msg::do_and_submit`] hands its
+    /// callback, and what the `query_prepared` handler checks).
+    pub fn for_msg(gid: &str) -> Result<Barrier> {
+        Barrier::new("msg", gid, MSG_BRANCH_ID, MSG_OP)
     }
 
     /// The msg check-back (PROTOCOL.md §7.5) on `table`: decides whether the local

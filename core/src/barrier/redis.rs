@@ -191,6 +191,9 @@ fn unexpected_reply(reply: &str) -> Error {
     )
 }
 
+/// How long Redis barrier keys live when the caller does not say: one week, as DTM.
+pub const REDIS_EXPIRE_SECS: u64 = 7 * 24 * 3600;
+
 fn check_expire(expire_secs: u64) -> Result<()> {
     if expire_secs == 0 {
         return Err(Error::new(

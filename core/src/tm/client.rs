@@ -161,6 +161,63 @@ impl DtmClient {
         Ok(reply)
     }
 
+    /// Submits a transaction: `request` is its `POST /submit`. Without `wait_result` this
+    /// is [`DtmClient::call_dtm`]. With it, dtm's refusal (409, or 425 for a confirm that
+    /// answered ONGOING) does not say whether the transaction rolled back or is still being
+    /// retried, so the transaction is read back:
+    /// * `failed`: an error of kind `failure` whose message is the rollback reason;
+    /// * `succeed` (it finished meanwhile): success;
+    /// * `submitted`, `aborting`, `prepared`: kind `unfinished` with the status, as also
+    ///   when the status cannot be read (then without one, the read's error in a note).
+    pub async fn submit(&self, request: HttpRequest, gid: &str, wait_result: bool) -> Result<()> {
+        let refused = match self.call_dtm(request).await {
+            Ok(_) => return Ok(()),
+            Err(e)
+                if wait_result && matches!(e.kind(), ErrorKind::Failure | ErrorKind::Ongoing) =>
+            {
+                e
+            }
+            Err(e) => return Err(e),
+        };
+        let trans = match self.query(gid).await {
+            Ok(v) => v,
+            Err(q) => {
+                return Err(Error::new(
+                    ErrorKind::Unfinished,
+                    format!(
+                        "{gid}: submit answered {:?}; its status is unknown",
+                        refused.message()
+                    ),
+                )
+                .with_note(format!("query failed: {q}")))
+            }
+        };
+        let trans = &trans["transaction"];
+        let reason = trans["rollback_reason"].as_str().unwrap_or_default();
+        match TransStatus::parse(trans["status"].as_str().unwrap_or_default()) {
+            Some(TransStatus::Succeed) => Ok(()),
+            Some(TransStatus::Failed) => {
+                let message = if reason.is_empty() {
+                    refused.message()
+                } else {
+                    reason
+                };
+                Err(Error::new(ErrorKind::Failure, message).with_status(TransStatus::Failed))
+            }
+            Some(status) => {
+                let mut message = format!(
+                    "{gid} is not finished: status {}, dtm goes on with it",
+                    status.as_str()
+                );
+                if !reason.is_empty() {
+                    message.push_str(&format!(" (rollback reason: {reason})"));
+                }
+                Err(Error::new(ErrorKind::Unfinished, message).with_status(status))
+            }
+            None => Err(refused),
+        }
+    }
+
     /// Calls a branch the client calls itself (a TCC try, an XA action) and maps its reply
     /// with [`branch_reply_error`]; `None` (an empty URL) succeeds without a call.
     pub(crate) async fn call_branch(&self, request: Option<HttpRequest>) -> Result<HttpResponse> {

@@ -63,6 +63,15 @@ impl GlobalTrans {
         Ok(())
     }
 
+    /// Submits (with `wait_result`, see [`DtmClient::submit`]).
+    pub(super) async fn submit(&self) -> Result<()> {
+        let t = &self.trans;
+        let request = self.dtm_request("submit")?;
+        self.client
+            .submit(request, &t.gid, t.options.wait_result)
+            .await
+    }
+
     /// A call of a branch by the client itself (TCC try, XA action), with the query DTM's
     /// SDK adds and the branch headers.
     pub(super) fn branch_call(
@@ -95,9 +104,10 @@ impl GlobalTrans {
 }
 
 /// Runs a whole global transaction: prepares `global`, runs `busi` on `handle` (a clone
-/// sharing the branch counter), then submits if it returned `Ok`, or calls `abort` with
-/// its error's message; the abort's own error is dropped and `busi`'s returned, as DTM's
-/// SDK does. A panic of `busi` aborts at once, then goes on unwinding.
+/// sharing the branch counter), then submits if it returned `Ok` (its value returned once
+/// the submit succeeded), or calls `abort` with its error's message. `busi`'s error always
+/// wins, as in DTM's SDK: a failing abort is added to it as a note. A panic of `busi`
+/// aborts at once, then goes on unwinding.
 pub(super) async fn run_global<H, F, Fut, T, A, AFut>(
     global: &GlobalTrans,
     handle: H,
@@ -112,14 +122,11 @@ where
 {
     global.send(global.dtm_request("prepare")).await?;
     match AssertUnwindSafe(busi(handle)).catch_unwind().await {
-        Ok(Ok(v)) => {
-            global.send(global.dtm_request("submit")).await?;
-            Ok(v)
-        }
-        Ok(Err(e)) => {
-            let _ = abort(e.message().to_string()).await;
-            Err(e)
-        }
+        Ok(Ok(v)) => global.submit().await.map(|()| v),
+        Ok(Err(e)) => match abort(e.message().to_string()).await {
+            Ok(()) => Err(e),
+            Err(a) => Err(e.with_note(format!("abort failed: {a}"))),
+        },
         Err(panic) => {
             // Roll back at once rather than leave the branches to the timeout.
             let _ = abort("the transaction's code panicked".to_string()).await;

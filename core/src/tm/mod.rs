@@ -28,6 +28,7 @@ pub use branch_id::{BranchIdGen, MAX_BRANCH_ID_PARENT_LEN, MAX_SUB_BRANCHES};
 pub use client::{branch_reply_error, check_dtm_reply, DtmClient};
 pub use gid::GidGenerator;
 pub use msg::{Msg, MSG_CHECK_BRANCH_ID, TOPIC_PREFIX};
+pub use options::INVALID_PAYLOAD;
 pub use saga::Saga;
 pub use tcc::Tcc;
 pub use xa::Xa;

@@ -173,11 +173,11 @@ impl Msg {
         Ok(())
     }
 
-    /// Submits the message.
+    /// Submits the message (with `wait_result`, see [`DtmClient::submit`]).
     pub async fn submit(&mut self) -> Result<()> {
         let req = self.submit_request()?;
-        self.client.call_dtm(req).await?;
-        Ok(())
+        let t = &self.trans;
+        self.client.submit(req, &t.gid, t.options.wait_result).await
     }
 
     /// Aborts a prepared message (dtm marks it failed; nothing is delivered).
@@ -190,36 +190,55 @@ impl Msg {
     ///
     /// `busi` gets the identity of the msg barrier ([`Msg::barrier_branch`]) and runs the
     /// local transaction guarded by it. Then:
-    /// * `Ok` → submit; the submit's result is returned;
+    /// * `Ok(v)` → submit; `v` is returned if the submit succeeded, else its error;
     /// * an error of kind `failure` → abort; the error is returned;
     /// * any other error (the local commit may or may not have happened) → the check-back
     ///   URL is asked, as dtm would: failure → abort, success → submit, anything else →
-    ///   nothing (dtm will check back later); the callback's error is returned in every
-    ///   case, as DTM's SDK does.
-    pub async fn do_and_submit<F, Fut>(&mut self, query_prepared: &str, busi: F) -> Result<()>
+    ///   nothing (dtm will check back later).
+    ///
+    /// `busi`'s error always wins, as in DTM's SDK: what failed after it (the check-back,
+    /// the abort, the submit) is added to it as a note, never returned instead.
+    pub async fn do_and_submit<F, Fut, T>(&mut self, query_prepared: &str, busi: F) -> Result<T>
     where
         F: FnOnce(BranchRequest) -> Fut,
-        Fut: Future<Output = Result<()>>,
+        Fut: Future<Output = Result<T>>,
     {
         let barrier = self.barrier_branch();
         barrier.validate_for_barrier()?;
         self.prepare(query_prepared).await?;
-        let busi_result = busi(barrier).await;
-        let mut result = Ok(());
-        if let Err(e) = &busi_result {
-            if e.kind() != ErrorKind::Failure {
-                result = self.check_back(query_prepared).await;
+        let e = match busi(barrier).await {
+            Ok(v) => return self.submit().await.map(|()| v),
+            Err(e) => e,
+        };
+        let committed = if e.kind() == ErrorKind::Failure {
+            Ok(false)
+        } else {
+            match self.check_back(query_prepared).await {
+                Ok(()) => Ok(true),
+                Err(c) if c.kind() == ErrorKind::Failure => Ok(false),
+                Err(c) => Err(c),
             }
-        }
-        let failed = |r: &Result<()>| matches!(r, Err(e) if e.kind() == ErrorKind::Failure);
-        if failed(&busi_result) || failed(&result) {
-            // The abort's own error is not reported, as in DTM's SDK: dtm would roll the
-            // prepared message back through the check-back anyway.
-            let _ = self.abort().await;
-        } else if result.is_ok() {
-            result = self.submit().await;
-        }
-        busi_result.and(result)
+        };
+        let note = match committed {
+            // dtm would roll the prepared message back through the check-back anyway.
+            Ok(false) => self
+                .abort()
+                .await
+                .err()
+                .map(|a| format!("abort failed: {a}")),
+            Ok(true) => self
+                .submit()
+                .await
+                .err()
+                .map(|s| format!("submit failed: {s}")),
+            Err(c) => Some(format!(
+                "check-back failed: {c} (dtm will check back later)"
+            )),
+        };
+        Err(match note {
+            Some(n) => e.with_note(n),
+            None => e,
+        })
     }
 
     /// Asks the check-back URL whether the local transaction committed.

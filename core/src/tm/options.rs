@@ -87,12 +87,16 @@ pub(crate) use option_setters;
 
 use crate::error::{Error, ErrorKind, Result};
 
+/// The start of every invalid-payload error's message, in every package: the core's (a
+/// payload that is not UTF-8) and the hosts' (a value they cannot encode as JSON).
+pub const INVALID_PAYLOAD: &str = "invalid payload";
+
 /// A payload as the text DTM carries in `payloads` (JSON strings must be UTF-8).
 pub(crate) fn payload_text(payload: &[u8], what: &str) -> Result<String> {
     String::from_utf8(payload.to_vec()).map_err(|e| {
         Error::new(
             ErrorKind::InvalidArgument,
-            format!("{what}: payload is not UTF-8 text"),
+            format!("{INVALID_PAYLOAD} of {what}: not UTF-8 text"),
         )
         .with_source(e)
     })

@@ -106,9 +106,12 @@ impl Saga {
         ))
     }
 
-    /// Submits the saga. With `wait_result`, a failed saga is an error of kind `failure`.
+    /// Submits the saga. With `wait_result`, a failed saga is an error of kind `failure`
+    /// and one dtm still retries is kind `unfinished` (see [`DtmClient::submit`]).
     pub async fn submit(&self) -> Result<()> {
-        self.client.call_dtm(self.submit_request()?).await?;
-        Ok(())
+        let t = &self.trans;
+        self.client
+            .submit(self.submit_request()?, &t.gid, t.options.wait_result)
+            .await
     }
 }

@@ -128,7 +128,7 @@ impl Tcc {
 
     /// Submits: dtm confirms every branch.
     pub async fn submit(&self) -> Result<()> {
-        self.g.send(self.submit_request()).await
+        self.g.submit().await
     }
 
     /// Aborts: dtm cancels every branch; `rollback_reason` is recorded.
@@ -155,9 +155,9 @@ impl Tcc {
     }
 
     /// Runs a whole global transaction: prepare, `busi` (which calls the branches through
-    /// the clone it gets), then submit if it returned `Ok`, or abort with its error's
-    /// message as `rollback_reason` (the abort's own error is dropped and `busi`'s returned,
-    /// as DTM's SDK does).
+    /// the clone it gets), then submit if it returned `Ok` (its value is returned once the
+    /// submit succeeded), or abort with its error's message as `rollback_reason`. `busi`'s
+    /// error is returned, as DTM's SDK does; a failing abort is a note on it.
     pub async fn run<F, Fut, T>(&self, busi: F) -> Result<T>
     where
         F: FnOnce(Tcc) -> Fut,

@@ -65,7 +65,7 @@ impl Xa {
 
     /// Submits: dtm commits every registered branch.
     pub async fn submit(&self) -> Result<()> {
-        self.g.send(self.submit_request()).await
+        self.g.submit().await
     }
 
     /// Aborts: dtm rolls back every registered branch.
@@ -82,8 +82,9 @@ impl Xa {
     }
 
     /// Runs a whole global transaction: prepare, `busi` (which calls the branches through
-    /// the clone it gets), then submit if it returned `Ok`, else abort (whose own error is
-    /// dropped; `busi`'s is returned).
+    /// the clone it gets), then submit if it returned `Ok` (its value is returned once the
+    /// submit succeeded), else abort; `busi`'s error is returned, a failing abort a note on
+    /// it.
     pub async fn run<F, Fut, T>(&self, busi: F) -> Result<T>
     where
         F: FnOnce(Xa) -> Fut,

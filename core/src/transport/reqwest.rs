@@ -45,6 +45,8 @@ impl ReqwestTransport {
     }
 }
 
+/// The error of a request to `url`: the URL, then reqwest's error and every cause under
+/// it (`Connection refused`, a DNS or TLS failure).
 fn convert(url: &str, e: reqwest::Error) -> Error {
     let kind = if e.is_timeout() {
         ErrorKind::Timeout
@@ -53,7 +55,7 @@ fn convert(url: &str, e: reqwest::Error) -> Error {
     } else {
         ErrorKind::Transport
     };
-    Error::new(kind, format!("{url}: {e}")).with_source(e)
+    Error::new(kind, url).with_cause(e.without_url())
 }
 
 impl Transport for ReqwestTransport {

@@ -1,0 +1,250 @@
+//! Replays every scenario of tests/vectors/scenarios through the Rust API (the core's
+//! builders made by the bindings' `Client`), against the scripted server and judge
+//! `judge.py` (see the README there).
+
+use dtmx_bindings::dtmx::transport::{HttpRequest, ReqwestTransport, Transport};
+use dtmx_bindings::options::Naming;
+use dtmx_bindings::{runtime, Client, Error, ErrorKind, Options, Result};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+fn scenarios_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/scenarios")
+}
+
+/// The judge, stopped (its standard input closed) when dropped.
+struct Judge {
+    child: Child,
+    url: String,
+}
+
+impl Judge {
+    fn start() -> Judge {
+        let mut child = Command::new("python3")
+            .arg(scenarios_dir().join("judge.py"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start judge.py");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("judge's first line");
+        let v: Value = serde_json::from_str(&line).expect("judge's address");
+        let url = v["url"].as_str().expect("url").to_string();
+        Judge { child, url }
+    }
+
+    fn post(&self, route: &str, body: &Value) -> Value {
+        let req = HttpRequest::post_json(format!("{}{route}", self.url), body.to_string().into());
+        let reply = runtime::block_on(ReqwestTransport::default().send(req)).expect("judge");
+        serde_json::from_slice(&reply.body).expect("judge's JSON")
+    }
+}
+
+impl Drop for Judge {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// A body's own error (the host's exception in other languages): told apart from the
+/// package's errors by this source.
+#[derive(Debug)]
+struct HostError;
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the body's own error")
+    }
+}
+
+impl std::error::Error for HostError {}
+
+fn s<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or_default()
+}
+
+/// The payload bytes of a step (`$unserializable`: bytes that are not UTF-8).
+fn payload(v: &Value) -> Vec<u8> {
+    if v.get("$unserializable").is_some() {
+        return vec![0xff, 0xfe];
+    }
+    v.to_string().into_bytes()
+}
+
+/// The outcome of a body step list: the value returned, or the error raised.
+fn body_result(steps: &[Value], mut call: impl FnMut(&Value) -> Result<()>) -> Result<Value> {
+    for step in steps {
+        match s(step, "op") {
+            "return" => return Ok(step["value"].clone()),
+            "raise" => {
+                let message = s(step, "message");
+                return Err(match s(step, "kind") {
+                    "host" => Error::new(ErrorKind::Database, message).with_source(HostError),
+                    kind => Error::new(kind_named(kind), message),
+                });
+            }
+            _ => call(step)?,
+        }
+    }
+    Ok(Value::Null)
+}
+
+fn kind_named(name: &str) -> ErrorKind {
+    ErrorKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == name)
+        .unwrap_or(ErrorKind::Internal)
+}
+
+/// Runs one scenario (its URLs substituted) and returns its outcome.
+async fn run(scenario: &Value, urls: &Value) -> Result<Value> {
+    let server = if scenario["client"]["server"] == "closed" {
+        s(urls, "closed")
+    } else {
+        s(urls, "dtm")
+    };
+    let client = Client::new(server)?;
+    let t = &scenario["transaction"];
+    let options = Options::from_json(&t["options"], Naming::Snake)?;
+    let gid = Some(s(t, "gid"));
+    let steps = scenario["steps"].as_array().cloned().unwrap_or_default();
+    let mut out = Value::Null;
+    match s(t, "type") {
+        "saga" => {
+            let mut saga = client.saga(gid, &options)?;
+            for step in &steps {
+                match s(step, "op") {
+                    "add" => {
+                        saga.add(
+                            s(step, "action"),
+                            s(step, "compensate"),
+                            payload(&step["payload"]),
+                        );
+                    }
+                    _ => saga.submit().await?,
+                }
+            }
+        }
+        "msg" => {
+            let mut msg = client.msg(gid, &options)?;
+            for step in &steps {
+                match s(step, "op") {
+                    "add" => {
+                        msg.add(s(step, "action"), payload(&step["payload"]));
+                    }
+                    "submit" => msg.submit().await?,
+                    _ => {
+                        let body = step["body"].as_array().cloned().unwrap_or_default();
+                        out = msg
+                            .do_and_submit(s(step, "query_prepared"), |_| async move {
+                                body_result(&body, |_| Ok(()))
+                            })
+                            .await?;
+                    }
+                }
+            }
+        }
+        "tcc" => {
+            let tcc = client.tcc(gid, &options)?;
+            let body = steps[0]["body"].as_array().cloned().unwrap_or_default();
+            out = tcc
+                .run(|tcc| async move {
+                    for step in &body {
+                        if s(step, "op") == "call_branch" {
+                            tcc.call_branch(
+                                &payload(&step["payload"]),
+                                s(step, "try"),
+                                s(step, "confirm"),
+                                s(step, "cancel"),
+                            )
+                            .await?;
+                        }
+                    }
+                    body_result(&body, |_| Ok(()))
+                })
+                .await?;
+        }
+        _ => {
+            let xa = client.xa(gid, &options)?;
+            let body = steps[0]["body"].as_array().cloned().unwrap_or_default();
+            out = xa
+                .run(|xa| async move {
+                    for step in &body {
+                        if s(step, "op") == "call_branch" {
+                            xa.call_branch(&payload(&step["payload"]), s(step, "url"))
+                                .await?;
+                        }
+                    }
+                    body_result(&body, |_| Ok(()))
+                })
+                .await?;
+        }
+    }
+    Ok(out)
+}
+
+/// The error as the judge reads it.
+fn error_json(e: &Error) -> Value {
+    let host = std::error::Error::source(e).is_some_and(|s| s.is::<HostError>());
+    let (kind, class) = if host {
+        ("host", "HostError")
+    } else {
+        (
+            e.kind().as_str(),
+            dtmx_bindings::error::class_name(e.kind()),
+        )
+    };
+    json!({
+        "kind": kind,
+        "class": class,
+        "message": e.message(),
+        "notes": e.notes(),
+        "status": e.status().map(|s| s.as_str()),
+    })
+}
+
+fn substitute(v: &Value, urls: &Value) -> Value {
+    let mut text = v.to_string();
+    for key in ["dtm", "branch", "closed"] {
+        text = text.replace(&format!("{{{key}}}"), s(urls, key));
+    }
+    serde_json::from_str(&text).expect("substituted JSON")
+}
+
+#[test]
+fn every_scenario() {
+    let judge = Judge::start();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(scenarios_dir())
+        .expect("scenarios")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for file in files {
+        let doc: Value =
+            serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("scenario JSON");
+        for scenario in doc["scenarios"].as_array().expect("scenarios") {
+            count += 1;
+            let name = s(scenario, "name");
+            let urls = judge.post("/__scenario", &json!({ "name": name }));
+            let scenario = substitute(scenario, &urls);
+            let outcome = match runtime::block_on(run(&scenario, &urls)) {
+                Ok(v) => json!({"host": "rust", "result": v, "error": null}),
+                Err(e) => json!({"host": "rust", "result": null, "error": error_json(&e)}),
+            };
+            let verdict = judge.post("/__outcome", &outcome);
+            if verdict["ok"] != true {
+                failures.push(format!("{name}: {}", verdict["problems"]));
+            }
+        }
+    }
+    assert!(count >= 30, "only {count} scenarios found");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
