@@ -61,6 +61,23 @@ pub fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidArgument, message)
 }
 
+/// The error of a payload the host cannot encode as JSON (`detail`: the host's reason),
+/// an `InvalidArgument` whose message starts as the core's own payload errors do.
+pub fn invalid_payload(detail: &str) -> Error {
+    invalid(format!(
+        "{}: cannot encode it as JSON: {detail}",
+        dtmx::tm::INVALID_PAYLOAD
+    ))
+}
+
+/// What the core sees of an exception a host's code raised that is not a dtmx error
+/// (a business body of `run()`, the local work of `do_and_submit()`): an error of kind
+/// `database`, so that it is never taken for a refusal (`failure`) and, for a msg, the
+/// check-back decides. The host re-raises its own exception, not this one.
+pub fn host_error(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Database, message)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
