@@ -2,9 +2,14 @@
 
 /// <reference types="node" />
 
-/** Options of a global transaction; unset ones keep the server's defaults. */
+/**
+ * Options of a global transaction; unset ones keep the server's defaults. `gid` is read by
+ * the factories; every other name is checked by the core (an unknown name or a value of
+ * the wrong type throws InvalidArgumentError).
+ */
 export interface TransOptions {
-  /** The global transaction id (default: a new locally unique one). */
+  /** The global transaction id (default: a new locally unique one). Not for
+   * `tccFromBranch`, whose gid is the branch's. */
   gid?: string;
   /** Process the transaction inside the submit request and report its outcome. */
   waitResult?: boolean;
@@ -58,7 +63,7 @@ export interface OutcomeParts {
 /** The kinds of dtmx errors (an error's `code`). */
 export type ErrorKind =
   | 'invalid_argument' | 'transport' | 'server' | 'failure' | 'ongoing' | 'duplicated'
-  | 'timeout' | 'database' | 'internal';
+  | 'timeout' | 'database' | 'internal' | 'unfinished';
 
 /** Base class of every dtmx error. */
 export class DtmxError extends Error {
@@ -68,6 +73,12 @@ export class DtmxError extends Error {
   readonly code: ErrorKind;
   /** The kind's stable number (the C API's code). */
   readonly errno: number;
+  /** What else failed on the way, oldest first (e.g. `abort failed: server: store down`
+   * after a `run()` body threw). */
+  notes: string[];
+  /** The status of the transaction the error is about (`failed` for a FailureError and
+   * the status of an UnfinishedError after a `waitResult` submit), else null. */
+  status: string | null;
   static readonly kind: ErrorKind;
   static readonly errno: number;
 }
@@ -82,6 +93,9 @@ export class DuplicatedError extends DtmxError {}
 export class TimeoutError extends DtmxError {}
 export class DatabaseError extends DtmxError {}
 export class InternalError extends DtmxError {}
+/** A `waitResult` submit whose transaction dtm is still working on (`status`:
+ * `submitted`, `aborting` or `prepared`; null when it could not be read). */
+export class UnfinishedError extends DtmxError {}
 
 /** Options of `new Client(server, options)`. */
 export interface ClientOptions {
@@ -102,9 +116,9 @@ export class Client {
   msg(options?: TransOptions): Msg;
   tcc(options?: TransOptions): Tcc;
   xa(options?: TransOptions): Xa;
-  tccGlobalTransaction(fn: (tcc: Tcc) => Promise<void> | void, options?: TransOptions): Promise<void>;
-  xaGlobalTransaction(fn: (xa: Xa) => Promise<void> | void, options?: TransOptions): Promise<void>;
-  tccFromBranch(branch: Branch, options?: TransOptions): Tcc;
+  tccGlobalTransaction<T>(fn: (tcc: Tcc) => Promise<T> | T, options?: TransOptions): Promise<T>;
+  xaGlobalTransaction<T>(fn: (xa: Xa) => Promise<T> | T, options?: TransOptions): Promise<T>;
+  tccFromBranch(branch: Branch, options?: Omit<TransOptions, 'gid'>): Tcc;
 }
 
 /** A saga: dtm runs each action in order and compensates the done ones on failure. */
@@ -128,7 +142,9 @@ export class Msg {
   prepare(queryPrepared: string): Promise<void>;
   submit(): Promise<void>;
   abort(): Promise<void>;
-  doAndSubmit(queryPrepared: string, busi: (branch: Branch) => Promise<unknown> | unknown): Promise<void>;
+  /** Prepare, `busi(branch)`, submit (or abort, or ask the check-back); resolves to
+   * `busi`'s value; rejects with `busi`'s own error (notes added) when it throws. */
+  doAndSubmit<T>(queryPrepared: string, busi: (branch: Branch) => Promise<T> | T): Promise<T>;
 }
 
 /** A TCC global transaction. */
@@ -140,7 +156,9 @@ export class Tcc {
   submit(): Promise<void>;
   abort(reason?: string): Promise<void>;
   callBranch(payload: Payload, tryUrl: string, confirmUrl: string, cancelUrl: string): Promise<BranchReply>;
-  run(fn: (tcc: Tcc) => Promise<void> | void): Promise<void>;
+  /** Prepare, `fn(this)`, submit (or abort); resolves to `fn`'s value; rejects with
+   * `fn`'s own error (notes added) when it throws. */
+  run<T>(fn: (tcc: Tcc) => Promise<T> | T): Promise<T>;
 }
 
 /** An XA global transaction. */
@@ -151,7 +169,9 @@ export class Xa {
   submit(): Promise<void>;
   abort(): Promise<void>;
   callBranch(payload: Payload, url: string): Promise<BranchReply>;
-  run(fn: (xa: Xa) => Promise<void> | void): Promise<void>;
+  /** Prepare, `fn(this)`, submit (or abort); resolves to `fn`'s value; rejects with
+   * `fn`'s own error (notes added) when it throws. */
+  run<T>(fn: (xa: Xa) => Promise<T> | T): Promise<T>;
 }
 
 /** A branch's identity from a query string or a parsed query object. */

@@ -6,7 +6,7 @@ const dtmx = createRequire(import.meta.url)('./index.js');
 export const {
   Client, Saga, Msg, Tcc, Xa,
   DtmxError, InvalidArgumentError, TransportError, ServerError, FailureError, OngoingError,
-  DuplicatedError, TimeoutError, DatabaseError, InternalError,
+  DuplicatedError, TimeoutError, DatabaseError, InternalError, UnfinishedError,
   parseBranch, parseGrpcBranch, reply, outcomeOf, outcomeReply,
   Barrier, BarrierTable, queryPrepared, redisQueryPrepared, xaLocal,
   express, fastify,

@@ -5,7 +5,8 @@
 const native = require('./native');
 const { call, byKind } = require('./errors');
 
-const REDIS_EXPIRE = 7 * 24 * 3600;
+/** The Redis barrier's default key expiry in seconds (the core's, 7 days). */
+const REDIS_EXPIRE = native.REDIS_EXPIRE_SECS;
 
 /** How to run SQL on one client: `begin`, `commit`, `rollback`, `execute` (affected
  * rows) and `reason` (the first column of the first row, or null). */
@@ -156,8 +157,9 @@ function text(reply) {
   return Buffer.isBuffer(reply) ? reply.toString() : String(reply);
 }
 
+/** The barrier of the msg `branch.gid` (its local work and its check-back). */
 function msgBarrier(branch) {
-  return call(() => new native.Barrier('msg', branch.gid, '00', 'msg'));
+  return call(() => native.Barrier.forMsg((branch || {}).gid || ''));
 }
 
 /** The msg check-back on `conn`: resolves when the local transaction of `branch.gid`
@@ -165,15 +167,15 @@ function msgBarrier(branch) {
 async function queryPrepared(conn, branch, options) {
   const d = driverOf(conn);
   const machine = msgBarrier(branch).queryPrepared(tableFor(d, options));
-  const result = await inTransaction(d, () => drive(machine, d));
-  if (result !== 'SUCCESS') throw new byKind.failure('FAILURE');
+  await inTransaction(d, () => drive(machine, d));
+  call(() => machine.check());
 }
 
 /** The msg check-back on Redis (for a msg whose local work used `redisCheckAdjustAmount`). */
 async function redisQueryPrepared(redis, branch, expire = REDIS_EXPIRE) {
   const q = call(() => msgBarrier(branch).redisQueryPrepared(expire));
   const r = await redis.eval(q.script, q.keys.length, ...q.keys, ...q.args);
-  if (call(() => q.decide(text(r))) !== 'SUCCESS') throw new byKind.failure('FAILURE');
+  call(() => q.check(text(r)));
 }
 
 module.exports = { Barrier, BarrierTable, queryPrepared, redisQueryPrepared, driverOf };

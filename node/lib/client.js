@@ -2,23 +2,59 @@
 'use strict';
 
 const native = require('./native');
-const { call, kindOf, promise, byKind } = require('./errors');
+const { call, kindOf, messageOf, promise, byKind } = require('./errors');
 const { payload } = require('./payload');
 
-const OPTION_NAMES = [
-  'gid', 'waitResult', 'timeoutToFail', 'retryInterval', 'requestTimeout', 'retryLimit', 'branchHeaders', 'concurrent',
-];
+/**
+ * Splits a factory's options `{gid, ...options}`: `gid` is the transaction's id (default:
+ * a new local one); the rest goes to the core as it is, which checks it.
+ */
+function withGid(options) {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) return [undefined, options];
+  const { gid, ...rest } = options;
+  return [gid, rest];
+}
 
-/** Splits `{gid, ...options}`, refusing unknown names. */
-function splitOptions(options) {
-  if (options === undefined || options === null) return [undefined, undefined];
-  if (typeof options !== 'object') throw new byKind.invalid_argument('options must be an object');
-  const rest = {};
-  for (const [k, v] of Object.entries(options)) {
-    if (!OPTION_NAMES.includes(k)) throw new byKind.invalid_argument(`unknown option ${JSON.stringify(k)}`);
-    if (k !== 'gid' && v !== undefined && v !== null) rest[k] = v;
+/**
+ * Runs JavaScript code inside a native call (`Tcc.run`, `Xa.run`, `Msg.doAndSubmit`):
+ * `start(onBody, done)` starts it; the core calls `onBody(resume)`, which runs
+ * `body(resume)` and resumes the core with its outcome. Resolves to the body's value when
+ * the core succeeds. When the body threw, rejects with that same thrown value, the
+ * core's notes set on it as `notes` (the abort or check-back that failed after it);
+ * otherwise with the core's error.
+ */
+async function runBody(start, body) {
+  let value;
+  let thrown = null;
+  const onBody = (resume) => {
+    Promise.resolve()
+      .then(() => body(resume))
+      .then(
+        (v) => {
+          value = v;
+          resume.ok();
+        },
+        (e) => {
+          thrown = { error: e };
+          resume.err(kindOf(e), messageOf(e));
+        },
+      );
+  };
+  try {
+    await promise((done) => start(onBody, done));
+  } catch (e) {
+    if (thrown === null) throw e;
+    const original = thrown.error;
+    if (original !== null && (typeof original === 'object' || typeof original === 'function')) {
+      try {
+        original.notes = e.notes;
+      } catch {
+        // a frozen object keeps what it has
+      }
+    }
+    throw original;
   }
-  return [options.gid || undefined, rest];
+  return value;
 }
 
 /** The native client of a Client or a server URL. */
@@ -99,20 +135,20 @@ class Client {
     return new Xa(this, options);
   }
 
-  /** Prepare, `fn(tcc)`, then submit; abort (dtm cancels) and rethrow when `fn` throws. */
+  /** `this.tcc(options).run(fn)`. */
   tccGlobalTransaction(fn, options) {
     return this.tcc(options).run(fn);
   }
 
-  /** Prepare, `fn(xa)`, then submit; abort (dtm rolls back) and rethrow when `fn` throws. */
+  /** `this.xa(options).run(fn)`. */
   xaGlobalTransaction(fn, options) {
     return this.xa(options).run(fn);
   }
 
-  /** A TCC nested in the branch a try request describes. */
+  /** A TCC nested in the branch a try request describes (its gid is the branch's: no
+   * `gid` option). */
   tccFromBranch(branch, options) {
-    const [, rest] = splitOptions(options);
-    return new Tcc(null, null, call(() => this.native.tccFromBranch(branch, rest)));
+    return new Tcc(null, null, call(() => this.native.tccFromBranch(branch, options)));
   }
 }
 
@@ -120,7 +156,7 @@ class Client {
 class Saga {
   /** `dtm` is a Client or a server URL; options: `{gid, waitResult, ...}`. */
   constructor(dtm, options) {
-    const [gid, rest] = splitOptions(options);
+    const [gid, rest] = withGid(options);
     const c = nativeClient(dtm);
     this.native = call(() => c.saga(gid, rest));
   }
@@ -158,7 +194,7 @@ class Saga {
 class Msg {
   /** `dtm` is a Client or a server URL; options: `{gid, waitResult, ...}`. */
   constructor(dtm, options) {
-    const [gid, rest] = splitOptions(options);
+    const [gid, rest] = withGid(options);
     const c = nativeClient(dtm);
     this.native = call(() => c.msg(gid, rest));
   }
@@ -208,28 +244,13 @@ class Msg {
   }
 
   /**
-   * Prepare, `await busi(branch)` (the local transaction, usually through a barrier),
-   * then submit; abort when `busi` throws a FailureError; ask the check-back when it
-   * throws anything else. `busi`'s own error is rethrown.
+   * The core's do-and-submit: prepare, `await busi(branch)` (the local transaction,
+   * usually through a barrier), then submit; abort when `busi` throws a FailureError; ask
+   * the check-back when it throws anything else. Resolves to `busi`'s value; when `busi`
+   * throws, rejects with its own error, what failed after it in `notes`.
    */
-  async doAndSubmit(queryPrepared, busi) {
-    let thrown;
-    const onBarrier = (resume) => {
-      Promise.resolve()
-        .then(() => busi(resume.branch))
-        .then(
-          () => resume.ok(),
-          (e) => {
-            thrown = { error: e };
-            resume.err(kindOf(e), e instanceof Error ? e.message : String(e));
-          },
-        );
-    };
-    try {
-      await promise((done) => this.native.doAndSubmit(queryPrepared, onBarrier, done));
-    } catch (e) {
-      throw thrown ? thrown.error : e;
-    }
+  doAndSubmit(queryPrepared, busi) {
+    return runBody((onBody, done) => this.native.doAndSubmit(queryPrepared, onBody, done), (resume) => busi(resume.branch));
   }
 }
 
@@ -241,7 +262,7 @@ class Tcc {
       this.native = wrapped;
       return;
     }
-    const [gid, rest] = splitOptions(options);
+    const [gid, rest] = withGid(options);
     const c = nativeClient(dtm);
     this.native = call(() => c.tcc(gid, rest));
   }
@@ -278,16 +299,13 @@ class Tcc {
     return checked(await promise((done) => this.native.callBranch(p, tryUrl, confirmUrl, cancelUrl, done)));
   }
 
-  /** Prepare, `await fn(this)`, submit; on error abort with its message and rethrow. */
-  async run(fn) {
-    await this.prepare();
-    try {
-      await fn(this);
-    } catch (e) {
-      await this.abort(e instanceof Error ? e.message : String(e));
-      throw e;
-    }
-    await this.submit();
+  /**
+   * The core's run: prepare, `await fn(this)`, submit; when `fn` throws, abort (its
+   * message the rollback reason). Resolves to `fn`'s value; when `fn` throws, rejects
+   * with its own error, a failed abort in `notes`.
+   */
+  run(fn) {
+    return runBody((onBody, done) => this.native.run(onBody, done), () => fn(this));
   }
 }
 
@@ -295,7 +313,7 @@ class Tcc {
 class Xa {
   /** `dtm` is a Client or a server URL; options: `{gid, waitResult, ...}`. */
   constructor(dtm, options) {
-    const [gid, rest] = splitOptions(options);
+    const [gid, rest] = withGid(options);
     const c = nativeClient(dtm);
     this.native = call(() => c.xa(gid, rest));
   }
@@ -327,16 +345,13 @@ class Xa {
     return checked(await promise((done) => this.native.callBranch(p, url, done)));
   }
 
-  /** Prepare, `await fn(this)`, submit; on error abort and rethrow. */
-  async run(fn) {
-    await this.prepare();
-    try {
-      await fn(this);
-    } catch (e) {
-      await this.abort();
-      throw e;
-    }
-    await this.submit();
+  /**
+   * The core's run: prepare, `await fn(this)`, submit; when `fn` throws, abort. Resolves
+   * to `fn`'s value; when `fn` throws, rejects with its own error, a failed abort in
+   * `notes`.
+   */
+  run(fn) {
+    return runBody((onBody, done) => this.native.run(onBody, done), () => fn(this));
   }
 }
 

@@ -1,6 +1,8 @@
 // Error classes, one per kind of the bindings' error table. Every dtmx error is an
 // `Error` whose `name` is its class name and whose `code` is the kind
-// (`failure`, `invalid_argument`, ...); `errno` is the kind's stable number.
+// (`failure`, `invalid_argument`, ...); `errno` is the kind's stable number, `notes` what
+// else failed on the way (e.g. the abort after a failed body) and `status` the status of
+// the transaction the error is about (or null).
 'use strict';
 
 const native = require('./native');
@@ -12,6 +14,10 @@ class DtmxError extends Error {
     this.name = this.constructor.name;
     this.code = this.constructor.kind;
     this.errno = this.constructor.errno;
+    /** What else failed on the way, oldest first (strings). */
+    this.notes = [];
+    /** The status of the transaction the error is about (`submitted`, `failed`, ...), or null. */
+    this.status = null;
   }
 }
 DtmxError.kind = 'internal';
@@ -30,16 +36,20 @@ for (const row of native.errorTable()) {
   classes[row.className] = cls;
 }
 
-/** The dtmx error of kind `kind` with `message`. */
-function makeError(kind, message) {
+/** The dtmx error a native error description `{kind, message, notes, status}` stands for. */
+function makeError({ kind, message, notes, status }) {
   const cls = byKind[kind] || byKind.internal;
-  return new cls(message);
+  const e = new cls(message);
+  e.notes = notes || [];
+  e.status = status ?? null;
+  return e;
 }
 
-/** A native error (thrown with the kind as `code`) as its dtmx class; others unchanged. */
+/** A native error (thrown with its description as JSON in `code`) as its dtmx class;
+ * anything else unchanged. */
 function fromNative(e) {
-  if (e instanceof DtmxError || !(e instanceof Error) || !byKind[e.code]) return e;
-  return makeError(e.code, e.message);
+  if (e instanceof DtmxError || !(e instanceof Error) || typeof e.code !== 'string' || !e.code.startsWith('{')) return e;
+  return makeError({ ...JSON.parse(e.code), message: e.message });
 }
 
 /** Calls `fn`, rethrowing native errors as dtmx errors. */
@@ -56,16 +66,22 @@ function kindOf(e) {
   return e instanceof DtmxError ? e.code : null;
 }
 
-/** Runs a native callback-style call as a Promise: `start(done)`, `done(kind, message, value)`. */
+/** The message of anything thrown. */
+function messageOf(e) {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Runs a native callback-style call as a Promise: `start(done)`, `done(error, value)`
+ * with `error` null or a native error description. */
 function promise(start) {
   return new Promise((resolve, reject) => {
     call(() =>
-      start((kind, message, value) => {
-        if (kind === null || kind === undefined) resolve(value);
-        else reject(makeError(kind, message));
+      start((error, value) => {
+        if (error === null || error === undefined) resolve(value);
+        else reject(makeError(error));
       }),
     );
   });
 }
 
-module.exports = { DtmxError, byKind, classes, call, kindOf, promise };
+module.exports = { DtmxError, byKind, classes, call, kindOf, messageOf, makeError, promise };

@@ -6,7 +6,7 @@
 'use strict';
 
 const native = require('./native');
-const { call, kindOf } = require('./errors');
+const { call, kindOf, messageOf } = require('./errors');
 const { BarrierTable, driverOf } = require('./barrier');
 
 /**
@@ -27,7 +27,7 @@ async function xaLocal(conn, branch, busi, { table, timeout = 10 } = {}) {
       try {
         value = step.kind === 'execute' ? await d.execute(step.sql, step.params) : await d.reason(step.sql, step.params);
       } catch (e) {
-        call(() => xa.feedSqlError(e instanceof Error ? e.message : String(e)));
+        call(() => xa.feedSqlError(messageOf(e)));
         continue;
       }
       if (step.kind === 'execute') call(() => xa.feedAffected(Math.max(Number(value) || 0, 0)));
@@ -37,7 +37,7 @@ async function xaLocal(conn, branch, busi, { table, timeout = 10 } = {}) {
         await busi(conn);
         call(() => xa.feedBusiness(false, null, null));
       } catch (e) {
-        call(() => xa.feedBusiness(true, kindOf(e), e instanceof Error ? e.message : String(e)));
+        call(() => xa.feedBusiness(true, kindOf(e), messageOf(e)));
       }
     } else {
       await send(xa, step, timeout);
@@ -57,7 +57,7 @@ async function send(xa, step, timeout) {
     });
     reply = { status: r.status, body: Buffer.from(await r.arrayBuffer()) };
   } catch (e) {
-    call(() => xa.feedSendError(e instanceof Error ? e.message : String(e)));
+    call(() => xa.feedSendError(messageOf(e)));
     return;
   }
   call(() => xa.feedReply(reply.status, reply.body));

@@ -4,7 +4,12 @@
 use crate::errors::js;
 use crate::rm::Branch;
 use dtmx_bindings::barrier::{self as b, render, ParamStyle, Step};
+use dtmx_bindings::error::invalid;
 use napi_derive::napi;
+
+/// The Redis barrier's default expiry of its keys, in seconds (7 days).
+#[napi]
+pub const REDIS_EXPIRE_SECS: u32 = b::REDIS_EXPIRE_SECS as u32;
 
 /// Where barrier rows live: a dialect and a table name.
 #[napi]
@@ -130,6 +135,14 @@ impl Barrier {
         })
     }
 
+    /// The barrier of a msg's local work and of its check-back: `msg`, `gid`, `00`, `msg`.
+    #[napi(factory, catch_unwind)]
+    pub fn for_msg(gid: String) -> napi::Result<Self, String> {
+        Ok(Barrier {
+            inner: js(b::Barrier::for_msg(&gid))?,
+        })
+    }
+
     /// From decoded HTTP query pairs (`[key, value]` arrays).
     #[napi(factory, catch_unwind)]
     pub fn from_query(pairs: Vec<Vec<String>>) -> napi::Result<Self, String> {
@@ -177,6 +190,7 @@ impl Barrier {
     pub fn query_prepared(&self, table: &BarrierTable) -> QueryPrepared {
         QueryPrepared {
             inner: self.inner.query_prepared(&table.inner),
+            gid: self.inner.gid().to_string(),
         }
     }
 
@@ -218,6 +232,7 @@ impl Barrier {
     pub fn redis_query_prepared(&self, expire: u32) -> napi::Result<RedisQueryPrepared, String> {
         Ok(RedisQueryPrepared {
             inner: js(self.inner.redis_query_prepared(u64::from(expire)))?,
+            gid: self.inner.gid().to_string(),
         })
     }
 }
@@ -268,6 +283,7 @@ impl BarrierCall {
 #[napi]
 pub struct QueryPrepared {
     inner: b::QueryPrepared,
+    gid: String,
 }
 
 #[napi]
@@ -288,6 +304,17 @@ impl QueryPrepared {
     #[napi(catch_unwind)]
     pub fn feed_reason(&mut self, reason: Option<String>) -> napi::Result<(), String> {
         js(self.inner.feed_reason(reason.as_deref()).map(|_| ()))
+    }
+
+    /// What the check-back handler answers once done: nothing when the local transaction
+    /// committed, else throws the core's `failure` (dtm then rolls the msg back).
+    #[napi(catch_unwind)]
+    pub fn check(&self) -> napi::Result<(), String> {
+        let result = self
+            .inner
+            .result()
+            .ok_or_else(|| invalid("the check-back has not finished"));
+        js(result.and_then(|r| b::check_back_result(&self.gid, r)))
     }
 }
 
@@ -331,6 +358,7 @@ impl RedisCall {
 #[napi]
 pub struct RedisQueryPrepared {
     inner: b::RedisQueryPrepared,
+    gid: String,
 }
 
 #[napi]
@@ -360,5 +388,13 @@ impl RedisQueryPrepared {
             .inner
             .decide(reply.as_deref())
             .map(|d| d.as_str().to_string()))
+    }
+
+    /// What the check-back handler answers for the script's reply: nothing when the
+    /// local transaction committed, else throws the core's `failure`.
+    #[napi(catch_unwind)]
+    pub fn check(&self, reply: Option<String>) -> napi::Result<(), String> {
+        let result = self.inner.decide(reply.as_deref());
+        js(result.and_then(|r| b::check_back_result(&self.gid, r)))
     }
 }

@@ -1,61 +1,32 @@
 //! `NativeClient`: a DTM server and the factory of transactions.
 
-use crate::errors::js;
+use crate::errors::{js, to_js};
 use crate::rm::Branch;
 use crate::run::{spawn, text};
 use crate::trans::{Msg, Saga, Tcc, Xa};
 use dtmx_bindings::error::invalid;
+use dtmx_bindings::options::Naming;
 use dtmx_bindings::{Client as Facade, Options};
-use napi::JsFunction;
+use napi::{Env, JsFunction, JsUnknown};
 use napi_derive::napi;
-use std::collections::HashMap;
+use serde_json::Value;
 use std::time::Duration;
 
-/// Options of a global transaction (`undefined` leaves the server's default).
-#[napi(object)]
-#[derive(Default)]
-pub struct TransOptions {
-    /// Process the transaction inside the submit request and report its outcome.
-    pub wait_result: Option<bool>,
-    /// Seconds after which dtm rolls back.
-    pub timeout_to_fail: Option<i64>,
-    /// Base retry interval in seconds.
-    pub retry_interval: Option<i64>,
-    /// Seconds a call may take.
-    pub request_timeout: Option<i64>,
-    /// Saga: immediate retries of an action before rolling back.
-    pub retry_limit: Option<i64>,
-    /// Headers added to every branch call.
-    pub branch_headers: Option<HashMap<String, String>>,
-    /// Run the steps concurrently (saga, msg).
-    pub concurrent: Option<bool>,
-}
-
-impl TransOptions {
-    fn to_facade(&self) -> napi::Result<Options, String> {
-        let mut headers: Vec<_> = self
-            .branch_headers
-            .iter()
-            .flatten()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        headers.sort();
-        let o = Options {
-            wait_result: self.wait_result,
-            timeout_to_fail: self.timeout_to_fail,
-            retry_interval: self.retry_interval,
-            request_timeout: self.request_timeout,
-            retry_limit: self.retry_limit,
-            branch_headers: headers,
-            concurrent: self.concurrent,
-        };
-        js(o.validate())?;
-        Ok(o)
-    }
-}
-
-fn options(o: Option<TransOptions>) -> napi::Result<Options, String> {
-    o.unwrap_or_default().to_facade()
+/// The options of a transaction from the value JavaScript passed (`undefined`: the
+/// defaults), read by the bindings with camelCase names. The value becomes JSON through
+/// napi's serde bridge: `undefined` members are `null` (the default), integers (BigInts
+/// too) are integers.
+fn options(env: Env, o: Option<JsUnknown>) -> napi::Result<Options, String> {
+    let value = match o {
+        None => Value::Null,
+        Some(v) => env.from_js_value(v).map_err(|e| {
+            to_js(invalid(format!(
+                "options cannot be read as JSON: {}",
+                e.reason
+            )))
+        })?,
+    };
+    js(Options::from_json(&value, Naming::Camel))
 }
 
 /// A DTM server (`http://host:36789/api/dtmsvr`) reached over the core's HTTP transport.
@@ -135,9 +106,10 @@ impl NativeClient {
     pub fn saga(
         &self,
         gid: Option<String>,
-        options: Option<TransOptions>,
+        env: Env,
+        options: Option<JsUnknown>,
     ) -> napi::Result<Saga, String> {
-        let o = self::options(options)?;
+        let o = self::options(env, options)?;
         Ok(Saga::wrap(js(self.inner.saga(gid.as_deref(), &o))?))
     }
 
@@ -146,9 +118,10 @@ impl NativeClient {
     pub fn msg(
         &self,
         gid: Option<String>,
-        options: Option<TransOptions>,
+        env: Env,
+        options: Option<JsUnknown>,
     ) -> napi::Result<Msg, String> {
-        let o = self::options(options)?;
+        let o = self::options(env, options)?;
         Ok(Msg::wrap(
             js(self.inner.msg(gid.as_deref(), &o))?,
             self.inner.dtm().clone(),
@@ -160,9 +133,10 @@ impl NativeClient {
     pub fn tcc(
         &self,
         gid: Option<String>,
-        options: Option<TransOptions>,
+        env: Env,
+        options: Option<JsUnknown>,
     ) -> napi::Result<Tcc, String> {
-        let o = self::options(options)?;
+        let o = self::options(env, options)?;
         Ok(Tcc::wrap(js(self.inner.tcc(gid.as_deref(), &o))?))
     }
 
@@ -171,9 +145,10 @@ impl NativeClient {
     pub fn tcc_from_branch(
         &self,
         branch: Branch,
-        options: Option<TransOptions>,
+        env: Env,
+        options: Option<JsUnknown>,
     ) -> napi::Result<Tcc, String> {
-        let o = self::options(options)?;
+        let o = self::options(env, options)?;
         let mut t = js(self.inner.tcc_from_branch(&branch.to_facade()))?;
         js(o.apply(t.options_mut()))?;
         Ok(Tcc::wrap(t))
@@ -184,9 +159,10 @@ impl NativeClient {
     pub fn xa(
         &self,
         gid: Option<String>,
-        options: Option<TransOptions>,
+        env: Env,
+        options: Option<JsUnknown>,
     ) -> napi::Result<Xa, String> {
-        let o = self::options(options)?;
+        let o = self::options(env, options)?;
         Ok(Xa::wrap(js(self.inner.xa(gid.as_deref(), &o))?))
     }
 }

@@ -1,19 +1,13 @@
 //! `Saga`, `Msg`, `Tcc` and `Xa`: the core's builders; every call that talks to a server
 //! runs on the runtime and reports to a `done` callback (`index.js` makes it a Promise).
 
-use crate::errors::{js, kind_named};
+use crate::errors::js;
 use crate::rm::Branch;
-use crate::run::{spawn, unit, Value};
+use crate::run::{spawn, unit, Body, Value};
 use dtmx_bindings::dtmx::{tm, transport::HttpResponse};
-use dtmx_bindings::{Error, ErrorKind};
 use napi::bindgen_prelude::{Buffer, Either};
-use napi::threadsafe_function::{
-    ErrorStrategy, ThreadSafeCallContext, ThreadsafeFunction, ThreadsafeFunctionCallMode,
-};
 use napi::JsFunction;
 use napi_derive::napi;
-use std::sync::Mutex;
-use tokio::sync::oneshot;
 
 /// A payload given as a string or a Buffer.
 pub type Payload = Either<String, Buffer>;
@@ -136,12 +130,12 @@ impl Msg {
         spawn(async move { c.call_dtm(req).await.map(|_| ()) }, done, unit)
     }
 
-    /// Submits, reporting to `done`.
+    /// Submits (with `waitResult`, the core reads the transaction back), reporting to
+    /// `done`.
     #[napi(catch_unwind)]
-    pub fn submit(&mut self, done: JsFunction) -> napi::Result<(), String> {
-        let req = js(self.inner.submit_request())?;
-        let c = self.client.clone();
-        spawn(async move { c.call_dtm(req).await.map(|_| ()) }, done, unit)
+    pub fn submit(&self, done: JsFunction) -> napi::Result<(), String> {
+        let mut m = self.inner.clone();
+        spawn(async move { m.submit().await }, done, unit)
     }
 
     /// Aborts a prepared message, reporting to `done`.
@@ -151,81 +145,27 @@ impl Msg {
         spawn(async move { m.abort().await }, done, unit)
     }
 
-    /// Prepare, the local work, then submit or abort (or ask the check-back when the
-    /// local work failed otherwise than with a `failure`). `on_barrier(resume)` is called
-    /// on the JS thread; the host runs the local work for `resume.branch` and calls
-    /// `resume.ok()` or `resume.err(kind, message)`; `done` reports the end.
+    /// The core's `do_and_submit`: prepare, the local work, then submit, abort or ask the
+    /// check-back. `on_barrier(resume)` is called on the JS thread: the host runs the local
+    /// work for `resume.branch` and calls `resume.ok()` or `resume.err(kind, message)`;
+    /// `done` reports the end (the local work's error, with the core's notes, when it
+    /// failed).
     #[napi(catch_unwind)]
     pub fn do_and_submit(
-        &mut self,
+        &self,
         query_prepared: String,
         on_barrier: JsFunction,
         done: JsFunction,
     ) -> napi::Result<(), String> {
-        let local: ThreadsafeFunction<Resume, ErrorStrategy::Fatal> = on_barrier
-            .create_threadsafe_function(0, |ctx: ThreadSafeCallContext<Resume>| Ok(vec![ctx.value]))
-            .map_err(crate::errors::from_napi)?;
+        let body = Body::new(on_barrier)?;
         let mut m = self.inner.clone();
         let future = async move {
             m.do_and_submit(&query_prepared, move |branch| {
-                let (tx, rx) = oneshot::channel();
-                let resume = Resume {
-                    branch: Branch::from(&branch),
-                    sender: Mutex::new(Some(tx)),
-                };
-                local.call(resume, ThreadsafeFunctionCallMode::NonBlocking);
-                async move {
-                    rx.await.unwrap_or_else(|_| {
-                        Err(Error::new(
-                            ErrorKind::Internal,
-                            "the local work was never resumed",
-                        ))
-                    })
-                }
+                body.call(Some(Branch::from(&branch)))
             })
             .await
         };
         spawn(future, done, unit)
-    }
-}
-
-/// Resumes a `do_and_submit` once the host's local work ended.
-#[napi]
-pub struct Resume {
-    branch: Branch,
-    sender: Mutex<Option<oneshot::Sender<dtmx_bindings::Result<()>>>>,
-}
-
-#[napi]
-impl Resume {
-    /// The branch the local work runs in (its barrier identity).
-    #[napi(getter, catch_unwind)]
-    pub fn branch(&self) -> Branch {
-        self.branch.clone()
-    }
-
-    /// The local work committed.
-    #[napi(catch_unwind)]
-    pub fn ok(&self) {
-        self.send(Ok(()));
-    }
-
-    /// The local work failed with an error of `kind` (`null`: not a dtmx error).
-    #[napi(catch_unwind)]
-    pub fn err(&self, kind: Option<String>, message: String) {
-        let k = kind
-            .as_deref()
-            .and_then(kind_named)
-            .unwrap_or(ErrorKind::Database);
-        self.send(Err(Error::new(k, message)));
-    }
-}
-
-impl Resume {
-    fn send(&self, r: dtmx_bindings::Result<()>) {
-        if let Some(tx) = self.sender.lock().ok().and_then(|mut s| s.take()) {
-            let _ = tx.send(r);
-        }
     }
 }
 
@@ -297,6 +237,21 @@ impl Tcc {
             reply,
         )
     }
+
+    /// The core's `run`: prepare, the body, then submit, or abort with the body's error
+    /// as the rollback reason. `on_body(resume)` is called on the JS thread: the host
+    /// runs the body and calls `resume.ok()` or `resume.err(kind, message)`; `done`
+    /// reports the end.
+    #[napi(catch_unwind)]
+    pub fn run(&self, on_body: JsFunction, done: JsFunction) -> napi::Result<(), String> {
+        let body = Body::new(on_body)?;
+        let t = self.inner.clone();
+        spawn(
+            async move { t.run(move |_| body.call(None)).await },
+            done,
+            unit,
+        )
+    }
 }
 
 /// An XA global transaction.
@@ -351,5 +306,17 @@ impl Xa {
     ) -> napi::Result<(), String> {
         let (t, body) = (self.inner.clone(), bytes(payload));
         spawn(async move { t.call_branch(&body, &url).await }, done, reply)
+    }
+
+    /// The core's `run`: prepare, the body, then submit, or abort. As [`Tcc::run`].
+    #[napi(catch_unwind)]
+    pub fn run(&self, on_body: JsFunction, done: JsFunction) -> napi::Result<(), String> {
+        let body = Body::new(on_body)?;
+        let t = self.inner.clone();
+        spawn(
+            async move { t.run(move |_| body.call(None)).await },
+            done,
+            unit,
+        )
     }
 }

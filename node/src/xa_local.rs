@@ -2,7 +2,7 @@
 //! A step is `{kind: "execute" | "query" | "business" | "send" | "done", ...}`.
 
 use crate::barrier::BarrierTable;
-use crate::errors::{js, kind_named};
+use crate::errors::{js, thrown};
 use crate::rm::Branch;
 use crate::trans::{bytes, Payload};
 use dtmx_bindings::dtmx::rm::{self, XaStep};
@@ -119,7 +119,7 @@ impl XaLocal {
     }
 
     /// The business work's result: `failed` false for success, else `kind` is the dtmx
-    /// kind of its error (`null`: not a dtmx error, taken as a database error).
+    /// kind of its error (`null`: the host's own error, see [`thrown`]).
     #[napi(catch_unwind)]
     pub fn feed_business(
         &mut self,
@@ -128,11 +128,7 @@ impl XaLocal {
         message: Option<String>,
     ) -> napi::Result<(), String> {
         let result = if failed {
-            let k = kind
-                .as_deref()
-                .and_then(kind_named)
-                .unwrap_or(ErrorKind::Database);
-            Err(Error::new(k, message.unwrap_or_default()))
+            Err(thrown(kind.as_deref(), message.unwrap_or_default()))
         } else {
             Ok(())
         };

@@ -7,7 +7,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const dtmx = require('..');
 const native = require('../lib/native');
-const { freePort } = require('../testkit/helpers');
+const { freePort, serve } = require('../testkit/helpers');
 
 test('every kind of the table is an Error class with name and code', () => {
   const rows = native.errorTable();
@@ -21,8 +21,12 @@ test('every kind of the table is an Error class with name and code', () => {
     assert.equal(e.code, row.kind);
     assert.equal(e.errno, row.code);
     assert.equal(e.message, 'm');
+    assert.deepEqual(e.notes, []);
+    assert.equal(e.status, null);
   }
   assert.equal(dtmx.FailureError.kind, 'failure');
+  assert.equal(dtmx.UnfinishedError.kind, 'unfinished');
+  assert.equal(new dtmx.UnfinishedError('m').name, 'UnfinishedError');
 });
 
 test('invalid arguments throw InvalidArgumentError synchronously', () => {
@@ -35,6 +39,77 @@ test('invalid arguments throw InvalidArgumentError synchronously', () => {
   assert.throws(() => new dtmx.Barrier({ transType: 'saga', gid: '', branchId: '01', op: 'action' }), dtmx.InvalidArgumentError);
   assert.throws(() => dtmx.outcomeReply('maybe'), dtmx.InvalidArgumentError);
   assert.throws(() => new dtmx.Saga(42), dtmx.InvalidArgumentError);
+});
+
+test('options are checked by the core, gid is taken out first', () => {
+  const c = new dtmx.Client('http://127.0.0.1:1/api/dtmsvr');
+  const message = (fn) => {
+    try {
+      fn();
+    } catch (e) {
+      assert.ok(e instanceof dtmx.InvalidArgumentError, String(e));
+      return e.message;
+    }
+    return assert.fail('no error');
+  };
+  assert.equal(message(() => c.saga({ waitResults: true })), 'unknown option "waitResults"');
+  assert.equal(message(() => c.tcc({ retryLimit: '3' })), 'option "retryLimit" must be an integer, got "3"');
+  assert.equal(message(() => c.xa({ waitResult: 1 })), 'option "waitResult" must be a boolean, got 1');
+  assert.equal(message(() => c.msg([1])), 'options must be an object, got [1]');
+  assert.equal(message(() => c.saga({ wait_result: true })), 'unknown option "wait_result"');
+  assert.equal(c.saga({ gid: 'g-1', waitResult: undefined, retryLimit: null, timeoutToFail: 3 }).gid, 'g-1');
+  assert.equal(message(() => c.tccFromBranch({ gid: 'g', transType: 'tcc', branchId: '01', op: 'try', dtm: c.server, phase2Url: '' }, { gid: 'x' })), 'unknown option "gid"');
+});
+
+test('a payload JSON cannot encode throws the core\'s InvalidArgumentError', () => {
+  const saga = new dtmx.Client('http://127.0.0.1:1/api/dtmsvr').saga();
+  const circular = {};
+  circular.self = circular;
+  for (const bad of [{ amount: 1n }, circular, () => 1]) {
+    assert.throws(
+      () => saga.add('http://a', 'http://b', bad),
+      (e) => e instanceof dtmx.InvalidArgumentError && e.message.startsWith('invalid payload: cannot encode it as JSON: '),
+    );
+  }
+  assert.throws(() => saga.add('http://a', 'http://b', { n: 1n }), /BigInt/);
+});
+
+test('run() resolves to the body\'s value and rethrows its own error, a failed abort in its notes', async () => {
+  const calls = [];
+  const dtm = await serve(async (req) => {
+    calls.push(req.url.split('?')[0]);
+    if (req.url.startsWith('/api/dtmsvr/abort')) return { status: 500, body: 'store down' };
+    return { status: 200, body: '{"dtm_result":"SUCCESS"}' };
+  });
+  try {
+    const c = new dtmx.Client(`${dtm.url}/api/dtmsvr`);
+    const boom = new TypeError('disk on fire');
+    await assert.rejects(
+      c.tcc().run(async () => {
+        throw boom;
+      }),
+      (e) => e === boom && e instanceof TypeError && e.notes.length === 1 && e.notes[0] === 'abort failed: server: store down',
+    );
+    const refusal = new dtmx.FailureError('no money');
+    await assert.rejects(
+      c.xa().run(() => {
+        throw refusal;
+      }),
+      (e) => e === refusal && e.notes[0] === 'abort failed: server: store down',
+    );
+    await assert.rejects(
+      c.tcc().run(() => Promise.reject('a bare string')),
+      (e) => e === 'a bare string',
+    );
+    const tcc = c.tcc();
+    calls.length = 0;
+    assert.deepEqual(await tcc.run(async (t) => ({ same: t === tcc })), { same: true });
+    assert.deepEqual(calls, ['/api/dtmsvr/prepare', '/api/dtmsvr/submit']);
+    const msg = c.msg().add('http://busi/MsgIn', {});
+    assert.equal(await msg.doAndSubmit('http://busi/QueryPrepared', (branch) => branch.gid), msg.gid);
+  } finally {
+    await dtm.close();
+  }
 });
 
 test('an unreachable server rejects with TransportError', async () => {

@@ -1,5 +1,5 @@
 // Compiled by test/types.test.js with `tsc --noEmit`: the declared API in use.
-import { Client, Saga, Msg, FailureError, DtmxError, Barrier, BarrierTable, reply, parseBranch, express } from 'dtmx';
+import { Client, Saga, Msg, FailureError, UnfinishedError, DtmxError, Barrier, BarrierTable, reply, parseBranch, express } from 'dtmx';
 import type { Branch, TransOptions, ErrorKind, ClientOptions } from 'dtmx';
 
 async function main(): Promise<void> {
@@ -15,17 +15,24 @@ async function main(): Promise<void> {
   await msg.doAndSubmit('http://busi/QueryPrepared', async (branch: Branch) => {
     await new Barrier(branch).call({}, async () => 1, { table: new BarrierTable('sqlite') });
   });
-  await dtm.tccGlobalTransaction(async (tcc) => {
+  const order: { id: number } = await dtm.tccGlobalTransaction(async (tcc) => {
     const r = await tcc.callBranch('{}', 'http://t', 'http://c', 'http://x');
     const code: number = r.status;
-    void code;
+    return { id: code };
   });
+  const done: string = await dtm.xa().run(async () => 'done');
+  const local: number = await new Msg(dtm).doAndSubmit('http://busi/QueryPrepared', () => 1);
+  void [order.id, done, local];
   try {
     await dtm.xa().prepare();
   } catch (e) {
     if (e instanceof FailureError) {
       const kind: ErrorKind = e.code;
-      void kind;
+      const notes: string[] = e.notes;
+      void [kind, notes];
+    } else if (e instanceof UnfinishedError) {
+      const s: string | null = e.status;
+      void s;
     } else if (e instanceof DtmxError) {
       const n: number = e.errno;
       void n;
