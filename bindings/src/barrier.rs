@@ -3,8 +3,9 @@
 
 use crate::error::{invalid, Result};
 pub use dtmx::barrier::{
-    check_back_result, Barrier, BarrierCall, BarrierTable, Decision, Dialect, QueryPrepared,
-    RedisCall, RedisDecision, RedisQueryPrepared, Statement, Step, REDIS_EXPIRE_SECS,
+    check_back_result, Action, Barrier, BarrierCall, BarrierTable, Decision, Dialect, Guard,
+    Ownership, QueryPrepared, RedisCall, RedisDecision, RedisQueryPrepared, Statement, Step,
+    REDIS_EXPIRE_SECS,
 };
 
 /// How a driver writes placeholders.

@@ -8,10 +8,9 @@
 //!   builders of the core, with local gids by default;
 //! - [`transport`]: a transport over a host callback, for hosts that bring their own HTTP;
 //! - [`branch`]: the business-service side: branch requests in, replies out;
-//! - [`barrier`]: barrier tables by name and SQL rendered in the host driver's parameter
-//!   style;
-//! - [`guard`]: one guarded call as the actions a host carries out on its driver, with the
-//!   one rule for who owns the database transaction;
+//! - [`barrier`]: barrier tables by name, SQL rendered in the host driver's parameter
+//!   style, and the core's `Guard`: one guarded call as the actions a host carries out on
+//!   its driver, with the one rule for who owns the database transaction;
 //! - [`runtime`] (native targets only): the per-process runtime behind the blocking and
 //!   callback entry points, created lazily and refusing to run after `fork()`. On wasm32
 //!   there are no threads: the host's event loop drives the core's futures directly.
@@ -20,7 +19,6 @@ pub mod barrier;
 pub mod branch;
 pub mod client;
 pub mod error;
-pub mod guard;
 pub mod options;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod runtime;

@@ -12,6 +12,10 @@
 //!   in its transaction, feeds back the affected rows (or the queried reason), and finally
 //!   gets a [`Decision`]: run the business code, or skip it and commit, or roll back.
 //! * [`Barrier::query_prepared`] is the msg check-back ([`QueryPrepared`]).
+//! * [`Guard`] wraps a call or a check-back into everything a host does around it: begin,
+//!   statements, business code, commit or rollback, as [`Action`]s, with the one rule for
+//!   who owns the database transaction ([`Ownership`]). Language packages drive a `Guard`
+//!   so that no host decides when to commit, roll back or raise.
 //! * [`Barrier::xa_action`] and [`Barrier::xa_rollback_fence`] are the XA barrier rows.
 //! * [`Barrier::redis_check_adjust_amount`] and [`Barrier::redis_query_prepared`] are the
 //!   Redis barrier: Lua text, keys and arguments, and the meaning of the script's reply.
@@ -45,6 +49,7 @@
 
 mod call;
 mod check_back;
+mod guard;
 pub mod redis;
 mod sql;
 mod xa;
@@ -70,6 +75,7 @@ pub use sqlx_exec::{BusiFuture, CallOutput};
 
 pub use call::{origin_op, BarrierCall, Decision, Step};
 pub use check_back::{check_back_result, QueryPrepared};
+pub use guard::{Action, Guard, Ownership};
 pub use redis::{RedisCall, RedisDecision, RedisQueryPrepared, REDIS_EXPIRE_SECS};
 pub use sql::{BarrierTable, Dialect, Statement, DEFAULT_SQLITE_TABLE, DEFAULT_TABLE};
 

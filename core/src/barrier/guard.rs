@@ -4,8 +4,8 @@
 //! driver and reports back; every decision (what to run, when to commit, what to raise) is
 //! made here.
 
-use crate::barrier::{check_back_result, BarrierCall, Decision, QueryPrepared, Statement, Step};
-use crate::error::{Error, Result};
+use super::{check_back_result, BarrierCall, Decision, QueryPrepared, Statement, Step};
+use crate::error::{Error, ErrorKind, Result};
 
 /// Who begins, commits and rolls back the database transaction of a guarded call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,7 +182,7 @@ impl Guard {
     }
 
     /// The current action raised `error` (the driver's, or the business code's translated
-    /// with `error::host_error` when it is the host's own exception). An owned
+    /// as an error of kind `database` when it is the host's own exception). An owned
     /// transaction is rolled back, then the call raises it; a failing rollback is a note on
     /// it, never raised instead.
     pub fn fail(&mut self, error: Error) -> &Action {
@@ -248,14 +248,16 @@ impl Guard {
 }
 
 fn misuse(what: &str) -> Error {
-    crate::error::invalid(format!("barrier guard misused: {what}"))
+    Error::new(
+        ErrorKind::InvalidArgument,
+        format!("barrier guard misused: {what}"),
+    )
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::{Barrier, BarrierTable, Dialect};
     use super::*;
-    use crate::barrier::{Barrier, BarrierTable, Dialect};
-    use dtmx::ErrorKind;
 
     /// How a traced guard ended: what it returned, or the kind and notes of its error.
     type Ended = std::result::Result<Option<Decision>, (ErrorKind, Vec<String>)>;
