@@ -20,6 +20,7 @@ from .errors import (
     ServerError,
     TimeoutError,
     TransportError,
+    UnfinishedError,
 )
 
 __version__ = "0.1.0"
@@ -41,6 +42,7 @@ __all__ = [
     "Tcc",
     "TimeoutError",
     "TransportError",
+    "UnfinishedError",
     "Xa",
     "outcome_of",
     "reply",

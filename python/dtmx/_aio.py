@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from typing import Any, Callable, Optional
 
 
@@ -34,3 +35,31 @@ async def call(start: Callable[..., None], *args: Any) -> Any:
     fut, done = pending()
     start(*args, done)
     return await fut
+
+
+def body(fut: "asyncio.Future[Any]", busi: Callable[..., Any]) -> Callable[..., None]:
+    """The ``on_body(*args, resume)`` callback of a native ``run_async`` or
+    ``do_and_submit_async``: runs ``busi(*args)`` on ``fut``'s loop (awaiting it when it
+    returns an awaitable) and hands its value or exception to ``resume``."""
+    loop = fut.get_loop()
+    tasks: "set[asyncio.Task[None]]" = set()  # asyncio keeps only weak references
+
+    async def run(args: "tuple[Any, ...]", resume: Any) -> None:
+        try:
+            result = busi(*args)
+            if inspect.isawaitable(result):
+                result = await result
+        except BaseException as e:  # noqa: B902 - handed to the core, re-raised by it
+            resume.err(e)
+        else:
+            resume.ok(result)
+
+    def start(args: "tuple[Any, ...]", resume: Any) -> None:
+        task = loop.create_task(run(args, resume))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    def on_body(*args: Any) -> None:
+        loop.call_soon_threadsafe(start, args[:-1], args[-1])
+
+    return on_body

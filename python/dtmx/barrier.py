@@ -20,8 +20,8 @@ from .branch import BranchRequest
 
 T = TypeVar("T")
 
-#: Default expiry of Redis barrier keys, in seconds (one week, as DTM).
-REDIS_EXPIRE = 7 * 24 * 3600
+#: Default expiry of Redis barrier keys, in seconds (the core's: one week, as DTM).
+REDIS_EXPIRE: int = _native.REDIS_EXPIRE_SECS
 
 _DRIVERS = {
     "sqlite3": ("sqlite", "qmark"),
@@ -154,32 +154,27 @@ def query_prepared(
     """The msg check-back on ``conn``: returns when the local transaction of
     ``branch.gid`` committed, raises :class:`FailureError` when it did not (and now never
     will). Answer dtm with :func:`dtmx.reply` of the outcome."""
-    from .errors import FailureError
-
     dialect, style = driver_of(conn) if table is None or paramstyle is None else (table.dialect, paramstyle)
     table = table or BarrierTable(dialect)
-    machine = _native.Barrier("msg", branch.gid, "00", "msg").query_prepared(table._n)
+    machine = _native.Barrier.for_msg(branch.gid).query_prepared(table._n)
     cur = conn.cursor()
     try:
-        result = _run(machine, cur, table, paramstyle or style)
+        _run(machine, cur, table, paramstyle or style)
         conn.commit()
     except BaseException:
         conn.rollback()
         raise
     finally:
         cur.close()
-    if result != "SUCCESS":
-        raise FailureError("FAILURE")
+    machine.check()
 
 
 def redis_query_prepared(redis: Any, branch: BranchRequest, expire: int = REDIS_EXPIRE) -> None:
     """The msg check-back on Redis (for a msg whose local work used
-    :meth:`Barrier.redis_check_adjust_amount`)."""
-    from .errors import FailureError
-
-    q = _native.Barrier("msg", branch.gid, "00", "msg").redis_query_prepared(expire)
-    if q.decide(_text(redis.eval(q.script, len(q.keys), *q.keys, *q.args))) != "SUCCESS":
-        raise FailureError("FAILURE")
+    :meth:`Barrier.redis_check_adjust_amount`): returns or raises as
+    :func:`query_prepared`."""
+    q = _native.Barrier.for_msg(branch.gid).redis_query_prepared(expire)
+    q.check(_text(redis.eval(q.script, len(q.keys), *q.keys, *q.args)))
 
 
 def _text(reply: Any) -> Optional[str]:

@@ -2,19 +2,26 @@
 
 Every blocking call releases the GIL while it waits; every ``*_async`` twin is a coroutine
 for asyncio.
+
+``run()`` (TCC, XA) and ``do_and_submit()`` (msg) are the core's: prepare, the body, then
+submit, or abort (msg: or ask the check-back) when the body raised. The body's exception
+always wins: it is re-raised as it was, with what failed after it (a failing abort,
+check-back or submit) in its ``__notes__`` (and in ``notes`` of a :class:`DtmxError`).
+They return the body's return value.
+
+A submit with ``wait_result`` raises :class:`FailureError` (``status`` ``failed``) only
+when the transaction was rolled back, :class:`UnfinishedError` (with its ``status``) when
+dtm is still retrying it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import json
 from typing import Any, Awaitable, Callable, Dict, List, NamedTuple, Optional, Tuple, TypeVar, Union
 
 from . import _aio, _native
 from ._payload import Payload, encode
 from .branch import BranchRequest
-from .errors import DtmxError
 
 T = TypeVar("T")
 
@@ -130,11 +137,13 @@ class Saga:
         return self
 
     def submit(self) -> None:
-        """Submits; with ``wait_result`` a failed saga raises :class:`FailureError`."""
+        """Submits; with ``wait_result`` a failed saga raises :class:`FailureError`, one dtm
+        still retries :class:`UnfinishedError`."""
         self._n.submit()
 
     async def submit_async(self) -> None:
-        """Submits; with ``wait_result`` a failed saga raises :class:`FailureError`."""
+        """Submits; with ``wait_result`` a failed saga raises :class:`FailureError`, one dtm
+        still retries :class:`UnfinishedError`."""
         await _aio.call(self._n.submit_async)
 
 
@@ -193,41 +202,21 @@ class Msg:
         """Aborts a prepared message."""
         await _aio.call(self._n.abort_async)
 
-    def do_and_submit(self, query_prepared: str, busi: Callable[[BranchRequest], Any]) -> None:
+    def do_and_submit(self, query_prepared: str, busi: Callable[[BranchRequest], T]) -> T:
         """Prepares, runs ``busi(branch)`` (the local transaction, guarded by the msg barrier
-        of ``branch``), then submits; aborts when ``busi`` raises :class:`FailureError`, asks
-        the check-back when it raises anything else. ``busi``'s exception is re-raised."""
-        self._n.do_and_submit(query_prepared, busi)
+        of ``branch``), then submits and returns ``busi``'s value. When ``busi`` raises
+        :class:`FailureError` the message is aborted; when it raises anything else the
+        check-back decides (submit, abort, or nothing: dtm checks back later). ``busi``'s
+        exception is re-raised, what failed after it in its notes."""
+        return self._n.do_and_submit(query_prepared, busi)
 
     async def do_and_submit_async(
-        self, query_prepared: str, busi: Callable[[BranchRequest], Union[Awaitable[Any], Any]]
-    ) -> None:
+        self, query_prepared: str, busi: Callable[[BranchRequest], Union[Awaitable[T], T]]
+    ) -> T:
         """:meth:`do_and_submit` with ``busi`` a coroutine function (or a plain one)."""
         fut, done = _aio.pending()
-        loop = fut.get_loop()
-
-        async def run(branch: BranchRequest, resume: Any) -> None:
-            try:
-                result = busi(branch)
-                if inspect.isawaitable(result):
-                    await result
-            except BaseException as e:  # noqa: B902 - handed to the core, re-raised there
-                resume.err(e)
-            else:
-                resume.ok()
-
-        tasks: "set[asyncio.Task[None]]" = set()  # asyncio keeps only weak references
-
-        def start(branch: BranchRequest, resume: Any) -> None:
-            task = loop.create_task(run(branch, resume))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-
-        def on_barrier(branch: BranchRequest, resume: Any) -> None:
-            loop.call_soon_threadsafe(start, branch, resume)
-
-        self._n.do_and_submit_async(query_prepared, on_barrier, done)
-        await fut
+        self._n.do_and_submit_async(query_prepared, _aio.body(fut, busi), done)
+        return await fut
 
 
 class Tcc:
@@ -279,26 +268,16 @@ class Tcc:
         return Reply(*r)
 
     def run(self, busi: Callable[["Tcc"], T]) -> T:
-        """Prepare, ``busi(self)``, then submit; abort (and re-raise) if ``busi`` raises."""
-        self.prepare()
-        try:
-            result = busi(self)
-        except BaseException as e:
-            _quietly(self.abort, _reason(e))
-            raise
-        self.submit()
-        return result
+        """Prepares, runs ``busi(self)`` (which calls the branches), then submits and
+        returns ``busi``'s value. If ``busi`` raises, aborts with its message as the rollback
+        reason and re-raises it, a failing abort in its notes."""
+        return self._n.run(lambda: busi(self))
 
-    async def run_async(self, busi: Callable[["Tcc"], Awaitable[T]]) -> T:
-        """Prepare, ``await busi(self)``, then submit; abort (and re-raise) if it raises."""
-        await self.prepare_async()
-        try:
-            result = await busi(self)
-        except BaseException as e:
-            await _quietly_async(self.abort_async(_reason(e)))
-            raise
-        await self.submit_async()
-        return result
+    async def run_async(self, busi: Callable[["Tcc"], Union[Awaitable[T], T]]) -> T:
+        """:meth:`run` with ``busi`` a coroutine function (or a plain one)."""
+        fut, done = _aio.pending()
+        self._n.run_async(_aio.body(fut, lambda: busi(self)), done)
+        return await fut
 
 
 class Xa:
@@ -345,43 +324,13 @@ class Xa:
         return Reply(*await _aio.call(self._n.call_branch_async, encode(payload), url))
 
     def run(self, busi: Callable[["Xa"], T]) -> T:
-        """Prepare, ``busi(self)``, then submit; abort (and re-raise) if ``busi`` raises."""
-        self.prepare()
-        try:
-            result = busi(self)
-        except BaseException:
-            _quietly(self.abort)
-            raise
-        self.submit()
-        return result
+        """Prepares, runs ``busi(self)`` (which calls the branches), then submits and
+        returns ``busi``'s value. If ``busi`` raises, aborts and re-raises it, a failing
+        abort in its notes."""
+        return self._n.run(lambda: busi(self))
 
-    async def run_async(self, busi: Callable[["Xa"], Awaitable[T]]) -> T:
-        """Prepare, ``await busi(self)``, then submit; abort (and re-raise) if it raises."""
-        await self.prepare_async()
-        try:
-            result = await busi(self)
-        except BaseException:
-            await _quietly_async(self.abort_async())
-            raise
-        await self.submit_async()
-        return result
-
-
-def _reason(e: BaseException) -> str:
-    return e.message if isinstance(e, DtmxError) else str(e) or type(e).__name__
-
-
-def _quietly(f: Callable[..., None], *args: Any) -> None:
-    """Rolls back after an error; the rollback's own error is dropped (dtm's timeout rolls
-    back anyway) so that the original one is raised."""
-    try:
-        f(*args)
-    except DtmxError:
-        pass
-
-
-async def _quietly_async(aw: Awaitable[None]) -> None:
-    try:
-        await aw
-    except DtmxError:
-        pass
+    async def run_async(self, busi: Callable[["Xa"], Union[Awaitable[T], T]]) -> T:
+        """:meth:`run` with ``busi`` a coroutine function (or a plain one)."""
+        fut, done = _aio.pending()
+        self._n.run_async(_aio.body(fut, lambda: busi(self)), done)
+        return await fut

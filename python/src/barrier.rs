@@ -6,6 +6,7 @@ use crate::errors::py_result;
 use crate::rm::BranchRequest;
 use dtmx_bindings::barrier::{self as b, render, ParamStyle, Step};
 use dtmx_bindings::dtmx::DtmResult;
+use dtmx_bindings::error::invalid;
 use pyo3::prelude::*;
 use pyo3::IntoPyObjectExt;
 
@@ -87,6 +88,15 @@ impl Barrier {
         Barrier::new(&r.trans_type, &r.gid, &r.branch_id, &r.op)
     }
 
+    /// The barrier of the msg `gid`'s local work and check-back (the core's
+    /// `Barrier::for_msg`).
+    #[staticmethod]
+    fn for_msg(gid: &str) -> PyResult<Self> {
+        Ok(Barrier {
+            inner: py_result(b::Barrier::for_msg(gid))?,
+        })
+    }
+
     /// From decoded HTTP query pairs.
     #[staticmethod]
     fn from_query(pairs: Vec<(String, String)>) -> PyResult<Self> {
@@ -143,6 +153,7 @@ impl Barrier {
     fn query_prepared(&self, table: &BarrierTable) -> QueryPrepared {
         QueryPrepared {
             inner: self.inner.query_prepared(&table.inner),
+            gid: self.inner.gid().to_string(),
         }
     }
 
@@ -175,6 +186,7 @@ impl Barrier {
     fn redis_query_prepared(&self, expire: u64) -> PyResult<RedisQueryPrepared> {
         Ok(RedisQueryPrepared {
             inner: py_result(self.inner.redis_query_prepared(expire))?,
+            gid: self.inner.gid().to_string(),
         })
     }
 }
@@ -238,6 +250,7 @@ fn result_name(r: &DtmResult) -> &'static str {
 #[pyclass(module = "dtmx._native")]
 pub struct QueryPrepared {
     inner: b::QueryPrepared,
+    gid: String,
 }
 
 #[pymethods]
@@ -256,6 +269,15 @@ impl QueryPrepared {
     #[pyo3(signature = (reason))]
     fn feed_reason(&mut self, reason: Option<&str>) -> PyResult<()> {
         py_result(self.inner.feed_reason(reason).map(|_| ()))
+    }
+
+    /// Once done: returns when the local transaction committed, raises `FailureError`
+    /// when it did not (the core's `check_back_result`).
+    fn check(&self) -> PyResult<()> {
+        match self.inner.result() {
+            Some(r) => py_result(b::check_back_result(&self.gid, r)),
+            None => py_result(Err(invalid("the check-back is not done"))),
+        }
     }
 }
 
@@ -296,6 +318,7 @@ impl RedisCall {
 #[pyclass(module = "dtmx._native", frozen)]
 pub struct RedisQueryPrepared {
     inner: b::RedisQueryPrepared,
+    gid: String,
 }
 
 #[pymethods]
@@ -323,6 +346,14 @@ impl RedisQueryPrepared {
     fn decide(&self, reply: Option<&str>) -> PyResult<&'static str> {
         py_result(self.inner.decide(reply).map(|d| d.as_str()))
     }
+
+    /// For the script's reply: returns when the local transaction committed, raises
+    /// `FailureError` when it did not (the core's `check_back_result`).
+    #[pyo3(signature = (reply))]
+    fn check(&self, reply: Option<&str>) -> PyResult<()> {
+        let result = py_result(self.inner.decide(reply))?;
+        py_result(b::check_back_result(&self.gid, result))
+    }
 }
 
 /// Adds this module's classes and functions to the native module.
@@ -332,5 +363,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<BarrierCall>()?;
     m.add_class::<QueryPrepared>()?;
     m.add_class::<RedisCall>()?;
-    m.add_class::<RedisQueryPrepared>()
+    m.add_class::<RedisQueryPrepared>()?;
+    m.add("REDIS_EXPIRE_SECS", b::REDIS_EXPIRE_SECS)
 }

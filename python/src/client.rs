@@ -5,11 +5,13 @@ use crate::errors::{from_py, py_result};
 use crate::run::{blocking, spawn};
 use crate::trans::{Msg, Saga, Tcc, Xa};
 use dtmx_bindings::dtmx::transport::{HttpRequest, HttpResponse};
+use dtmx_bindings::options::Naming;
 use dtmx_bindings::transport::CallbackTransport;
 use dtmx_bindings::{Client as Facade, ErrorKind, Options};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
+use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -175,35 +177,78 @@ fn duration(seconds: f64) -> PyResult<Duration> {
     }))
 }
 
-/// The facade's options from a dict of the option names; unknown names are refused.
+/// The facade's options from a dict of the option names, read by the bindings' one
+/// option reader (`Options::from_json`, snake_case names): no checking here.
 fn options_from(d: Option<&Bound<'_, PyDict>>) -> PyResult<Options> {
-    let mut o = Options::default();
-    let Some(d) = d else { return Ok(o) };
-    for (k, v) in d.iter() {
-        let key: String = k.extract()?;
-        if v.is_none() {
-            continue;
-        }
-        match key.as_str() {
-            "wait_result" => o.wait_result = Some(v.extract()?),
-            "concurrent" => o.concurrent = Some(v.extract()?),
-            "timeout_to_fail" => o.timeout_to_fail = Some(v.extract()?),
-            "retry_interval" => o.retry_interval = Some(v.extract()?),
-            "request_timeout" => o.request_timeout = Some(v.extract()?),
-            "retry_limit" => o.retry_limit = Some(v.extract()?),
-            "branch_headers" => {
-                let h: std::collections::BTreeMap<String, String> = v.extract()?;
-                o.branch_headers = h.into_iter().collect();
-            }
-            other => {
-                return py_result(Err(dtmx_bindings::error::invalid(format!(
-                    "unknown option {other:?}"
-                ))))
-            }
-        }
+    let value = match d {
+        Some(d) => json_of(d.as_any(), 0),
+        None => Value::Null,
+    };
+    py_result(Options::from_json(&value, Naming::Snake))
+}
+
+/// `v` as JSON: `None`, `bool`, `int`, `float`, `str`, lists, tuples and dicts with `str`
+/// keys as themselves. A value with no JSON form (a set, bytes, NaN, an int beyond 64
+/// bits, any other object, nesting deeper than [`MAX_DEPTH`]) becomes an array holding its
+/// `repr`, a value no option takes, so the reader reports it as a value of the wrong type.
+fn json_of(v: &Bound<'_, PyAny>, depth: usize) -> Value {
+    let no_form = || Value::Array(vec![Value::String(repr_of(v))]);
+    if v.is_none() {
+        return Value::Null;
     }
-    py_result(o.validate())?;
-    Ok(o)
+    if let Ok(b) = v.downcast::<PyBool>() {
+        return Value::Bool(b.is_true());
+    }
+    if v.is_instance_of::<PyInt>() {
+        return v
+            .extract::<i64>()
+            .map(Value::from)
+            .or_else(|_| v.extract::<u64>().map(Value::from))
+            .unwrap_or_else(|_| no_form());
+    }
+    if let Ok(f) = v.downcast::<PyFloat>() {
+        return serde_json::Number::from_f64(f.value()).map_or_else(no_form, Value::Number);
+    }
+    if v.is_instance_of::<PyString>() {
+        return v
+            .extract::<String>()
+            .map_or_else(|_| no_form(), Value::String);
+    }
+    if depth >= MAX_DEPTH {
+        return no_form();
+    }
+    if let Ok(d) = v.downcast::<PyDict>() {
+        let mut map = serde_json::Map::new();
+        for (k, item) in d.iter() {
+            if !k.is_instance_of::<PyString>() {
+                return no_form();
+            }
+            match k.extract::<String>() {
+                Ok(k) => map.insert(k, json_of(&item, depth + 1)),
+                Err(_) => return no_form(),
+            };
+        }
+        return Value::Object(map);
+    }
+    if v.is_instance_of::<PyList>() || v.is_instance_of::<PyTuple>() {
+        return match v.try_iter() {
+            Ok(items) => items
+                .map(|item| item.map(|i| json_of(&i, depth + 1)))
+                .collect::<PyResult<Vec<Value>>>()
+                .map_or_else(|_| no_form(), Value::Array),
+            Err(_) => no_form(),
+        };
+    }
+    no_form()
+}
+
+/// How deep [`json_of`] follows lists and dicts (a list holding itself has no JSON form).
+const MAX_DEPTH: usize = 32;
+
+fn repr_of(v: &Bound<'_, PyAny>) -> String {
+    v.repr()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| "<unprintable>".to_string())
 }
 
 /// Calls a Python transport: `transport(method, url, headers, body, timeout)` →

@@ -18,6 +18,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     client::register(m)?;
     trans::register(m)?;
+    run::register(m)?;
     rm::register(m)?;
     barrier::register(m)?;
     xa_local::register(m)?;

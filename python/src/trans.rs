@@ -1,16 +1,12 @@
 //! `Saga`, `Msg`, `Tcc` and `Xa`: the core's builders, each call blocking (GIL released)
 //! or reporting to a `done` callable (`*_async`).
 
-use crate::errors::{from_py, py_result, to_py};
-use crate::rm::BranchRequest;
-use crate::run::{blocking, none, spawn};
+use crate::errors::py_result;
+use crate::run::{blocking, blocking_with_body, none, spawn, spawn_with_body};
 use dtmx_bindings::dtmx::{tm, transport::HttpResponse};
-use dtmx_bindings::{runtime, ErrorKind};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 use pyo3::IntoPyObjectExt;
-use std::sync::{Arc, Mutex};
-use tokio::sync::oneshot;
 
 /// A payload given as `str` or `bytes`.
 pub fn payload(p: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
@@ -142,18 +138,16 @@ impl Msg {
         spawn(async move { c.call_dtm(req).await.map(|_| ()) }, done, none)
     }
 
-    /// Submits.
-    fn submit(&mut self, py: Python<'_>) -> PyResult<()> {
-        let req = py_result(self.inner.submit_request())?;
-        let c = self.client.clone();
-        blocking(py, async move { c.call_dtm(req).await.map(|_| ()) })
+    /// Submits (with `wait_result`, the core reads a refused transaction back).
+    fn submit(&self, py: Python<'_>) -> PyResult<()> {
+        let mut m = self.inner.clone();
+        blocking(py, async move { m.submit().await })
     }
 
     /// `submit` reporting to `done`.
-    fn submit_async(&mut self, done: PyObject) -> PyResult<()> {
-        let req = py_result(self.inner.submit_request())?;
-        let c = self.client.clone();
-        spawn(async move { c.call_dtm(req).await.map(|_| ()) }, done, none)
+    fn submit_async(&self, done: PyObject) -> PyResult<()> {
+        let mut m = self.inner.clone();
+        spawn(async move { m.submit().await }, done, none)
     }
 
     /// Aborts a prepared message.
@@ -168,130 +162,36 @@ impl Msg {
         spawn(async move { m.abort().await }, done, none)
     }
 
-    /// Prepare, `busi(branch)`, then submit or abort (or ask the check-back when `busi`
-    /// raised something else than `FailureError`). `busi`'s own exception is re-raised.
+    /// Prepare, `busi(branch)` (the local work, guarded by the msg barrier of `branch`),
+    /// then submit, abort or ask the check-back (the core's `Msg::do_and_submit`):
+    /// `busi`'s value, or its exception with the notes of what failed after it.
     fn do_and_submit(
-        &mut self,
+        &self,
         py: Python<'_>,
         query_prepared: String,
         busi: PyObject,
-    ) -> PyResult<()> {
-        let raised: Arc<Mutex<Option<PyErr>>> = Arc::default();
-        let stash = raised.clone();
+    ) -> PyResult<PyObject> {
         let mut m = self.inner.clone();
-        let result = py.allow_threads(|| {
-            runtime::block_on(async move {
-                m.do_and_submit(&query_prepared, move |branch| {
-                    let r = Python::with_gil(|py| {
-                        busi.call1(py, (BranchRequest::from(branch),))
-                            .map(|_| ())
-                            .map_err(|e| {
-                                let core = from_py(py, &e, ErrorKind::Database);
-                                if let Ok(mut s) = stash.lock() {
-                                    *s = Some(e);
-                                }
-                                core
-                            })
-                    });
-                    async move { r }
-                })
+        blocking_with_body(py, busi, |body| async move {
+            m.do_and_submit(&query_prepared, |b| body.call(Some(b)))
                 .await
-            })
-        });
-        finish_with(result, &raised)
+        })
     }
 
     /// `do_and_submit` for a host event loop: `on_barrier(branch, resume)` is called on a
-    /// runtime thread; the host runs the local work and calls `resume.ok()` or
-    /// `resume.err(exception)`; `done(error, None)` reports the end.
+    /// runtime thread; the host runs the local work and calls `resume.ok(value)` or
+    /// `resume.err(exception)`; `done(error, value)` reports the end.
     fn do_and_submit_async(
-        &mut self,
+        &self,
         query_prepared: String,
         on_barrier: PyObject,
         done: PyObject,
     ) -> PyResult<()> {
-        let raised: Arc<Mutex<Option<PyErr>>> = Arc::default();
-        let stash = raised.clone();
         let mut m = self.inner.clone();
-        let future = async move {
-            m.do_and_submit(&query_prepared, move |branch| {
-                let (tx, rx) = oneshot::channel();
-                let resume = Resume {
-                    sender: Mutex::new(Some(tx)),
-                    stash,
-                };
-                let called = Python::with_gil(|py| {
-                    on_barrier
-                        .call1(py, (BranchRequest::from(branch), resume))
-                        .map(|_| ())
-                        .map_err(|e| from_py(py, &e, ErrorKind::Internal))
-                });
-                async move {
-                    called?;
-                    rx.await.unwrap_or_else(|_| {
-                        Err(dtmx_bindings::Error::new(
-                            ErrorKind::Internal,
-                            "the local work was never resumed",
-                        ))
-                    })
-                }
-            })
-            .await
-        };
-        py_result(runtime::spawn(future, move |result| {
-            Python::with_gil(|py| {
-                let exc = match finish_with(result, &raised) {
-                    Ok(()) => py.None(),
-                    Err(e) => e.into_value(py).into_any(),
-                };
-                if let Err(e) = done.call1(py, (exc, py.None())) {
-                    e.write_unraisable(py, None);
-                }
-            })
-        }))
-    }
-}
-
-/// The end of a `do_and_submit`: the callback's own exception when it raised one.
-fn finish_with(result: dtmx_bindings::Result<()>, raised: &Mutex<Option<PyErr>>) -> PyResult<()> {
-    let original = raised.lock().ok().and_then(|mut s| s.take());
-    match (result, original) {
-        (Ok(()), _) => Ok(()),
-        (Err(_), Some(e)) => Err(e),
-        (Err(e), None) => Err(to_py(e)),
-    }
-}
-
-/// Resumes a `do_and_submit_async` once the host's local work ended.
-#[pyclass(module = "dtmx._native", frozen)]
-pub struct Resume {
-    sender: Mutex<Option<oneshot::Sender<dtmx_bindings::Result<()>>>>,
-    stash: Arc<Mutex<Option<PyErr>>>,
-}
-
-#[pymethods]
-impl Resume {
-    /// The local work committed.
-    fn ok(&self) {
-        self.send(Ok(()));
-    }
-
-    /// The local work raised `exception`.
-    fn err(&self, py: Python<'_>, exception: PyObject) {
-        let e = PyErr::from_value(exception.into_bound(py));
-        let core = from_py(py, &e, ErrorKind::Database);
-        if let Ok(mut s) = self.stash.lock() {
-            *s = Some(e);
-        }
-        self.send(Err(core));
-    }
-}
-
-impl Resume {
-    fn send(&self, r: dtmx_bindings::Result<()>) {
-        if let Some(tx) = self.sender.lock().ok().and_then(|mut s| s.take()) {
-            let _ = tx.send(r);
-        }
+        spawn_with_body(on_barrier, done, |body| async move {
+            m.do_and_submit(&query_prepared, |b| body.call(Some(b)))
+                .await
+        })
     }
 }
 
@@ -355,6 +255,28 @@ impl Tcc {
     fn abort_async(&self, reason: String, done: PyObject) -> PyResult<()> {
         let t = self.inner.clone();
         spawn(async move { t.abort(&reason).await }, done, none)
+    }
+
+    /// Prepare, `busi()`, then submit, or abort with its error's message as the rollback
+    /// reason (the core's `Tcc::run`): `busi`'s value, or its exception with the notes of
+    /// what failed after it.
+    fn run(&self, py: Python<'_>, busi: PyObject) -> PyResult<PyObject> {
+        let t = self.inner.clone();
+        blocking_with_body(
+            py,
+            busi,
+            |body| async move { t.run(|_| body.call(None)).await },
+        )
+    }
+
+    /// `run` for a host event loop: `on_body(resume)` is called on a runtime thread; the
+    /// host runs the body and calls `resume.ok(value)` or `resume.err(exception)`;
+    /// `done(error, value)` reports the end.
+    fn run_async(&self, on_body: PyObject, done: PyObject) -> PyResult<()> {
+        let t = self.inner.clone();
+        spawn_with_body(on_body, done, |body| async move {
+            t.run(|_| body.call(None)).await
+        })
     }
 
     /// Registers a branch and calls its try URL: `(status, body)` of the try.
@@ -452,6 +374,25 @@ impl Xa {
         spawn(async move { t.abort().await }, done, none)
     }
 
+    /// Prepare, `busi()`, then submit, or abort (the core's `Xa::run`): `busi`'s value, or
+    /// its exception with the notes of what failed after it.
+    fn run(&self, py: Python<'_>, busi: PyObject) -> PyResult<PyObject> {
+        let t = self.inner.clone();
+        blocking_with_body(
+            py,
+            busi,
+            |body| async move { t.run(|_| body.call(None)).await },
+        )
+    }
+
+    /// `run` for a host event loop, as `Tcc.run_async`.
+    fn run_async(&self, on_body: PyObject, done: PyObject) -> PyResult<()> {
+        let t = self.inner.clone();
+        spawn_with_body(on_body, done, |body| async move {
+            t.run(|_| body.call(None)).await
+        })
+    }
+
     /// Calls a new branch at `url`: `(status, body)` of its reply.
     fn call_branch(
         &self,
@@ -480,7 +421,6 @@ impl Xa {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Saga>()?;
     m.add_class::<Msg>()?;
-    m.add_class::<Resume>()?;
     m.add_class::<Tcc>()?;
     m.add_class::<Xa>()
 }

@@ -3,7 +3,7 @@
 //! `("send", method, url, headers, body)`, `("done",)`.
 
 use crate::barrier::BarrierTable;
-use crate::errors::{from_py, py_result};
+use crate::errors::{from_body, py_result};
 use crate::rm::BranchRequest;
 use dtmx_bindings::dtmx::rm::{self, XaStep};
 use dtmx_bindings::{Error, ErrorKind};
@@ -81,11 +81,7 @@ impl XaLocal {
     fn feed_business(&mut self, py: Python<'_>, exception: Option<PyObject>) -> PyResult<()> {
         let result = match exception {
             None => Ok(()),
-            Some(e) => Err(from_py(
-                py,
-                &PyErr::from_value(e.into_bound(py)),
-                ErrorKind::Database,
-            )),
+            Some(e) => Err(from_body(py, &PyErr::from_value(e.into_bound(py)))),
         };
         py_result(self.live()?.feed_business(result).map(|_| ()))
     }

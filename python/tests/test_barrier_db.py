@@ -12,7 +12,8 @@ from typing import Any, Callable, Iterator
 import pytest
 
 import dtmx
-from dtmx.barrier import Barrier, BarrierTable, query_prepared, redis_query_prepared
+from dtmx import _native
+from dtmx.barrier import REDIS_EXPIRE, Barrier, BarrierTable, query_prepared, redis_query_prepared
 from conftest import POSTGRES, mysql_connect
 
 
@@ -110,7 +111,7 @@ def test_msg_check_back(connect: Callable[[], Any]) -> None:
     conn = connect()
     try:
         query_prepared(conn, dtmx.BranchRequest(gid=committed))
-        with pytest.raises(dtmx.FailureError):
+        with pytest.raises(dtmx.FailureError, match=f"msg {lost} did not commit"):
             query_prepared(conn, dtmx.BranchRequest(gid=lost))
     finally:
         conn.close()
@@ -142,7 +143,13 @@ def test_redis_barrier(redis_client: Any) -> None:
             Barrier("saga", gid, "02", "action").redis_check_adjust_amount(redis_client, key, -1000)
         assert Barrier("msg", gid, "00", "msg").redis_check_adjust_amount(redis_client, key, 1) == "applied"
         redis_query_prepared(redis_client, dtmx.BranchRequest(gid=gid))
-        with pytest.raises(dtmx.FailureError):
-            redis_query_prepared(redis_client, dtmx.BranchRequest(gid=uuid.uuid4().hex))
+        lost = uuid.uuid4().hex
+        with pytest.raises(dtmx.FailureError, match=f"msg {lost} did not commit"):
+            redis_query_prepared(redis_client, dtmx.BranchRequest(gid=lost))
+        # The fence row expires after the core's default (one week, as DTM).
+        fence = _native.Barrier.for_msg(lost).redis_query_prepared(REDIS_EXPIRE).keys[0]
+        assert REDIS_EXPIRE == 7 * 24 * 3600
+        assert 0 < redis_client.ttl(fence) <= REDIS_EXPIRE
+        redis_client.delete(fence)
     finally:
         redis_client.delete(key)

@@ -4,6 +4,7 @@ validation, the transport, the server and custom transports; and the fork refusa
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 from typing import Any
@@ -45,11 +46,77 @@ def test_invalid_options(options: Any) -> None:
         dtmx.Client("http://127.0.0.1:1/api/dtmsvr").saga("g", **options)
 
 
+@pytest.mark.parametrize("options, message", [
+    ({"wait_reslt": True}, 'unknown option "wait_reslt"'),
+    ({"retry_limit": "3"}, 'option "retry_limit" must be an integer, got "3"'),
+    ({"retry_limit": True}, 'option "retry_limit" must be an integer, got true'),
+    ({"wait_result": 1}, 'option "wait_result" must be a boolean, got 1'),
+    ({"retry_limit": {1, 2}}, 'option "retry_limit" must be an integer, got ["{1, 2}"]'),
+    ({"retry_limit": float("nan")}, 'option "retry_limit" must be an integer, got ["nan"]'),
+    ({"retry_limit": 2 ** 70}, f'option "retry_limit" must be an integer, got ["{2 ** 70}"]'),
+    ({"branch_headers": {"X": b"1"}}, 'option "branch_headers" must be an object of strings, got {"X":["b\'1\'"]}'),
+    ({"branch_headers": {1: "x"}}, 'option "branch_headers" must be an object of strings, got ["{1: \'x\'}"]'),
+])
+def test_options_read_by_the_core(options: Any, message: str) -> None:
+    """The core's option reader reports every mistake, a value with no JSON form as one of
+    the wrong type."""
+    with pytest.raises(dtmx.InvalidArgumentError) as e:
+        dtmx.Client("http://127.0.0.1:1/api/dtmsvr").saga("g", **options)
+    assert e.value.message == message
+
+
+def test_options_reach_the_transaction() -> None:
+    requests = []
+
+    def record(method: str, url: str, headers: Any, body: Any, timeout: Any) -> Any:
+        requests.append(json.loads(body))
+        return 200, b'{"dtm_result":"SUCCESS"}'
+
+    c = dtmx.Client("http://dtm/api", transport=record)
+    c.saga("g", retry_limit=3, wait_result=None, branch_headers={"X-A": "1"}).add("http://a", "", "{}").submit()
+    assert requests[0]["retry_limit"] == 3 and requests[0]["branch_headers"] == {"X-A": "1"}
+    assert "wait_result" not in requests[0]  # None keeps the default
+
+
 def test_invalid_payload() -> None:
     saga = dtmx.Client("http://127.0.0.1:1/api/dtmsvr").saga("g")
     saga.add("http://a", "http://b", b"\xff\xfe")
-    with pytest.raises(dtmx.InvalidArgumentError, match="UTF-8"):
+    with pytest.raises(dtmx.InvalidArgumentError, match="^invalid payload .*UTF-8"):
         saga.submit()
+
+
+@pytest.mark.parametrize("payload", [object(), {"x": float("nan")}, [float("inf")], {1j}])
+def test_payload_json_cannot_encode(payload: Any) -> None:
+    saga = dtmx.Client("http://127.0.0.1:1/api/dtmsvr").saga("g")
+    with pytest.raises(dtmx.InvalidArgumentError) as e:
+        saga.add("http://a", "http://b", payload)
+    assert e.value.message.startswith("invalid payload: ")
+    assert e.value.message == _native.invalid_payload(str(e.value.__cause__)).message
+
+
+def test_notes_and_status() -> None:
+    e = dtmx.UnfinishedError("g is not finished", notes=["query failed: x"], status="submitted")
+    assert (e.kind, e.code, e.notes, e.status) == ("unfinished", 10, ["query failed: x"], "submitted")
+    assert getattr(e, "__notes__", None) == ["query failed: x"]
+    plain = dtmx.FailureError("no")
+    assert (plain.notes, plain.status) == ([], None)
+
+
+def test_host_exception_gets_the_notes() -> None:
+    """A host exception raised by a body is re-raised itself, the core's notes attached the
+    standard way; here the abort after it fails."""
+    def dtm(method: str, url: str, headers: Any, body: Any, timeout: Any) -> Any:
+        return (500, b"store down") if url.endswith("/abort") else (200, b'{"dtm_result":"SUCCESS"}')
+
+    mine = KeyError("lost")
+
+    def body(tcc: dtmx.Tcc) -> None:
+        raise mine
+
+    with pytest.raises(KeyError) as e:
+        dtmx.Client("http://dtm/api", transport=dtm).tcc("g").run(body)
+    assert e.value is mine
+    assert getattr(e.value, "__notes__", None) == ["abort failed: server: store down"]
 
 
 def closed_port() -> int:

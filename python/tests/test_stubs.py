@@ -42,12 +42,24 @@ def stub_tree() -> Tuple[Dict[str, ast.FunctionDef], Dict[str, ast.ClassDef]]:
     return funcs, classes
 
 
+def stub_constants() -> Dict[str, str]:
+    """The module's annotated constants (``NAME: int``): their type names."""
+    tree = ast.parse(STUB.read_text())
+    return {n.target.id: ast.unparse(n.annotation) for n in tree.body
+            if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
+
+
 def test_module_level_names() -> None:
     funcs, classes = stub_tree()
+    constants = stub_constants()
     public = {n for n in dir(_native) if not n.startswith("_")}
     runtime_classes = {n for n in public if inspect.isclass(getattr(_native, n))}
+    runtime_constants = {n for n in public - runtime_classes if not callable(getattr(_native, n))}
     assert set(classes) == runtime_classes
-    assert set(funcs) == public - runtime_classes
+    assert set(constants) == runtime_constants
+    for name, type_name in constants.items():
+        assert type(getattr(_native, name)).__name__ == type_name, name
+    assert set(funcs) == public - runtime_classes - runtime_constants
     for name, f in funcs.items():
         assert stub_params(f, False) == runtime_params(getattr(_native, name).__text_signature__), name
 
