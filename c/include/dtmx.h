@@ -13,10 +13,12 @@
  *   (valid for the life of the process); each function says which.
  * - Errors: fallible functions take a DtmxError* (may be NULL; zero-initialise it:
  *   DtmxError error = {0};) and return a DtmxCode, or NULL for a handle or string.
- *   Each call rewrites the error; free the last message with dtmx_error_free.
+ *   Each call rewrites the error; free the last one with dtmx_error_free. An error
+ *   may carry notes (what else failed on the way) and a transaction status.
  *   No panic crosses the boundary: a bug in dtmx is DTMX_INTERNAL.
  * - Calls that talk to dtm block the calling thread. Callbacks (DtmxSendFn,
- *   DtmxBusiFn) run on the calling thread, inside the call.
+ *   DtmxBusiFn, DtmxTccBodyFn, DtmxXaBodyFn) run on the calling thread, inside the
+ *   call; the bodies (not DtmxSendFn) may make blocking dtmx calls themselves.
  * - A process forked after its first blocking call cannot use dtmx in the child
  *   (DTMX_INTERNAL): create clients after the fork.
  * - Every pointer argument is NULL where allowed or valid for its type.
@@ -55,6 +57,9 @@ typedef enum DtmxCode {
   DTMX_DATABASE = 8,
   // A bug in dtmx (a caught panic, say).
   DTMX_INTERNAL = 9,
+  // A transaction submitted with `wait_result` has not finished: dtm is still retrying
+  // it (`dtmx_error_status` says where it is: `submitted`, `aborting`, `prepared`).
+  DTMX_UNFINISHED = 10,
 } DtmxCode;
 
 // What a step machine asks for.
@@ -110,6 +115,9 @@ typedef struct DtmxBarrierTable DtmxBarrierTable;
 // A DTM server to talk to. Thread-safe: one client may be used from many threads at once.
 typedef struct DtmxClient DtmxClient;
 
+// The notes and the status of an error, behind `DtmxError.details`.
+typedef struct DtmxErrorDetails DtmxErrorDetails;
+
 // An HTTP request dtmx asks a host callback to send. Borrowed: valid during the callback.
 typedef struct DtmxHttpRequest DtmxHttpRequest;
 
@@ -141,13 +149,19 @@ typedef struct DtmxXa DtmxXa;
 // An error out-parameter. Zero-initialise it (`DtmxError error = {0};`) before its first
 // use. Every call that takes one rewrites it: `code` is `DTMX_OK` and `message` NULL after
 // a success; after a failure `code` is the error's kind and `message` an owned
-// description. The next call frees the previous message; free the last one with
-// `dtmx_error_free`. Passing NULL instead of an error is allowed.
+// description, and the error may carry notes (`dtmx_error_note_count`, `dtmx_error_note`:
+// what else failed on the way, e.g. `abort failed: ...` after a run whose body failed)
+// and the status of the transaction it is about (`dtmx_error_status`). The next call
+// frees what the previous one left; free the last one with `dtmx_error_free`. Passing
+// NULL instead of an error is allowed.
 typedef struct DtmxError {
   // `DTMX_OK` or the kind of the error.
   enum DtmxCode code;
   // What went wrong (owned by the error; NULL after a success).
   char *message;
+  // The notes and the status (owned by the error; NULL when it has neither). Read them
+  // with `dtmx_error_note` and `dtmx_error_status`.
+  struct DtmxErrorDetails *details;
 } DtmxError;
 
 // Who a branch request is for, as read from its query string or gRPC metadata. Every
@@ -174,10 +188,20 @@ typedef void (*DtmxSendFn)(void *user,
                            struct DtmxHttpResponse *response);
 
 // The host's local transaction of `dtmx_msg_do_and_submit`: run the local work guarded by
-// `barrier` in one database transaction; report a failure with `dtmx_error_set` on
-// `error` (`DTMX_FAILURE`: the message is aborted; any other code: dtm asks the
-// check-back URL).
+// `barrier` (lent for the call) in one database transaction; report a failure with
+// `dtmx_error_set` on `error` (`DTMX_FAILURE`: the message is aborted; any other code:
+// the check-back URL decides), or `dtmx_error_set_host` for the host's own exception.
 typedef void (*DtmxBusiFn)(void *user, struct DtmxBarrier *barrier, struct DtmxError *error);
+
+// The body of `dtmx_tcc_run`: the try calls, made with `dtmx_tcc_call_branch` on `tcc`
+// (lent for the call: do not free or keep it). Report a failure with `dtmx_error_set` on
+// `error` (a try refused: `DTMX_FAILURE`), or `dtmx_error_set_host` for the host's own
+// exception; the transaction is then aborted.
+typedef void (*DtmxTccBodyFn)(void *user, const struct DtmxTcc *tcc, struct DtmxError *error);
+
+// The body of `dtmx_xa_run`: the branch calls, made with `dtmx_xa_call_branch` on `xa`
+// (lent for the call). Report a failure as for `DtmxTccBodyFn`.
+typedef void (*DtmxXaBodyFn)(void *user, const struct DtmxXa *xa, struct DtmxError *error);
 
 #ifdef __cplusplus
 extern "C" {
@@ -241,6 +265,23 @@ struct DtmxBarrier *dtmx_barrier_from_grpc_metadata(const char *const *keys,
                                                     const char *const *values,
                                                     size_t count,
                                                     struct DtmxError *error);
+
+// The barrier of the local transaction of msg `gid` and of its check-back (trans type
+// `msg`, branch `00`, op `msg`): what `dtmx_msg_do_and_submit` lends its callback, and
+// what a check-back handler checks. NULL on error.
+struct DtmxBarrier *dtmx_barrier_for_msg(const char *gid, struct DtmxError *error);
+
+// What a check-back handler answers for the result of a msg check-back on `barrier`
+// (`"SUCCESS"` or `"FAILURE"`, as `dtmx_barrier_call_result` and `dtmx_redis_call_decide`
+// give it): `DTMX_OK` when the local transaction committed, else `DTMX_FAILURE` with the
+// message to answer dtm with (dtm then aborts the msg).
+enum DtmxCode dtmx_barrier_check_back(const struct DtmxBarrier *barrier,
+                                      const char *result,
+                                      struct DtmxError *error);
+
+// How long Redis barrier keys live when the caller has no reason to choose: 7 days, as
+// DTM (the default `expire_seconds` of the bindings).
+uint64_t dtmx_barrier_redis_default_expire(void);
 
 // The barrier's trans type. Borrowed from the barrier.
 const char *dtmx_barrier_trans_type(const struct DtmxBarrier *barrier);
@@ -508,12 +549,35 @@ void dtmx_response_set(struct DtmxHttpResponse *response,
 // `message`).
 void dtmx_response_fail(struct DtmxHttpResponse *response, const char *message);
 
-// Frees the message of `error` and resets it to `DTMX_OK`. NULL-safe.
+// Frees what `error` holds and resets it to `DTMX_OK`. NULL-safe.
 void dtmx_error_free(struct DtmxError *error);
 
 // Sets `error` to `code` (1 and up; anything else is `DTMX_INTERNAL`) with a copy of
 // `message`, for callbacks that report a failure back to dtmx. NULL-safe.
 void dtmx_error_set(struct DtmxError *error, int32_t code, const char *message);
+
+// Sets `error` to what dtmx makes of an exception the host's own code raised (a
+// callback's body, a local transaction): `DTMX_DATABASE` with a copy of `message`, never
+// taken for a refusal (a msg then asks its check-back; a TCC or XA run aborts). The host
+// keeps its exception and raises it again when the call returns. NULL-safe.
+void dtmx_error_set_host(struct DtmxError *error, const char *message);
+
+// Sets `error` to the error of a payload the host cannot encode as JSON
+// (`DTMX_INVALID_ARGUMENT`, the message starting `invalid payload`), `detail` saying why.
+// NULL-safe.
+void dtmx_error_set_invalid_payload(struct DtmxError *error, const char *detail);
+
+// How many notes `error` carries (0 for NULL and after a success).
+size_t dtmx_error_note_count(const struct DtmxError *error);
+
+// Note `index` of `error`, oldest first (NULL when out of range). Borrowed from the
+// error: valid until it is rewritten or freed.
+const char *dtmx_error_note(const struct DtmxError *error, size_t index);
+
+// The status of the transaction `error` is about (`"submitted"`, `"aborting"`,
+// `"prepared"` for `DTMX_UNFINISHED`; `"failed"` for `DTMX_FAILURE` after a
+// `wait_result` submit), NULL when it carries none. Static.
+const char *dtmx_error_status(const struct DtmxError *error);
 
 // The stable name of a code (`"ok"`, `"invalid_argument"`, `"failure"`, ...). Static.
 const char *dtmx_code_name(int32_t code);
@@ -539,12 +603,13 @@ struct DtmxSaga *dtmx_saga_new(const struct DtmxClient *client,
 // The saga's gid. Borrowed from the saga.
 const char *dtmx_saga_gid(const struct DtmxSaga *saga);
 
-// Adds a step: dtm POSTs `payload` (JSON text; NULL: none) to `action`, and to
-// `compensate` (may be empty) when the saga rolls back.
+// Adds a step: dtm POSTs `payload_json` (JSON text; NULL: none) to `action`, and to
+// `compensate` (may be empty) when the saga rolls back. A payload that is not UTF-8
+// fails the submit (`DTMX_INVALID_ARGUMENT`, `invalid payload ...`).
 enum DtmxCode dtmx_saga_add(struct DtmxSaga *saga,
                             const char *action,
                             const char *compensate,
-                            const char *payload,
+                            const char *payload_json,
                             struct DtmxError *error);
 
 // Makes step `branch` (0-based) wait for the `count` steps in `pre_branches` (concurrent
@@ -558,8 +623,10 @@ enum DtmxCode dtmx_saga_add_branch_order(struct DtmxSaga *saga,
 // Lets dtm run the steps concurrently (in the order given by `dtmx_saga_add_branch_order`).
 enum DtmxCode dtmx_saga_enable_concurrent(struct DtmxSaga *saga, struct DtmxError *error);
 
-// Submits the saga; blocks until dtm accepted it (with `wait_result`: until it finished,
-// `DTMX_FAILURE` when it rolled back).
+// Submits the saga; blocks until dtm accepted it. With `wait_result`, until it finished:
+// `DTMX_FAILURE` (status `failed`, the rollback reason as message) when it rolled back,
+// `DTMX_UNFINISHED` (status `submitted`, `aborting` or `prepared`: `dtmx_error_status`)
+// when dtm is still retrying it; dtm goes on with it then.
 enum DtmxCode dtmx_saga_submit(const struct DtmxSaga *saga, struct DtmxError *error);
 
 // Frees a saga. NULL-safe.
@@ -575,16 +642,17 @@ struct DtmxMsg *dtmx_msg_new(const struct DtmxClient *client,
 // The message's gid. Borrowed from the message.
 const char *dtmx_msg_gid(const struct DtmxMsg *msg);
 
-// Adds a step: dtm POSTs `payload` (JSON text; NULL: none) to `action`.
+// Adds a step: dtm POSTs `payload_json` (JSON text; NULL: none) to `action`. A payload
+// that is not UTF-8 fails the submit (`invalid payload ...`).
 enum DtmxCode dtmx_msg_add(struct DtmxMsg *msg,
                            const char *action,
-                           const char *payload,
+                           const char *payload_json,
                            struct DtmxError *error);
 
-// Adds a step for every subscriber of `topic`.
+// Adds a step for every subscriber of `topic` (the payload as for `dtmx_msg_add`).
 enum DtmxCode dtmx_msg_add_topic(struct DtmxMsg *msg,
                                  const char *topic,
-                                 const char *payload,
+                                 const char *payload_json,
                                  struct DtmxError *error);
 
 // Delays the steps by `seconds` after the submit.
@@ -599,15 +667,22 @@ enum DtmxCode dtmx_msg_prepare(struct DtmxMsg *msg,
                                const char *query_prepared,
                                struct DtmxError *error);
 
-// Phase two: submits the message; dtm runs its steps.
+// Phase two: submits the message; dtm runs its steps (with `wait_result`: the errors of
+// `dtmx_saga_submit`).
 enum DtmxCode dtmx_msg_submit(struct DtmxMsg *msg, struct DtmxError *error);
 
 // Aborts a prepared message.
 enum DtmxCode dtmx_msg_abort(struct DtmxMsg *msg, struct DtmxError *error);
 
 // Prepares the message, calls `busi(user, barrier, error)` to run the local transaction,
-// then submits it (or aborts it when `busi` reports `DTMX_FAILURE`; after any other
-// error the check-back decides). Returns the error of `busi` or of dtm.
+// then submits it, as every dtmx binding does. When `busi` reports `DTMX_FAILURE` the
+// message is aborted; after any other error (`dtmx_error_set_host` for the host's own
+// exceptions) the check-back URL decides: aborted, submitted, or left to dtm. The error
+// of `busi` is returned as it set it, and what failed after it (the abort, the
+// check-back, the submit) is a note on it (`dtmx_error_note`). Without an error from
+// `busi`, the submit's error is returned (with `wait_result`: `DTMX_FAILURE` with status
+// `failed`, or `DTMX_UNFINISHED`). `busi` runs on the calling thread and may make
+// blocking dtmx calls.
 enum DtmxCode dtmx_msg_do_and_submit(struct DtmxMsg *msg,
                                      const char *query_prepared,
                                      DtmxBusiFn busi,
@@ -636,23 +711,33 @@ const char *dtmx_tcc_gid(const struct DtmxTcc *tcc);
 // Registers the global transaction with dtm.
 enum DtmxCode dtmx_tcc_prepare(const struct DtmxTcc *tcc, struct DtmxError *error);
 
-// Registers a branch (`confirm`, `cancel`) and calls its `try` URL with `payload`.
-// Returns the try's reply body (owned), or NULL with the error (`DTMX_FAILURE` when the
-// branch refused: abort the transaction).
+// Registers a branch (`confirm`, `cancel`) and calls its `try` URL with `payload_json`
+// (JSON text; NULL: none). Returns the try's reply body (owned), or NULL with the error
+// (`DTMX_FAILURE` when the branch refused: abort the transaction).
 char *dtmx_tcc_call_branch(const struct DtmxTcc *tcc,
-                           const char *payload,
+                           const char *payload_json,
                            const char *try_url,
                            const char *confirm_url,
                            const char *cancel_url,
                            struct DtmxError *error);
 
-// Submits: dtm confirms every branch.
+// Submits: dtm confirms every branch (with `wait_result`: the errors of
+// `dtmx_saga_submit`).
 enum DtmxCode dtmx_tcc_submit(const struct DtmxTcc *tcc, struct DtmxError *error);
 
 // Aborts with `reason` (NULL: none): dtm cancels every branch.
 enum DtmxCode dtmx_tcc_abort(const struct DtmxTcc *tcc,
                              const char *reason,
                              struct DtmxError *error);
+
+// Runs a whole TCC transaction, as every dtmx binding does: prepares it, calls
+// `body(user, tcc, error)` (the try calls), then submits; when the body reports an
+// error, aborts with its message as the rollback reason. See `dtmx_xa_run` for what is
+// returned.
+enum DtmxCode dtmx_tcc_run(const struct DtmxTcc *tcc,
+                           DtmxTccBodyFn body,
+                           void *user,
+                           struct DtmxError *error);
 
 // Frees a TCC transaction. NULL-safe.
 void dtmx_tcc_free(struct DtmxTcc *tcc);
@@ -670,18 +755,36 @@ const char *dtmx_xa_gid(const struct DtmxXa *xa);
 // Registers the global transaction with dtm.
 enum DtmxCode dtmx_xa_prepare(const struct DtmxXa *xa, struct DtmxError *error);
 
-// Calls a branch's `url` with `payload` (phase one runs there). Returns the reply body
-// (owned), or NULL with the error (`DTMX_FAILURE`: abort the transaction).
+// Calls a branch's `url` with `payload_json` (JSON text; NULL: none; phase one runs
+// there). Returns the reply body (owned), or NULL with the error (`DTMX_FAILURE`: abort
+// the transaction).
 char *dtmx_xa_call_branch(const struct DtmxXa *xa,
-                          const char *payload,
+                          const char *payload_json,
                           const char *url,
                           struct DtmxError *error);
 
-// Submits: dtm commits every branch.
+// Submits: dtm commits every branch (with `wait_result`: the errors of
+// `dtmx_saga_submit`).
 enum DtmxCode dtmx_xa_submit(const struct DtmxXa *xa, struct DtmxError *error);
 
 // Aborts: dtm rolls every branch back.
 enum DtmxCode dtmx_xa_abort(const struct DtmxXa *xa, struct DtmxError *error);
+
+// Runs a whole XA transaction, as every dtmx binding does: prepares it, calls
+// `body(user, xa, error)` (the branch calls), then submits; when the body reports an
+// error, aborts.
+//
+// Returns `DTMX_OK` once the submit succeeded. When the body reported an error, that
+// error is returned as the body set it (its code and message), whatever happens after:
+// an abort that failed is a note on it (`dtmx_error_note`). Otherwise the error of the
+// prepare or the submit; with `wait_result`, a submit dtm refused is `DTMX_FAILURE` when
+// the transaction rolled back (status `failed`) and `DTMX_UNFINISHED` when dtm is still
+// retrying it (`dtmx_error_status`). The body runs on the calling thread and may make
+// blocking dtmx calls.
+enum DtmxCode dtmx_xa_run(const struct DtmxXa *xa,
+                          DtmxXaBodyFn body,
+                          void *user,
+                          struct DtmxError *error);
 
 // Frees an XA transaction. NULL-safe.
 void dtmx_xa_free(struct DtmxXa *xa);

@@ -9,6 +9,7 @@ typedef enum DtmxCode {
   DTMX_TIMEOUT = 7,
   DTMX_DATABASE = 8,
   DTMX_INTERNAL = 9,
+  DTMX_UNFINISHED = 10,
 } DtmxCode;
 
 typedef enum DtmxStepKind {
@@ -41,6 +42,8 @@ typedef struct DtmxBarrierTable DtmxBarrierTable;
 
 typedef struct DtmxClient DtmxClient;
 
+typedef struct DtmxErrorDetails DtmxErrorDetails;
+
 typedef struct DtmxHttpRequest DtmxHttpRequest;
 
 typedef struct DtmxHttpResponse DtmxHttpResponse;
@@ -60,6 +63,7 @@ typedef struct DtmxXa DtmxXa;
 typedef struct DtmxError {
   enum DtmxCode code;
   char *message;
+  struct DtmxErrorDetails *details;
 } DtmxError;
 
 typedef struct DtmxBranch {
@@ -76,6 +80,10 @@ typedef void (*DtmxSendFn)(void *user,
                            struct DtmxHttpResponse *response);
 
 typedef void (*DtmxBusiFn)(void *user, struct DtmxBarrier *barrier, struct DtmxError *error);
+
+typedef void (*DtmxTccBodyFn)(void *user, const struct DtmxTcc *tcc, struct DtmxError *error);
+
+typedef void (*DtmxXaBodyFn)(void *user, const struct DtmxXa *xa, struct DtmxError *error);
 
 struct DtmxBarrierTable *dtmx_barrier_table_new(const char *dialect,
                                                 const char *name,
@@ -117,6 +125,14 @@ struct DtmxBarrier *dtmx_barrier_from_grpc_metadata(const char *const *keys,
                                                     const char *const *values,
                                                     size_t count,
                                                     struct DtmxError *error);
+
+struct DtmxBarrier *dtmx_barrier_for_msg(const char *gid, struct DtmxError *error);
+
+enum DtmxCode dtmx_barrier_check_back(const struct DtmxBarrier *barrier,
+                                      const char *result,
+                                      struct DtmxError *error);
+
+uint64_t dtmx_barrier_redis_default_expire(void);
 
 const char *dtmx_barrier_trans_type(const struct DtmxBarrier *barrier);
 
@@ -293,6 +309,16 @@ void dtmx_error_free(struct DtmxError *error);
 
 void dtmx_error_set(struct DtmxError *error, int32_t code, const char *message);
 
+void dtmx_error_set_host(struct DtmxError *error, const char *message);
+
+void dtmx_error_set_invalid_payload(struct DtmxError *error, const char *detail);
+
+size_t dtmx_error_note_count(const struct DtmxError *error);
+
+const char *dtmx_error_note(const struct DtmxError *error, size_t index);
+
+const char *dtmx_error_status(const struct DtmxError *error);
+
 const char *dtmx_code_name(int32_t code);
 
 const char *dtmx_code_class(int32_t code);
@@ -311,7 +337,7 @@ const char *dtmx_saga_gid(const struct DtmxSaga *saga);
 enum DtmxCode dtmx_saga_add(struct DtmxSaga *saga,
                             const char *action,
                             const char *compensate,
-                            const char *payload,
+                            const char *payload_json,
                             struct DtmxError *error);
 
 enum DtmxCode dtmx_saga_add_branch_order(struct DtmxSaga *saga,
@@ -335,12 +361,12 @@ const char *dtmx_msg_gid(const struct DtmxMsg *msg);
 
 enum DtmxCode dtmx_msg_add(struct DtmxMsg *msg,
                            const char *action,
-                           const char *payload,
+                           const char *payload_json,
                            struct DtmxError *error);
 
 enum DtmxCode dtmx_msg_add_topic(struct DtmxMsg *msg,
                                  const char *topic,
-                                 const char *payload,
+                                 const char *payload_json,
                                  struct DtmxError *error);
 
 enum DtmxCode dtmx_msg_set_delay(struct DtmxMsg *msg, uint64_t seconds, struct DtmxError *error);
@@ -377,7 +403,7 @@ const char *dtmx_tcc_gid(const struct DtmxTcc *tcc);
 enum DtmxCode dtmx_tcc_prepare(const struct DtmxTcc *tcc, struct DtmxError *error);
 
 char *dtmx_tcc_call_branch(const struct DtmxTcc *tcc,
-                           const char *payload,
+                           const char *payload_json,
                            const char *try_url,
                            const char *confirm_url,
                            const char *cancel_url,
@@ -388,6 +414,11 @@ enum DtmxCode dtmx_tcc_submit(const struct DtmxTcc *tcc, struct DtmxError *error
 enum DtmxCode dtmx_tcc_abort(const struct DtmxTcc *tcc,
                              const char *reason,
                              struct DtmxError *error);
+
+enum DtmxCode dtmx_tcc_run(const struct DtmxTcc *tcc,
+                           DtmxTccBodyFn body,
+                           void *user,
+                           struct DtmxError *error);
 
 void dtmx_tcc_free(struct DtmxTcc *tcc);
 
@@ -401,13 +432,18 @@ const char *dtmx_xa_gid(const struct DtmxXa *xa);
 enum DtmxCode dtmx_xa_prepare(const struct DtmxXa *xa, struct DtmxError *error);
 
 char *dtmx_xa_call_branch(const struct DtmxXa *xa,
-                          const char *payload,
+                          const char *payload_json,
                           const char *url,
                           struct DtmxError *error);
 
 enum DtmxCode dtmx_xa_submit(const struct DtmxXa *xa, struct DtmxError *error);
 
 enum DtmxCode dtmx_xa_abort(const struct DtmxXa *xa, struct DtmxError *error);
+
+enum DtmxCode dtmx_xa_run(const struct DtmxXa *xa,
+                          DtmxXaBodyFn body,
+                          void *user,
+                          struct DtmxError *error);
 
 void dtmx_xa_free(struct DtmxXa *xa);
 

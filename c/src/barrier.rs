@@ -13,10 +13,12 @@ use crate::ffi::{
     opt_text, owned, pairs, text,
 };
 use dtmx_bindings::barrier::{
-    render, Barrier, BarrierCall, BarrierTable, Decision, ParamStyle, QueryPrepared, RedisCall,
-    RedisQueryPrepared, Statement, Step,
+    check_back_result, render, Barrier, BarrierCall, BarrierTable, Decision, ParamStyle,
+    QueryPrepared, RedisCall, RedisQueryPrepared, Statement, Step, REDIS_EXPIRE_SECS,
 };
 use dtmx_bindings::dtmx::transport::decode_query;
+use dtmx_bindings::dtmx::DtmResult;
+use dtmx_bindings::error::invalid;
 use dtmx_bindings::Result;
 use std::ffi::{c_char, CString};
 
@@ -326,6 +328,47 @@ pub extern "C" fn dtmx_barrier_from_grpc_metadata(
         let inner = Barrier::from_grpc_metadata(pairs(keys, values, count)?)?;
         Ok(boxed(DtmxBarrier::from(inner)))
     })
+}
+
+/// The barrier of the local transaction of msg `gid` and of its check-back (trans type
+/// `msg`, branch `00`, op `msg`): what `dtmx_msg_do_and_submit` lends its callback, and
+/// what a check-back handler checks. NULL on error.
+#[no_mangle]
+pub extern "C" fn dtmx_barrier_for_msg(
+    gid: *const c_char,
+    error: *mut DtmxError,
+) -> *mut DtmxBarrier {
+    guard(error, std::ptr::null_mut(), || {
+        Ok(boxed(DtmxBarrier::from(Barrier::for_msg(text(
+            gid, "gid",
+        )?)?)))
+    })
+}
+
+/// What a check-back handler answers for the result of a msg check-back on `barrier`
+/// (`"SUCCESS"` or `"FAILURE"`, as `dtmx_barrier_call_result` and `dtmx_redis_call_decide`
+/// give it): `DTMX_OK` when the local transaction committed, else `DTMX_FAILURE` with the
+/// message to answer dtm with (dtm then aborts the msg).
+#[no_mangle]
+pub extern "C" fn dtmx_barrier_check_back(
+    barrier: *const DtmxBarrier,
+    result: *const c_char,
+    error: *mut DtmxError,
+) -> DtmxCode {
+    guard_code(error, || {
+        let b = handle(barrier, "barrier")?;
+        let name = text(result, "result")?;
+        let result = DtmResult::parse(name)
+            .ok_or_else(|| invalid(format!("unknown check-back result {name:?}")))?;
+        check_back_result(b.inner.gid(), result)
+    })
+}
+
+/// How long Redis barrier keys live when the caller has no reason to choose: 7 days, as
+/// DTM (the default `expire_seconds` of the bindings).
+#[no_mangle]
+pub extern "C" fn dtmx_barrier_redis_default_expire() -> u64 {
+    REDIS_EXPIRE_SECS
 }
 
 /// The barrier's trans type. Borrowed from the barrier.

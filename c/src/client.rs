@@ -8,11 +8,10 @@ use crate::ffi::{
 };
 use dtmx_bindings::dtmx::transport::{HttpRequest, HttpResponse};
 use dtmx_bindings::error::invalid;
+use dtmx_bindings::options::Naming;
 use dtmx_bindings::runtime::block_on;
 use dtmx_bindings::transport::CallbackTransport;
 use dtmx_bindings::{Client, Error, ErrorKind, Options, Result};
-use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::ffi::{c_char, c_void, CString};
 use std::sync::Arc;
 use std::time::Duration;
@@ -318,37 +317,9 @@ fn with_request(
     })
 }
 
-/// Transaction options as JSON text, with the names of DTM's request bodies.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct OptionsJson {
-    wait_result: Option<bool>,
-    timeout_to_fail: Option<i64>,
-    retry_interval: Option<i64>,
-    request_timeout: Option<i64>,
-    retry_limit: Option<i64>,
-    branch_headers: Option<BTreeMap<String, String>>,
-    concurrent: Option<bool>,
-}
-
-/// Reads options from JSON text (`NULL` or empty: the defaults), e.g.
-/// `{"wait_result":true,"retry_limit":3,"branch_headers":{"X-Req":"1"}}`.
+/// Reads options from JSON text (`NULL` or empty: the defaults) with the bindings' one
+/// option reader, e.g. `{"wait_result":true,"retry_limit":3,"branch_headers":{"X-Req":"1"}}`
+/// (unknown names and wrong types are `DTMX_INVALID_ARGUMENT`: `unknown option "x"`).
 pub fn options(json: *const c_char) -> Result<Options> {
-    let text = opt_text(json, "options")?.unwrap_or("").trim();
-    if text.is_empty() {
-        return Ok(Options::default());
-    }
-    let o: OptionsJson =
-        serde_json::from_str(text).map_err(|e| invalid(format!("invalid options JSON: {e}")))?;
-    let options = Options {
-        wait_result: o.wait_result,
-        timeout_to_fail: o.timeout_to_fail,
-        retry_interval: o.retry_interval,
-        request_timeout: o.request_timeout,
-        retry_limit: o.retry_limit,
-        branch_headers: o.branch_headers.unwrap_or_default().into_iter().collect(),
-        concurrent: o.concurrent,
-    };
-    options.validate()?;
-    Ok(options)
+    Options::from_json_text(opt_text(json, "options")?.unwrap_or(""), Naming::Snake)
 }

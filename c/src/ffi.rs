@@ -1,7 +1,7 @@
 //! The plumbing every export shares: panics caught at the boundary, errors written to the
 //! caller's `DtmxError`, C strings in and out, handles boxed and unboxed.
 
-use crate::error::{DtmxCode, DtmxError};
+use crate::error::{DtmxCode, DtmxError, DtmxErrorDetails};
 use dtmx_bindings::error::invalid;
 use dtmx_bindings::{Error, ErrorKind, Result};
 use std::collections::HashMap;
@@ -52,20 +52,24 @@ fn run<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     })
 }
 
-/// Writes `e` (or "no error") into the caller's error, freeing the message it held.
+/// Writes `e` (or "no error") into the caller's error, freeing what it held.
 pub fn write_error(error: *mut DtmxError, e: Option<&Error>) {
     let Some(slot) = (unsafe { error.as_mut() }) else {
         return;
     };
     free_string(slot.message);
-    match e {
-        Some(e) => {
-            slot.code = DtmxCode::of(e.kind());
-            slot.message = owned(e.message());
-        }
-        None => {
-            slot.code = DtmxCode::DTMX_OK;
-            slot.message = std::ptr::null_mut();
+    free_boxed(slot.details);
+    *slot = DtmxError::empty();
+    if let Some(e) = e {
+        slot.code = DtmxCode::of(e.kind());
+        slot.message = owned(e.message());
+        if !e.notes().is_empty() || e.status().is_some() {
+            slot.details = boxed(DtmxErrorDetails {
+                notes: e.notes().iter().map(|n| c_string(n)).collect(),
+                status: e
+                    .status()
+                    .map_or(std::ptr::null(), |s| interned(s.as_str())),
+            });
         }
     }
 }

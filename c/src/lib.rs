@@ -7,6 +7,7 @@
 pub mod barrier;
 pub mod branch;
 pub mod client;
+mod drive;
 pub mod error;
 mod ffi;
 #[cfg(test)]

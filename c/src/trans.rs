@@ -3,19 +3,20 @@
 
 use crate::barrier::DtmxBarrier;
 use crate::client::{options, DtmxClient};
+use crate::drive::{drive, reported, Body};
 use crate::error::{DtmxCode, DtmxError};
 use crate::ffi::{
     boxed, c_string, free_boxed, guard, guard_code, guard_plain, handle, handle_mut, opt_text,
-    owned, text, write_error,
+    owned, text,
 };
 use dtmx_bindings::barrier::Barrier;
 use dtmx_bindings::dtmx::tm::{Msg, Saga, Tcc, Xa};
 use dtmx_bindings::dtmx::BranchRequest;
 use dtmx_bindings::dtmx::HttpResponse;
-use dtmx_bindings::error::{invalid, kind_of};
+use dtmx_bindings::error::invalid;
 use dtmx_bindings::runtime::block_on;
-use dtmx_bindings::{Client, Error, ErrorKind, Options, Result};
-use std::ffi::{c_char, c_void, CString};
+use dtmx_bindings::{Client, Options, Result};
+use std::ffi::{c_char, c_void, CStr, CString};
 use std::future::Future;
 
 /// A core builder and its gid as a C string: what every transaction handle holds.
@@ -64,6 +65,16 @@ where
     guard_code(error, || block_on(call(handle(h, what)?)))
 }
 
+/// The bytes of a payload (NULL: none). They are checked by the core: a payload that is
+/// not UTF-8 text is `DTMX_INVALID_ARGUMENT` (`invalid payload of ...`).
+fn payload<'a>(p: *const c_char) -> &'a [u8] {
+    if p.is_null() {
+        &[]
+    } else {
+        unsafe { CStr::from_ptr(p) }.to_bytes()
+    }
+}
+
 /// The body of a branch's reply, as an owned C string.
 fn reply_body(reply: Result<HttpResponse>) -> Result<*mut c_char> {
     Ok(owned(&String::from_utf8_lossy(&reply?.body)))
@@ -84,11 +95,23 @@ pub struct DtmxTcc(Held<Tcc>);
 pub struct DtmxXa(Held<Xa>);
 
 /// The host's local transaction of `dtmx_msg_do_and_submit`: run the local work guarded by
-/// `barrier` in one database transaction; report a failure with `dtmx_error_set` on
-/// `error` (`DTMX_FAILURE`: the message is aborted; any other code: dtm asks the
-/// check-back URL).
+/// `barrier` (lent for the call) in one database transaction; report a failure with
+/// `dtmx_error_set` on `error` (`DTMX_FAILURE`: the message is aborted; any other code:
+/// the check-back URL decides), or `dtmx_error_set_host` for the host's own exception.
 pub type DtmxBusiFn =
     Option<extern "C" fn(user: *mut c_void, barrier: *mut DtmxBarrier, error: *mut DtmxError)>;
+
+/// The body of `dtmx_tcc_run`: the try calls, made with `dtmx_tcc_call_branch` on `tcc`
+/// (lent for the call: do not free or keep it). Report a failure with `dtmx_error_set` on
+/// `error` (a try refused: `DTMX_FAILURE`), or `dtmx_error_set_host` for the host's own
+/// exception; the transaction is then aborted.
+pub type DtmxTccBodyFn =
+    Option<extern "C" fn(user: *mut c_void, tcc: *const DtmxTcc, error: *mut DtmxError)>;
+
+/// The body of `dtmx_xa_run`: the branch calls, made with `dtmx_xa_call_branch` on `xa`
+/// (lent for the call). Report a failure as for `DtmxTccBodyFn`.
+pub type DtmxXaBodyFn =
+    Option<extern "C" fn(user: *mut c_void, xa: *const DtmxXa, error: *mut DtmxError)>;
 
 /// A saga with `gid` (NULL or empty: a new local gid) and `options` (JSON text such as
 /// `{"wait_result":true,"retry_limit":3,"branch_headers":{"X":"1"}}`, or NULL). NULL on
@@ -117,23 +140,23 @@ pub extern "C" fn dtmx_saga_gid(saga: *const DtmxSaga) -> *const c_char {
     gid_of(saga, |h| &h.0.gid)
 }
 
-/// Adds a step: dtm POSTs `payload` (JSON text; NULL: none) to `action`, and to
-/// `compensate` (may be empty) when the saga rolls back.
+/// Adds a step: dtm POSTs `payload_json` (JSON text; NULL: none) to `action`, and to
+/// `compensate` (may be empty) when the saga rolls back. A payload that is not UTF-8
+/// fails the submit (`DTMX_INVALID_ARGUMENT`, `invalid payload ...`).
 #[no_mangle]
 pub extern "C" fn dtmx_saga_add(
     saga: *mut DtmxSaga,
     action: *const c_char,
     compensate: *const c_char,
-    payload: *const c_char,
+    payload_json: *const c_char,
     error: *mut DtmxError,
 ) -> DtmxCode {
     guard_code(error, || {
         let s = handle_mut(saga, "saga")?;
-        let payload = opt_text(payload, "payload")?.unwrap_or("");
         s.0.inner.add(
             text(action, "action")?,
             opt_text(compensate, "compensate")?.unwrap_or(""),
-            payload,
+            payload(payload_json),
         );
         Ok(())
     })
@@ -176,8 +199,10 @@ pub extern "C" fn dtmx_saga_enable_concurrent(
     })
 }
 
-/// Submits the saga; blocks until dtm accepted it (with `wait_result`: until it finished,
-/// `DTMX_FAILURE` when it rolled back).
+/// Submits the saga; blocks until dtm accepted it. With `wait_result`, until it finished:
+/// `DTMX_FAILURE` (status `failed`, the rollback reason as message) when it rolled back,
+/// `DTMX_UNFINISHED` (status `submitted`, `aborting` or `prepared`: `dtmx_error_status`)
+/// when dtm is still retrying it; dtm goes on with it then.
 #[no_mangle]
 pub extern "C" fn dtmx_saga_submit(saga: *const DtmxSaga, error: *mut DtmxError) -> DtmxCode {
     wait(saga, "saga", error, |s: &DtmxSaga| s.0.inner.submit())
@@ -215,34 +240,35 @@ pub extern "C" fn dtmx_msg_gid(msg: *const DtmxMsg) -> *const c_char {
     gid_of(msg, |h| &h.0.gid)
 }
 
-/// Adds a step: dtm POSTs `payload` (JSON text; NULL: none) to `action`.
+/// Adds a step: dtm POSTs `payload_json` (JSON text; NULL: none) to `action`. A payload
+/// that is not UTF-8 fails the submit (`invalid payload ...`).
 #[no_mangle]
 pub extern "C" fn dtmx_msg_add(
     msg: *mut DtmxMsg,
     action: *const c_char,
-    payload: *const c_char,
+    payload_json: *const c_char,
     error: *mut DtmxError,
 ) -> DtmxCode {
     guard_code(error, || {
         let m = handle_mut(msg, "msg")?;
-        let payload = opt_text(payload, "payload")?.unwrap_or("");
-        m.0.inner.add(text(action, "action")?, payload);
+        m.0.inner
+            .add(text(action, "action")?, payload(payload_json));
         Ok(())
     })
 }
 
-/// Adds a step for every subscriber of `topic`.
+/// Adds a step for every subscriber of `topic` (the payload as for `dtmx_msg_add`).
 #[no_mangle]
 pub extern "C" fn dtmx_msg_add_topic(
     msg: *mut DtmxMsg,
     topic: *const c_char,
-    payload: *const c_char,
+    payload_json: *const c_char,
     error: *mut DtmxError,
 ) -> DtmxCode {
     guard_code(error, || {
         let m = handle_mut(msg, "msg")?;
-        let payload = opt_text(payload, "payload")?.unwrap_or("");
-        m.0.inner.add_topic(text(topic, "topic")?, payload);
+        m.0.inner
+            .add_topic(text(topic, "topic")?, payload(payload_json));
         Ok(())
     })
 }
@@ -284,7 +310,8 @@ pub extern "C" fn dtmx_msg_prepare(
     })
 }
 
-/// Phase two: submits the message; dtm runs its steps.
+/// Phase two: submits the message; dtm runs its steps (with `wait_result`: the errors of
+/// `dtmx_saga_submit`).
 #[no_mangle]
 pub extern "C" fn dtmx_msg_submit(msg: *mut DtmxMsg, error: *mut DtmxError) -> DtmxCode {
     guard_code(error, || block_on(handle_mut(msg, "msg")?.0.inner.submit()))
@@ -297,8 +324,14 @@ pub extern "C" fn dtmx_msg_abort(msg: *mut DtmxMsg, error: *mut DtmxError) -> Dt
 }
 
 /// Prepares the message, calls `busi(user, barrier, error)` to run the local transaction,
-/// then submits it (or aborts it when `busi` reports `DTMX_FAILURE`; after any other
-/// error the check-back decides). Returns the error of `busi` or of dtm.
+/// then submits it, as every dtmx binding does. When `busi` reports `DTMX_FAILURE` the
+/// message is aborted; after any other error (`dtmx_error_set_host` for the host's own
+/// exceptions) the check-back URL decides: aborted, submitted, or left to dtm. The error
+/// of `busi` is returned as it set it, and what failed after it (the abort, the
+/// check-back, the submit) is a note on it (`dtmx_error_note`). Without an error from
+/// `busi`, the submit's error is returned (with `wait_result`: `DTMX_FAILURE` with status
+/// `failed`, or `DTMX_UNFINISHED`). `busi` runs on the calling thread and may make
+/// blocking dtmx calls.
 #[no_mangle]
 pub extern "C" fn dtmx_msg_do_and_submit(
     msg: *mut DtmxMsg,
@@ -311,45 +344,19 @@ pub extern "C" fn dtmx_msg_do_and_submit(
         let m = handle_mut(msg, "msg")?;
         let url = text(query_prepared, "query_prepared")?;
         let busi = busi.ok_or_else(|| invalid("busi must not be NULL"))?;
-        let run = move |branch: BranchRequest| {
-            let result = run_busi(busi, user, &branch);
-            async move { result }
-        };
-        block_on(m.0.inner.do_and_submit(url, run))
+        let body = Body::new();
+        let run = m.0.inner.do_and_submit(url, |branch| body.run(branch));
+        drive(&body, run, |branch: BranchRequest| {
+            let barrier = Barrier::new(
+                &branch.trans_type,
+                &branch.gid,
+                &branch.branch_id,
+                &branch.op,
+            )?;
+            let mut barrier = DtmxBarrier::from(barrier);
+            reported(|err| busi(user, &mut barrier, err))
+        })
     })
-}
-
-/// Calls the host's local transaction with a barrier for `branch`.
-fn run_busi(
-    busi: extern "C" fn(*mut c_void, *mut DtmxBarrier, *mut DtmxError),
-    user: *mut c_void,
-    branch: &BranchRequest,
-) -> Result<()> {
-    let barrier = Barrier::new(
-        &branch.trans_type,
-        &branch.gid,
-        &branch.branch_id,
-        &branch.op,
-    )?;
-    let mut barrier = DtmxBarrier::from(barrier);
-    let mut err = DtmxError {
-        code: DtmxCode::DTMX_OK,
-        message: std::ptr::null_mut(),
-    };
-    busi(user, &mut barrier, &mut err);
-    let result = match err.code {
-        DtmxCode::DTMX_OK => Ok(()),
-        code => {
-            let message = opt_text(err.message, "message")
-                .ok()
-                .flatten()
-                .unwrap_or("");
-            let kind = kind_of(code as i32).unwrap_or(ErrorKind::Internal);
-            Err(Error::new(kind, message))
-        }
-    };
-    write_error(&mut err, None);
-    result
 }
 
 /// Frees a message. NULL-safe.
@@ -407,13 +414,13 @@ pub extern "C" fn dtmx_tcc_prepare(tcc: *const DtmxTcc, error: *mut DtmxError) -
     wait(tcc, "tcc", error, |t: &DtmxTcc| t.0.inner.prepare())
 }
 
-/// Registers a branch (`confirm`, `cancel`) and calls its `try` URL with `payload`.
-/// Returns the try's reply body (owned), or NULL with the error (`DTMX_FAILURE` when the
-/// branch refused: abort the transaction).
+/// Registers a branch (`confirm`, `cancel`) and calls its `try` URL with `payload_json`
+/// (JSON text; NULL: none). Returns the try's reply body (owned), or NULL with the error
+/// (`DTMX_FAILURE` when the branch refused: abort the transaction).
 #[no_mangle]
 pub extern "C" fn dtmx_tcc_call_branch(
     tcc: *const DtmxTcc,
-    payload: *const c_char,
+    payload_json: *const c_char,
     try_url: *const c_char,
     confirm_url: *const c_char,
     cancel_url: *const c_char,
@@ -421,9 +428,8 @@ pub extern "C" fn dtmx_tcc_call_branch(
 ) -> *mut c_char {
     guard(error, std::ptr::null_mut(), || {
         let t = handle(tcc, "tcc")?;
-        let payload = opt_text(payload, "payload")?.unwrap_or("");
         reply_body(block_on(t.0.inner.call_branch(
-            payload.as_bytes(),
+            payload(payload_json),
             text(try_url, "try_url")?,
             text(confirm_url, "confirm_url")?,
             text(cancel_url, "cancel_url")?,
@@ -431,7 +437,8 @@ pub extern "C" fn dtmx_tcc_call_branch(
     })
 }
 
-/// Submits: dtm confirms every branch.
+/// Submits: dtm confirms every branch (with `wait_result`: the errors of
+/// `dtmx_saga_submit`).
 #[no_mangle]
 pub extern "C" fn dtmx_tcc_submit(tcc: *const DtmxTcc, error: *mut DtmxError) -> DtmxCode {
     wait(tcc, "tcc", error, |t: &DtmxTcc| t.0.inner.submit())
@@ -448,6 +455,29 @@ pub extern "C" fn dtmx_tcc_abort(
         let t = handle(tcc, "tcc")?;
         let reason = opt_text(reason, "reason")?.unwrap_or("");
         block_on(t.0.inner.abort(reason))
+    })
+}
+
+/// Runs a whole TCC transaction, as every dtmx binding does: prepares it, calls
+/// `body(user, tcc, error)` (the try calls), then submits; when the body reports an
+/// error, aborts with its message as the rollback reason. See `dtmx_xa_run` for what is
+/// returned.
+#[no_mangle]
+pub extern "C" fn dtmx_tcc_run(
+    tcc: *const DtmxTcc,
+    body: DtmxTccBodyFn,
+    user: *mut c_void,
+    error: *mut DtmxError,
+) -> DtmxCode {
+    guard_code(error, || {
+        let t = handle(tcc, "tcc")?;
+        let body_fn = body.ok_or_else(|| invalid("body must not be NULL"))?;
+        let body = Body::new();
+        drive(&body, t.0.inner.run(|h| body.run(h)), |inner: Tcc| {
+            let gid = c_string(inner.gid());
+            let lent = DtmxTcc(Held { inner, gid });
+            reported(|err| body_fn(user, &lent, err))
+        })
     })
 }
 
@@ -489,25 +519,27 @@ pub extern "C" fn dtmx_xa_prepare(xa: *const DtmxXa, error: *mut DtmxError) -> D
     wait(xa, "xa", error, |t: &DtmxXa| t.0.inner.prepare())
 }
 
-/// Calls a branch's `url` with `payload` (phase one runs there). Returns the reply body
-/// (owned), or NULL with the error (`DTMX_FAILURE`: abort the transaction).
+/// Calls a branch's `url` with `payload_json` (JSON text; NULL: none; phase one runs
+/// there). Returns the reply body (owned), or NULL with the error (`DTMX_FAILURE`: abort
+/// the transaction).
 #[no_mangle]
 pub extern "C" fn dtmx_xa_call_branch(
     xa: *const DtmxXa,
-    payload: *const c_char,
+    payload_json: *const c_char,
     url: *const c_char,
     error: *mut DtmxError,
 ) -> *mut c_char {
     guard(error, std::ptr::null_mut(), || {
         let t = handle(xa, "xa")?;
-        let payload = opt_text(payload, "payload")?.unwrap_or("");
         reply_body(block_on(
-            t.0.inner.call_branch(payload.as_bytes(), text(url, "url")?),
+            t.0.inner
+                .call_branch(payload(payload_json), text(url, "url")?),
         ))
     })
 }
 
-/// Submits: dtm commits every branch.
+/// Submits: dtm commits every branch (with `wait_result`: the errors of
+/// `dtmx_saga_submit`).
 #[no_mangle]
 pub extern "C" fn dtmx_xa_submit(xa: *const DtmxXa, error: *mut DtmxError) -> DtmxCode {
     wait(xa, "xa", error, |t: &DtmxXa| t.0.inner.submit())
@@ -517,6 +549,36 @@ pub extern "C" fn dtmx_xa_submit(xa: *const DtmxXa, error: *mut DtmxError) -> Dt
 #[no_mangle]
 pub extern "C" fn dtmx_xa_abort(xa: *const DtmxXa, error: *mut DtmxError) -> DtmxCode {
     wait(xa, "xa", error, |t: &DtmxXa| t.0.inner.abort())
+}
+
+/// Runs a whole XA transaction, as every dtmx binding does: prepares it, calls
+/// `body(user, xa, error)` (the branch calls), then submits; when the body reports an
+/// error, aborts.
+///
+/// Returns `DTMX_OK` once the submit succeeded. When the body reported an error, that
+/// error is returned as the body set it (its code and message), whatever happens after:
+/// an abort that failed is a note on it (`dtmx_error_note`). Otherwise the error of the
+/// prepare or the submit; with `wait_result`, a submit dtm refused is `DTMX_FAILURE` when
+/// the transaction rolled back (status `failed`) and `DTMX_UNFINISHED` when dtm is still
+/// retrying it (`dtmx_error_status`). The body runs on the calling thread and may make
+/// blocking dtmx calls.
+#[no_mangle]
+pub extern "C" fn dtmx_xa_run(
+    xa: *const DtmxXa,
+    body: DtmxXaBodyFn,
+    user: *mut c_void,
+    error: *mut DtmxError,
+) -> DtmxCode {
+    guard_code(error, || {
+        let t = handle(xa, "xa")?;
+        let body_fn = body.ok_or_else(|| invalid("body must not be NULL"))?;
+        let body = Body::new();
+        drive(&body, t.0.inner.run(|h| body.run(h)), |inner: Xa| {
+            let gid = c_string(inner.gid());
+            let lent = DtmxXa(Held { inner, gid });
+            reported(|err| body_fn(user, &lent, err))
+        })
+    })
 }
 
 /// Frees an XA transaction. NULL-safe.

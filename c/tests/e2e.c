@@ -61,6 +61,8 @@ static void test_saga_rollback(void) {
   dtmx_saga_add(saga, busi_url("TransInFail"), busi_url("TransInRevert"), "{}", &err);
   CHECK(dtmx_saga_submit(saga, &err) == DTMX_FAILURE, "submit: %s", code_name(err.code));
   CHECK(err.message != NULL && strlen(err.message) > 0, "a message");
+  CHECK_STR(dtmx_error_status(&err), "failed");
+  CHECK(dtmx_error_note_count(&err) == 0, "no notes");
   char *status = final_status(dtmx_saga_gid(saga));
   CHECK_STR(status, "failed");
   CHECK(busi_saw(dtmx_saga_gid(saga), "TransOutRevert compensate"), "TransOut compensated");
@@ -157,6 +159,76 @@ static void test_tcc(int fail) {
   case_end();
 }
 
+/* What a run's body did: the URL of its second try, whether a blocking call of its own
+ * worked. */
+struct tries {
+  const char *second;
+  int nested_call;
+};
+
+/* The body of dtmx_tcc_run: two tries (the second as `user` says), and a blocking dtmx
+ * call of its own, which a body may make. */
+static void tcc_tries(void *user, const DtmxTcc *tcc, DtmxError *error) {
+  struct tries *t = user;
+  char *gid = dtmx_client_new_gid(client, NULL);
+  t->nested_call = gid != NULL && strlen(gid) > 0;
+  dtmx_string_free(gid);
+  char *body = dtmx_tcc_call_branch(tcc, "{\"amount\":1}", busi_url("TccTry"),
+                                    busi_url("TccConfirm"), busi_url("TccCancel"), error);
+  if (body == NULL) return;
+  dtmx_string_free(body);
+  body = dtmx_tcc_call_branch(tcc, "{\"amount\":1}", busi_url(t->second), busi_url("TccConfirm"),
+                              busi_url("TccCancel"), error);
+  dtmx_string_free(body);
+}
+
+static void test_tcc_run(int fail) {
+  case_begin(fail ? "tcc run cancels" : "tcc run confirms");
+  DtmxError err = {0};
+  DtmxTcc *tcc = dtmx_tcc_new(client, NULL, "{\"wait_result\":true}", &err);
+  struct tries t = {fail ? "TccTryFail" : "TccTry", 0};
+  DtmxCode code = dtmx_tcc_run(tcc, tcc_tries, &t, &err);
+  if (fail) {
+    CHECK(code == DTMX_FAILURE, "run: %s %s", code_name(code), err.message);
+    CHECK(err.message != NULL && strstr(err.message, "TccTryFail refused") != NULL,
+          "the try's error: %s", err.message);
+    CHECK(dtmx_error_note_count(&err) == 0, "the abort worked: no note");
+  } else {
+    CHECK(code == DTMX_OK, "run: %s", err.message);
+  }
+  CHECK(t.nested_call, "a blocking call inside the body");
+  char *status = final_status(dtmx_tcc_gid(tcc));
+  CHECK_STR(status, fail ? "failed" : "succeed");
+  CHECK(busi_saw(dtmx_tcc_gid(tcc), fail ? "TccCancel cancel" : "TccConfirm confirm"),
+        "phase two called");
+  CHECK(dtmx_tcc_run(tcc, NULL, NULL, &err) == DTMX_INVALID_ARGUMENT, "NULL body");
+  dtmx_string_free(status);
+  dtmx_tcc_free(tcc);
+  dtmx_error_free(&err);
+  case_end();
+}
+
+/* The body of dtmx_xa_run: one branch call. */
+static void xa_action(void *user, const DtmxXa *xa, DtmxError *error) {
+  (void)user;
+  dtmx_string_free(dtmx_xa_call_branch(xa, "{\"amount\":2}", busi_url("XaAction"), error));
+}
+
+static void test_xa_run(void) {
+  case_begin("xa run commits");
+  DtmxError err = {0};
+  DtmxXa *xa = dtmx_xa_new(client, NULL, NULL, &err);
+  CHECK(dtmx_xa_run(xa, xa_action, NULL, &err) == DTMX_OK, "run: %s", err.message);
+  char *status = final_status(dtmx_xa_gid(xa));
+  CHECK_STR(status, "succeed");
+  /* The branch's own XA (its registration and phase two) is the RM side, not here. */
+  CHECK(busi_saw(dtmx_xa_gid(xa), "XaAction action"), "phase one called");
+  dtmx_string_free(status);
+  dtmx_xa_free(xa);
+  dtmx_error_free(&err);
+  case_end();
+}
+
 static void test_query(void) {
   case_begin("query");
   DtmxError err = {0};
@@ -187,6 +259,7 @@ static void test_bad_input(void) {
   CHECK(dtmx_saga_new(client, NULL, "{\"retry_limt\":1}", &err) == NULL &&
             err.code == DTMX_INVALID_ARGUMENT,
         "unknown option");
+  CHECK_STR(err.message, "unknown option \"retry_limt\"");
   CHECK(dtmx_saga_new(client, NULL, "{\"timeout_to_fail\":-1}", &err) == NULL &&
             err.code == DTMX_INVALID_ARGUMENT,
         "negative option");
@@ -196,6 +269,12 @@ static void test_bad_input(void) {
   CHECK(strstr(err.message, "action") != NULL, "message names the argument: %s", err.message);
   const char bad_utf8[] = {'h', 't', (char)0xff, 0};
   CHECK(dtmx_saga_add(saga, bad_utf8, "y", "{}", &err) == DTMX_INVALID_ARGUMENT, "not UTF-8");
+  /* A payload that is not UTF-8 is the core's invalid payload, at the submit. */
+  CHECK(dtmx_saga_add(saga, busi_url("TransOut"), "", bad_utf8, &err) == DTMX_OK, "add: %s",
+        err.message);
+  CHECK(dtmx_saga_submit(saga, &err) == DTMX_INVALID_ARGUMENT, "bad payload: %s",
+        code_name(err.code));
+  CHECK(strncmp(err.message, "invalid payload", 15) == 0, "message: %s", err.message);
   dtmx_saga_free(saga);
   dtmx_saga_free(NULL);
   dtmx_client_free(NULL);
@@ -211,6 +290,40 @@ static void test_bad_input(void) {
   CHECK_STR(dtmx_code_name(DTMX_FAILURE), "failure");
   CHECK_STR(dtmx_code_class(DTMX_FAILURE), "FailureError");
   CHECK_STR(dtmx_code_name(0), "ok");
+  dtmx_error_free(&err);
+  case_end();
+}
+
+static void test_error_helpers(void) {
+  case_begin("error helpers");
+  DtmxError err = {0};
+  dtmx_error_set_host(&err, "disk on fire");
+  CHECK(err.code == DTMX_DATABASE, "host error: %s", code_name(err.code));
+  CHECK_STR(err.message, "disk on fire");
+  dtmx_error_set_invalid_payload(&err, "NaN");
+  CHECK(err.code == DTMX_INVALID_ARGUMENT, "invalid payload: %s", code_name(err.code));
+  CHECK(strncmp(err.message, "invalid payload", 15) == 0 && strstr(err.message, "NaN") != NULL,
+        "message: %s", err.message);
+  CHECK(dtmx_error_note_count(&err) == 0 && dtmx_error_note(&err, 0) == NULL, "no notes");
+  CHECK(dtmx_error_status(&err) == NULL, "no status");
+  CHECK(dtmx_error_note_count(NULL) == 0 && dtmx_error_status(NULL) == NULL, "NULL-safe");
+  dtmx_error_set(&err, DTMX_UNFINISHED, "later");
+  CHECK_STR(dtmx_code_name(err.code), "unfinished");
+  CHECK_STR(dtmx_code_class(DTMX_UNFINISHED), "UnfinishedError");
+
+  /* The msg barrier and the check-back's answer come from the core. */
+  DtmxBarrier *b = dtmx_barrier_for_msg("g-msg", &err);
+  CHECK_STR(dtmx_barrier_trans_type(b), "msg");
+  CHECK_STR(dtmx_barrier_gid(b), "g-msg");
+  CHECK_STR(dtmx_barrier_branch_id(b), "00");
+  CHECK_STR(dtmx_barrier_op(b), "msg");
+  CHECK(dtmx_barrier_check_back(b, "SUCCESS", &err) == DTMX_OK, "committed");
+  CHECK(dtmx_barrier_check_back(b, "FAILURE", &err) == DTMX_FAILURE, "not committed");
+  CHECK(err.message != NULL && strstr(err.message, "g-msg") != NULL, "message: %s", err.message);
+  CHECK(dtmx_barrier_check_back(b, "maybe", &err) == DTMX_INVALID_ARGUMENT, "unknown result");
+  CHECK(dtmx_barrier_for_msg("", &err) == NULL && err.code == DTMX_INVALID_ARGUMENT, "no gid");
+  CHECK(dtmx_barrier_redis_default_expire() == 7 * 24 * 3600, "a week");
+  dtmx_barrier_free(b);
   dtmx_error_free(&err);
   case_end();
 }
@@ -310,6 +423,10 @@ int main(int argc, char **argv) {
   test_msg_do_and_submit();
   test_tcc(0);
   test_tcc(1);
+  test_tcc_run(0);
+  test_tcc_run(1);
+  test_xa_run();
+  test_error_helpers();
   test_query();
   test_bad_input();
   if (argc >= 5) test_token(argv[3], argv[4]);

@@ -161,7 +161,8 @@ static DtmxCode run_trans_calls(DtmxSaga *saga, DtmxMsg *msg, const cJSON *calls
 }
 
 /* Runs the call_branch calls of a TCC or XA case; stops at the first error. */
-static DtmxCode run_branch_calls(DtmxTcc *tcc, DtmxXa *xa, const cJSON *calls, DtmxError *err) {
+static DtmxCode run_branch_calls(const DtmxTcc *tcc, const DtmxXa *xa, const cJSON *calls,
+                                 DtmxError *err) {
   const cJSON *c;
   cJSON_ArrayForEach(c, calls) {
     CHECK(same(jstr(c, "call"), "call_branch"), "unknown call %s", jstr(c, "call"));
@@ -172,6 +173,16 @@ static DtmxCode run_branch_calls(DtmxTcc *tcc, DtmxXa *xa, const cJSON *calls, D
     dtmx_string_free(body);
   }
   return DTMX_OK;
+}
+
+/* The body of dtmx_tcc_run: the case's calls (`user`), the first error reported. */
+static void tcc_calls(void *user, const DtmxTcc *tcc, DtmxError *error) {
+  run_branch_calls(tcc, NULL, user, error);
+}
+
+/* The body of dtmx_xa_run. */
+static void xa_calls(void *user, const DtmxXa *xa, DtmxError *error) {
+  run_branch_calls(NULL, xa, user, error);
 }
 
 /* The query string of a branch identity object. */
@@ -197,25 +208,12 @@ static DtmxCode run_case(const cJSON *c, DtmxClient *client, char **value, DtmxE
     dtmx_saga_free(saga);
     dtmx_msg_free(msg);
   } else if (same(kind, "tcc") || same(kind, "xa")) {
+    /* run: prepare, the branch calls (the body), then submit, or abort when one fails. */
     int is_tcc = same(kind, "tcc");
     DtmxTcc *tcc = is_tcc ? dtmx_tcc_new(client, gid, options, err) : NULL;
     DtmxXa *xa = is_tcc ? NULL : dtmx_xa_new(client, gid, options, err);
-    code = is_tcc ? dtmx_tcc_prepare(tcc, err) : dtmx_xa_prepare(xa, err);
-    if (code == DTMX_OK) {
-      code = run_branch_calls(tcc, xa, calls, err);
-      if (code == DTMX_OK) {
-        code = is_tcc ? dtmx_tcc_submit(tcc, err) : dtmx_xa_submit(xa, err);
-      } else {
-        /* Abort with the branch's error message; report the branch's error. */
-        DtmxError abort_err = {0};
-        if (is_tcc) {
-          dtmx_tcc_abort(tcc, err->message, &abort_err);
-        } else {
-          dtmx_xa_abort(xa, &abort_err);
-        }
-        dtmx_error_free(&abort_err);
-      }
-    }
+    code = is_tcc ? dtmx_tcc_run(tcc, tcc_calls, (void *)calls, err)
+                  : dtmx_xa_run(xa, xa_calls, (void *)calls, err);
     dtmx_tcc_free(tcc);
     dtmx_xa_free(xa);
   } else if (same(kind, "tcc_nested")) {
