@@ -14,9 +14,6 @@ use FFI\CData;
  */
 final class Barrier
 {
-    /** The default expiry of Redis barrier keys (7 days). */
-    public const REDIS_EXPIRE = 7 * 24 * 3600;
-
     /** @internal */
     public ?CData $handle;
     private bool $owned = true;
@@ -45,6 +42,15 @@ final class Barrier
     {
         [$keys, $values, $n, $keep] = Native::pairs($metadata);
         return self::wrap(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_from_grpc_metadata($keys, $values, $n, $e)));
+    }
+
+    /**
+     * The barrier of the local transaction of msg `$gid` and of its check-back (trans type
+     * `msg`, branch `00`, op `msg`): what doAndSubmit lends its callback.
+     */
+    public static function forMsg(string $gid): self
+    {
+        return self::wrap(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_for_msg($gid, $e)));
     }
 
     /** The barrier of a parsed branch request. */
@@ -161,9 +167,9 @@ final class Barrier
 
     /**
      * The msg check-back on `$pdo` for this barrier's gid (build the barrier from the
-     * check-back request's query): returns when the local transaction committed; throws
-     * FailureError when it did not, and now never will (a late one fails as a duplicate).
-     * Answer dtm with Reply::forException / Web::handle.
+     * check-back request's query, or with forMsg): returns when the local transaction
+     * committed; throws FailureError (checkBack) when it did not, and now never will (a
+     * late one fails as a duplicate). Answer dtm with Reply::forException / Web::handle.
      */
     public function queryPrepared(\PDO $pdo, ?BarrierTable $table = null): void
     {
@@ -184,9 +190,23 @@ final class Barrier
             }
             throw $t;
         }
-        if ($result !== 'SUCCESS') {
-            throw new FailureError('FAILURE');
-        }
+        $this->checkBack($result);
+    }
+
+    /**
+     * What a check-back handler answers for `$result` (`SUCCESS` or `FAILURE`, the result
+     * of a check-back machine or Redis script): returns when the local transaction
+     * committed, else throws libdtmx's FailureError.
+     */
+    public function checkBack(string $result): void
+    {
+        Native::call(fn ($e) => Native::ffi()->dtmx_barrier_check_back($this->h(), $result, $e));
+    }
+
+    /** How long Redis barrier keys live by default (libdtmx's: 7 days, as DTM). */
+    public static function redisDefaultExpire(): int
+    {
+        return Native::ffi()->dtmx_barrier_redis_default_expire();
     }
 
     /** The step machine of a guarded call (takes the next barrier id); see BarrierCall. */
@@ -230,16 +250,19 @@ final class Barrier
 
     /**
      * The Redis script that adds `$amount` to the integer at `$key` at most once for this
-     * branch (takes the next barrier id). Run it with RedisCall::run or any client.
+     * branch (takes the next barrier id; keys expire after `$expire` seconds, null:
+     * redisDefaultExpire()). Run it with RedisCall::run or any client.
      */
-    public function redisCheckAdjustAmountCall(string $key, int $amount, int $expire = self::REDIS_EXPIRE): RedisCall
+    public function redisCheckAdjustAmountCall(string $key, int $amount, ?int $expire = null): RedisCall
     {
+        $expire ??= self::redisDefaultExpire();
         return new RedisCall(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_redis_check_adjust_amount($this->h(), $key, $amount, $expire, $e)));
     }
 
     /** The Redis msg check-back script of this barrier's gid. */
-    public function redisQueryPreparedCall(int $expire = self::REDIS_EXPIRE): RedisCall
+    public function redisQueryPreparedCall(?int $expire = null): RedisCall
     {
+        $expire ??= self::redisDefaultExpire();
         return new RedisCall(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_redis_query_prepared($this->h(), $expire, $e)));
     }
 
@@ -250,16 +273,14 @@ final class Barrier
      * [...$k, ...$a], count($k))`). Returns `applied`, `null_compensation`, `duplicate`
      * or `suspended`; FailureError when the key is missing or the amount would go below 0.
      */
-    public function redisCheckAdjustAmount(callable $eval, string $key, int $amount, int $expire = self::REDIS_EXPIRE): string
+    public function redisCheckAdjustAmount(callable $eval, string $key, int $amount, ?int $expire = null): string
     {
         return $this->redisCheckAdjustAmountCall($key, $amount, $expire)->run($eval);
     }
 
-    /** The Redis msg check-back: returns when committed, FailureError when not. */
-    public function redisQueryPrepared(callable $eval, int $expire = self::REDIS_EXPIRE): void
+    /** The Redis msg check-back: returns when committed, FailureError when not (checkBack). */
+    public function redisQueryPrepared(callable $eval, ?int $expire = null): void
     {
-        if ($this->redisQueryPreparedCall($expire)->run($eval) !== 'SUCCESS') {
-            throw new FailureError('FAILURE');
-        }
+        $this->checkBack($this->redisQueryPreparedCall($expire)->run($eval));
     }
 }

@@ -17,6 +17,8 @@ final class BarrierCall
     public const EXECUTE = 'execute';
     public const QUERY = 'query';
     public const DONE = 'done';
+    /** DtmxStepKind codes → steps (checked against dtmx.h by the tests). */
+    public const STEP_KINDS = [0 => self::EXECUTE, 1 => self::QUERY, 2 => self::DONE];
 
     /** @internal */
     public function __construct(private CData $handle)
@@ -31,11 +33,7 @@ final class BarrierCall
     /** What the machine asks for: `execute` (feed the affected rows), `query` (feed the reason) or `done`. */
     public function step(): string
     {
-        return match (Native::ffi()->dtmx_barrier_call_step($this->handle)) {
-            0 => self::EXECUTE,
-            1 => self::QUERY,
-            default => self::DONE,
-        };
+        return self::STEP_KINDS[Native::ffi()->dtmx_barrier_call_step($this->handle)] ?? self::DONE;
     }
 
     /** The SQL of the current step, in the table's dialect (null when done). */

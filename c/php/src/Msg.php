@@ -4,7 +4,6 @@ declare(strict_types=1);
 
 namespace Dtmx;
 
-use FFI;
 use FFI\CData;
 
 /**
@@ -65,7 +64,7 @@ final class Msg
         Native::call(fn ($e) => Native::ffi()->dtmx_msg_prepare($this->handle, $queryPrepared, $e));
     }
 
-    /** Phase two: dtm runs the steps. */
+    /** Phase two: dtm runs the steps (with `wait_result`: the errors of Saga::submit). */
     public function submit(): void
     {
         Native::call(fn ($e) => Native::ffi()->dtmx_msg_submit($this->handle, $e));
@@ -79,45 +78,32 @@ final class Msg
 
     /**
      * Prepares the message, runs `$busi(Barrier $barrier)` (the local transaction, which
-     * should guard itself with `$barrier->call(...)`), then submits. When `$busi` throws
-     * a FailureError the message is aborted; after any other exception the check-back at
-     * `$queryPrepared` decides. The exception `$busi` threw is rethrown as is; errors of
-     * dtm are thrown as DtmxError. Returns what `$busi` returned.
+     * should guard itself with `$barrier->call(...)`), then submits, as every dtmx
+     * binding does (libdtmx's `dtmx_msg_do_and_submit`). When `$busi` throws a
+     * FailureError the message is aborted; after any other exception the check-back at
+     * `$queryPrepared` decides (abort, submit, or leave it to dtm). The exception `$busi`
+     * threw is rethrown as is, whatever happens after: what failed after it (the abort,
+     * the check-back, the submit) is a note on it (DtmxError::notesOf). Without one,
+     * returns what `$busi` returned once the submit succeeded, or throws the submit's
+     * error (with `wait_result`: FailureError with status `failed`, UnfinishedError).
      *
      * The Barrier is valid only while `$busi` runs.
      */
     public function doAndSubmit(string $queryPrepared, callable $busi): mixed
     {
         $ffi = Native::ffi();
-        $thrown = null;
-        $result = null;
-        $callback = static function ($barrier, $error) use ($busi, $ffi, &$thrown, &$result): void {
-            $b = Barrier::borrow($barrier);
-            try {
-                $result = $busi($b);
-            } catch (\Throwable $t) {
-                // An exception must not cross the C boundary: report it, rethrow later.
-                $thrown = $t;
-                // FailureError aborts; anything else (a PDOException: DatabaseError) asks the check-back.
-                $code = $t instanceof DtmxError && $t->getCode() > 0 ? $t->getCode() : DatabaseError::CODE;
-                $ffi->dtmx_error_set($error, $code, $t->getMessage() !== '' ? $t->getMessage() : get_class($t));
-            } finally {
-                $b->release();
-            }
-        };
-        $id = Native::register($callback);
-        $busiFn = Native::trampolines()->busi;
-        try {
-            Native::call(fn ($e) => $ffi->dtmx_msg_do_and_submit($this->handle, $queryPrepared, $busiFn, FFI::addr($id), $e));
-        } catch (DtmxError $e) {
-            throw $thrown ?? $e;
-        } finally {
-            Native::unregister($id);
-        }
-        if ($thrown !== null) {
-            throw $thrown;
-        }
-        return $result;
+        return Native::runBody(
+            'busi',
+            static function (CData $barrier) use ($busi): mixed {
+                $b = Barrier::borrow($barrier);
+                try {
+                    return $busi($b);
+                } finally {
+                    $b->release();
+                }
+            },
+            fn ($fn, $user, $e) => $ffi->dtmx_msg_do_and_submit($this->handle, $queryPrepared, $fn, $user, $e),
+        );
     }
 
     /**

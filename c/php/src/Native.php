@@ -22,13 +22,13 @@ final class Native
 {
     private static ?FFI $ffi = null;
 
-    /** The two C callbacks (struct { DtmxSendFn send; DtmxBusiFn busi; }), made once. */
+    /** The C callbacks (struct { DtmxSendFn send; DtmxBusiFn busi; DtmxTccBodyFn tcc; DtmxXaBodyFn xa; }), made once. */
     private static ?CData $trampolines = null;
     /** @var array<int, callable> the PHP callbacks they dispatch to, by id */
     private static array $callbacks = [];
     private static int $nextId = 1;
 
-    /** @var array<string, int> outcome names → codes */
+    /** @var array<string, int> outcome names → DtmxOutcome codes (checked against dtmx.h by the tests) */
     public const OUTCOMES = ['success' => 0, 'failure' => 1, 'ongoing' => 2, 'unknown' => 3];
 
     private function __construct()
@@ -72,7 +72,7 @@ final class Native
      * Registers a PHP callback for a trampoline; returns the `user` argument to pass
      * with it (a `uint64_t` holding its id; pass `FFI::addr()` of it). PHP's FFI keeps
      * every closure converted to a C function pointer until the request ends, so dtmx
-     * converts only two, once, and dispatches on the id.
+     * converts one per callback type, once, and dispatches on the id.
      */
     public static function register(callable $f): CData
     {
@@ -88,14 +88,18 @@ final class Native
         unset(self::$callbacks[$id->cdata]);
     }
 
-    /** The C function pointers: `send` (DtmxSendFn) and `busi` (DtmxBusiFn). */
+    /**
+     * The C function pointers: `send` (DtmxSendFn), and the bodies `busi` (DtmxBusiFn),
+     * `tcc` (DtmxTccBodyFn) and `xa` (DtmxXaBodyFn), each calling the registered
+     * `$f($handle, $error)`.
+     */
     public static function trampolines(): CData
     {
         if (self::$trampolines !== null) {
             return self::$trampolines;
         }
         $ffi = self::ffi();
-        $t = $ffi->new('struct { DtmxSendFn send; DtmxBusiFn busi; }');
+        $t = $ffi->new('struct { DtmxSendFn send; DtmxBusiFn busi; DtmxTccBodyFn tcc; DtmxXaBodyFn xa; }');
         $find = static fn ($user) => self::$callbacks[$ffi->cast('uint64_t*', $user)[0]] ?? null;
         $t->send = static function ($user, $request, $response) use ($ffi, $find): void {
             try {
@@ -106,15 +110,63 @@ final class Native
                 $ffi->dtmx_response_fail($response, $e->getMessage() !== '' ? $e->getMessage() : get_class($e));
             }
         };
-        $t->busi = static function ($user, $barrier, $error) use ($ffi, $find): void {
+        $body = static function ($user, $handle, $error) use ($ffi, $find): void {
             try {
                 $f = $find($user) ?? throw new \LogicException('no callback registered');
-                $f($barrier, $error);
+                $f($handle, $error);
             } catch (\Throwable $e) {
                 $ffi->dtmx_error_set($error, InternalError::CODE, $e->getMessage());
             }
         };
+        $t->busi = $body;
+        $t->tcc = $body;
+        $t->xa = $body;
         return self::$trampolines = $t;
+    }
+
+    /**
+     * Runs a libdtmx call that runs a body of the caller's (`dtmx_tcc_run`, `dtmx_xa_run`,
+     * `dtmx_msg_do_and_submit`): `$start($fn, $user, $error)` makes the call with the
+     * trampoline `$trampoline` (`busi`, `tcc`, `xa`), which calls `$body($handle)`.
+     *
+     * An exception of the body never crosses libdtmx: it is kept, libdtmx gets its code
+     * and message (a DtmxError's own code; for any other exception
+     * `dtmx_error_set_host`, which is never taken for a refusal), and when the call
+     * returns the kept exception is thrown again, with the notes libdtmx added to it
+     * (DtmxError::notesOf). Returns what the body returned.
+     */
+    public static function runBody(string $trampoline, callable $body, callable $start): mixed
+    {
+        $ffi = self::ffi();
+        $thrown = null;
+        $result = null;
+        $id = self::register(static function ($handle, $error) use ($ffi, $body, &$thrown, &$result): void {
+            try {
+                $result = $body($handle);
+            } catch (\Throwable $t) {
+                $thrown = $t;
+                $message = $t->getMessage() !== '' ? $t->getMessage() : get_class($t);
+                if ($t instanceof DtmxError) {
+                    $ffi->dtmx_error_set($error, $t->getCode(), $message);
+                } else {
+                    $ffi->dtmx_error_set_host($error, $message);
+                }
+            }
+        });
+        $fn = self::trampolines()->$trampoline;
+        try {
+            self::call(static fn ($e) => $start($fn, FFI::addr($id), $e));
+        } catch (DtmxError $e) {
+            // The body's error always wins (libdtmx returns it): throw the body's own.
+            if ($thrown === null) {
+                throw $e;
+            }
+            DtmxError::addNotes($thrown, $e->getNotes());
+            throw $thrown;
+        } finally {
+            self::unregister($id);
+        }
+        return $result;
     }
 
     /** The version of the loaded libdtmx. */
@@ -154,13 +206,39 @@ final class Native
         try {
             $result = $f($ptr);
             if ($error->code !== 0) {
-                $message = $error->message === null ? '' : FFI::string($error->message);
-                throw DtmxError::of($error->code, $message);
+                throw self::errorOf($ptr);
             }
             return $result;
         } finally {
             $ffi->dtmx_error_free($ptr);
         }
+    }
+
+    /** The error `$f(DtmxError*)` writes into a fresh error out-parameter. */
+    public static function made(callable $f): DtmxError
+    {
+        $ffi = self::ffi();
+        $error = $ffi->new('DtmxError');
+        $ptr = FFI::addr($error);
+        try {
+            $f($ptr);
+            return self::errorOf($ptr);
+        } finally {
+            $ffi->dtmx_error_free($ptr);
+        }
+    }
+
+    /** The DtmxError (with its notes and status) a filled `DtmxError*` holds. */
+    private static function errorOf(CData $ptr): DtmxError
+    {
+        $ffi = self::ffi();
+        $notes = [];
+        $count = $ffi->dtmx_error_note_count($ptr);
+        for ($i = 0; $i < $count; $i++) {
+            $notes[] = $ffi->dtmx_error_note($ptr, $i);
+        }
+        $message = $ptr->message === null ? '' : FFI::string($ptr->message);
+        return DtmxError::of($ptr->code, $message, $notes, $ffi->dtmx_error_status($ptr));
     }
 
     /** The PHP string of an owned `char*` (null for NULL), freed. */
@@ -248,9 +326,9 @@ final class Native
     }
 
     /**
-     * The options JSON of a transaction: `wait_result`, `timeout_to_fail`,
-     * `retry_interval`, `request_timeout`, `retry_limit`, `branch_headers`, `concurrent`
-     * (unknown keys are refused by libdtmx). Null when there are none.
+     * The options JSON of a transaction (`wait_result`, `timeout_to_fail`,
+     * `retry_interval`, `request_timeout`, `retry_limit`, `branch_headers`, `concurrent`),
+     * read and checked by libdtmx (`unknown option "wait_reslt"`). Null when there are none.
      */
     public static function options(array $options): ?string
     {
@@ -263,13 +341,22 @@ final class Native
         return self::json((object) $options);
     }
 
-    /** A transaction payload: a string is JSON text already; anything else is encoded. */
+    /**
+     * A transaction payload: a string is JSON text already; anything else is encoded.
+     * A value json_encode refuses (NAN, a resource, ...) is libdtmx's invalid payload
+     * (InvalidArgumentError, `invalid payload: ...`).
+     */
     public static function payload(mixed $payload): ?string
     {
         if ($payload === null || is_string($payload)) {
             return $payload;
         }
-        return self::json($payload);
+        try {
+            return self::json($payload);
+        } catch (\JsonException $e) {
+            $ffi = self::ffi();
+            throw self::made(static fn ($err) => $ffi->dtmx_error_set_invalid_payload($err, $e->getMessage()));
+        }
     }
 
     public static function json(mixed $value): string

@@ -11,7 +11,8 @@ use FFI\CData;
  * by addBranchOrder) after submit(), compensating the done steps when one refuses.
  *
  * Options (snake_case, as in DTM's JSON): `wait_result`, `timeout_to_fail`,
- * `retry_interval`, `request_timeout`, `retry_limit`, `branch_headers`, `concurrent`.
+ * `retry_interval`, `request_timeout`, `retry_limit`, `branch_headers`, `concurrent`;
+ * libdtmx checks them (InvalidArgumentError: `unknown option "wait_reslt"`).
  */
 final class Saga
 {
@@ -59,8 +60,9 @@ final class Saga
     }
 
     /**
-     * Submits the saga; returns once dtm accepted it (with `wait_result`: once it
-     * finished; FailureError when it rolled back).
+     * Submits the saga; returns once dtm accepted it. With `wait_result`, once it
+     * finished: FailureError (getStatus() `failed`) when it rolled back, UnfinishedError
+     * (getStatus() `submitted`, `aborting` or `prepared`) when dtm still retries it.
      */
     public function submit(): void
     {

@@ -79,23 +79,22 @@ final class Tcc
     }
 
     /**
-     * Prepares, runs `$body($this)`, then submits; when the body throws, aborts with the
-     * exception's message and rethrows it. Returns what the body returned.
+     * The whole transaction, as every dtmx binding runs it (libdtmx's `dtmx_tcc_run`):
+     * prepares, runs `$body($this)`, then submits; when the body throws, aborts with the
+     * exception's message as the rollback reason and rethrows the body's exception as
+     * is, whatever happens after: an abort that failed is a note on it
+     * (DtmxError::notesOf).
+     * Returns what the body returned once the submit succeeded; otherwise throws the
+     * prepare's or the submit's error (with `wait_result`: FailureError with status
+     * `failed` when it rolled back, UnfinishedError when dtm still retries it).
      */
     public function run(callable $body): mixed
     {
-        $this->prepare();
-        try {
-            $result = $body($this);
-        } catch (\Throwable $t) {
-            try {
-                $this->abort($t->getMessage());
-            } catch (DtmxError) {
-                // The body's exception is the one to report; dtm cancels on timeout anyway.
-            }
-            throw $t;
-        }
-        $this->submit();
-        return $result;
+        $ffi = Native::ffi();
+        return Native::runBody(
+            'tcc',
+            fn () => $body($this),
+            fn ($fn, $user, $e) => $ffi->dtmx_tcc_run($this->handle, $fn, $user, $e),
+        );
     }
 }

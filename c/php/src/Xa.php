@@ -54,21 +54,22 @@ final class Xa
         Native::call(fn ($e) => Native::ffi()->dtmx_xa_abort($this->handle, $e));
     }
 
-    /** Prepares, runs `$body($this)`, then submits, or aborts and rethrows when it throws. */
+    /**
+     * The whole transaction, as every dtmx binding runs it (libdtmx's `dtmx_xa_run`):
+     * prepares, runs `$body($this)`, then submits; when the body throws, aborts and
+     * rethrows the body's exception as is, whatever happens after: an abort that failed
+     * is a note on it (DtmxError::notesOf).
+     * Returns what the body returned once the submit succeeded; otherwise throws the
+     * prepare's or the submit's error (with `wait_result`: FailureError with status
+     * `failed` when it rolled back, UnfinishedError when dtm still retries it).
+     */
     public function run(callable $body): mixed
     {
-        $this->prepare();
-        try {
-            $result = $body($this);
-        } catch (\Throwable $t) {
-            try {
-                $this->abort();
-            } catch (DtmxError) {
-                // The body's exception is the one to report.
-            }
-            throw $t;
-        }
-        $this->submit();
-        return $result;
+        $ffi = Native::ffi();
+        return Native::runBody(
+            'xa',
+            fn () => $body($this),
+            fn ($fn, $user, $e) => $ffi->dtmx_xa_run($this->handle, $fn, $user, $e),
+        );
     }
 }

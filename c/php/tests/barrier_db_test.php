@@ -44,7 +44,7 @@ final class BarrierDb
     public static function run(string $db, string $gid, string $op, string $transType = 'tcc', bool $fail = false): array
     {
         $pdo = self::connect($db);
-        $barrier = new Barrier($transType, $gid, $op === 'msg' ? '00' : '01', $op);
+        $barrier = $op === 'msg' ? Barrier::forMsg($gid) : new Barrier($transType, $gid, '01', $op);
         $result = $barrier->call($pdo, static function (PDO $tx) use ($db, $gid, $op, $fail): string {
             $tx->prepare('insert into ' . self::ledger($db) . ' (gid, op) values (?, ?)')->execute([$gid, $op]);
             if ($fail) {
@@ -103,7 +103,8 @@ foreach (['sqlite', 'postgres', 'mariadb'] as $db) {
         T::eq(['ran', 'run_business'], BarrierDb::run($db, $committed, 'msg', 'msg'));
         $pdo = BarrierDb::connect($db);
         Barrier::fromQuery("gid=$committed&trans_type=msg&branch_id=00&op=msg")->queryPrepared($pdo);
-        T::throws(FailureError::class, static fn () => Barrier::fromQuery(['gid' => $lost, 'trans_type' => 'msg', 'branch_id' => '00', 'op' => 'msg'])->queryPrepared($pdo));
+        $e = T::throws(FailureError::class, static fn () => Barrier::fromQuery(['gid' => $lost, 'trans_type' => 'msg', 'branch_id' => '00', 'op' => 'msg'])->queryPrepared($pdo));
+        T::ok(str_contains($e->getMessage(), $lost), 'the core\'s message names the msg: ' . $e->getMessage());
         // The check-back fenced the lost one: its late local work fails as a duplicate.
         T::throws(DuplicatedError::class, static fn () => BarrierDb::run($db, $lost, 'msg', 'msg'));
         T::eq([], BarrierDb::ops($db, $lost));

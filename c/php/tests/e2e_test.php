@@ -9,6 +9,7 @@ declare(strict_types=1);
 use Dtmx\Barrier;
 use Dtmx\Client;
 use Dtmx\DatabaseError;
+use Dtmx\DtmxError;
 use Dtmx\DuplicatedError;
 use Dtmx\FailureError;
 use Dtmx\Tcc;
@@ -100,7 +101,7 @@ T::test('e2e: msg doAndSubmit with the barrier on SQLite', static function (): v
     T::eq([-30], e2e_ledger($msg->gid()));
     T::eq(['TransIn action'], e2e_calls($msg->gid()));
     // The local work ran once: a second local transaction of the same msg is refused.
-    $b = new Barrier('msg', $msg->gid(), '00', 'msg');
+    $b = Barrier::forMsg($msg->gid());
     T::throws(DuplicatedError::class, static fn () => $b->call($pdo, static fn () => 'again'));
     T::eq('msg_duplicated', $b->lastResult());
     T::eq([-30], e2e_ledger($msg->gid()));
@@ -126,10 +127,13 @@ T::test('e2e: msg check-back after an error: committed, so submitted', static fu
     $client = e2e_client();
     $msg = $client->msg()->add("$busi/TransIn", ['amount' => 5]);
     $pdo = Env::sqlite($db);
-    T::throws(RuntimeException::class, static fn () => $msg->doAndSubmit("$busi/QueryPrepared", static function (Barrier $b) use ($pdo, $msg): void {
+    $lost = new RuntimeException('lost the reply');
+    $e = T::throws(RuntimeException::class, static fn () => $msg->doAndSubmit("$busi/QueryPrepared", static function (Barrier $b) use ($pdo, $msg, $lost): void {
         $b->call($pdo, static fn (PDO $db) => $db->prepare('insert into ledger (gid, amount) values (?, ?)')->execute([$msg->gid(), 5]));
-        throw new RuntimeException('lost the reply');
+        throw $lost;
     }));
+    T::ok($e === $lost, 'the body\'s own exception');
+    T::eq([], DtmxError::notesOf($e), 'the check-back and submit worked: no notes');
     T::eq('succeed', $client->waitFinal($msg->gid()));
     T::eq([5], e2e_ledger($msg->gid()));
 });
@@ -144,7 +148,7 @@ T::test('e2e: msg check-back after an error: not committed, so aborted and fence
     }));
     T::eq('failed', $client->waitFinal($msg->gid()));
     // The check-back fenced the gid: a late local transaction fails as a duplicate.
-    T::throws(DuplicatedError::class, static fn () => (new Barrier('msg', $msg->gid(), '00', 'msg'))->call($pdo, static fn () => 'late'));
+    T::throws(DuplicatedError::class, static fn () => Barrier::forMsg($msg->gid())->call($pdo, static fn () => 'late'));
     T::eq([], e2e_calls($msg->gid()));
 });
 
@@ -153,7 +157,7 @@ T::test('e2e: msg prepared and never submitted: dtm asks the check-back', static
     $client = e2e_client();
     $msg = $client->msg(null, ['timeout_to_fail' => 1, 'retry_interval' => 1])->add("$busi/TransIn", ['amount' => 7]);
     $msg->prepare("$busi/QueryPrepared");
-    (new Barrier('msg', $msg->gid(), '00', 'msg'))->call(Env::sqlite($db), static fn (PDO $db) => $db->prepare('insert into ledger (gid, amount) values (?, ?)')->execute([$msg->gid(), 7]));
+    Barrier::forMsg($msg->gid())->call(Env::sqlite($db), static fn (PDO $db) => $db->prepare('insert into ledger (gid, amount) values (?, ?)')->execute([$msg->gid(), 7]));
     // No submit: the "crash". dtm finds the barrier row through the check-back and submits.
     T::eq('succeed', $client->waitFinal($msg->gid(), 60000));
     T::eq(['TransIn action'], e2e_calls($msg->gid()));
@@ -186,6 +190,7 @@ T::test('e2e: TCC cancels with the reason', static function (): void {
     $client = e2e_client();
     $tcc = $client->tcc(null, ['retry_interval' => 1]);
     $e = T::throws(FailureError::class, static fn () => $tcc->run(e2e_tcc_body($busi, 'TransInTry')));
+    T::eq([], $e->getNotes(), 'the abort worked: no notes');
     T::eq('failed', $client->waitFinal($tcc->gid()));
     $calls = e2e_calls($tcc->gid());
     // TransInTry rolled back with its barrier row: its cancel is a null compensation.

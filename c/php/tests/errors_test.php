@@ -11,10 +11,11 @@ use Dtmx\FailureError;
 use Dtmx\InvalidArgumentError;
 use Dtmx\Native;
 use Dtmx\TransportError;
+use Dtmx\UnfinishedError;
 
 T::test('errors: a class per code, named as libdtmx names it', static function (): void {
     $ffi = Native::ffi();
-    for ($code = 1; $code <= 9; $code++) {
+    foreach (array_keys(DtmxError::KINDS) as $code) {
         $class = 'Dtmx\\' . $ffi->dtmx_code_class($code);
         T::ok(class_exists($class), "$class exists");
         $e = DtmxError::of($code, 'm');
@@ -34,7 +35,24 @@ T::test('errors: invalid arguments are InvalidArgumentError with the message', s
     $e = T::throws(InvalidArgumentError::class, static fn () => new Barrier('saga', '', '01', 'action'));
     T::ok($e->getMessage() !== '', 'a message');
     $e = T::throws(InvalidArgumentError::class, static fn () => (new Client('http://127.0.0.1:9/api/dtmsvr'))->saga('g', ['nope' => 1]));
-    T::ok(str_contains($e->getMessage(), 'nope'), 'names the key');
+    T::eq('unknown option "nope"', $e->getMessage(), 'the core\'s message');
+    $e = T::throws(InvalidArgumentError::class, static fn () => (new Client('http://127.0.0.1:9/api/dtmsvr'))->saga('g')->add('http://b/a', '', ['x' => NAN]));
+    T::ok(str_starts_with($e->getMessage(), 'invalid payload'), $e->getMessage());
+});
+
+T::test('errors: notes and status, on DtmxErrors and on other exceptions', static function (): void {
+    $e = DtmxError::of(10, 'g is not finished', ['a note'], 'submitted');
+    T::ok($e instanceof UnfinishedError, 'UnfinishedError');
+    T::eq(['a note'], $e->getNotes());
+    T::eq(['a note'], DtmxError::notesOf($e));
+    T::eq('submitted', $e->getStatus());
+    T::eq(null, (new FailureError('x'))->getStatus());
+    $own = new RuntimeException('mine');
+    T::eq([], DtmxError::notesOf($own));
+    DtmxError::addNotes($own, ['abort failed: x']);
+    DtmxError::addNotes($own, ['another']);
+    T::eq(['abort failed: x', 'another'], DtmxError::notesOf($own));
+    T::eq([], DtmxError::notesOf(new RuntimeException('mine')), 'kept per exception object');
 });
 
 T::test('errors: an unreachable server is a TransportError', static function (): void {

@@ -85,9 +85,9 @@ T::test('redis: the barrier adjusts an amount at most once', static function ():
         T::eq('suspended', (new Barrier('saga', $gid, '03', 'action'))->redisCheckAdjustAmount($eval, $key, -5));
         T::eq('100', $redis->command('GET', $key));
         // The msg check-back.
-        T::eq('applied', (new Barrier('msg', $gid, '00', 'msg'))->redisCheckAdjustAmount($eval, $key, 1));
-        (new Barrier('msg', $gid, '00', 'msg'))->redisQueryPrepared($eval);
-        T::throws(FailureError::class, static fn () => (new Barrier('msg', "$gid-lost", '00', 'msg'))->redisQueryPrepared($eval));
+        T::eq('applied', Barrier::forMsg($gid)->redisCheckAdjustAmount($eval, $key, 1));
+        Barrier::forMsg($gid)->redisQueryPrepared($eval);
+        T::throws(FailureError::class, static fn () => Barrier::forMsg("$gid-lost")->redisQueryPrepared($eval));
     } finally {
         $redis->command('DEL', $key);
     }
