@@ -74,7 +74,7 @@ class BarrierSqliteTest < Minitest::Test
   end
 
   def test_msg_check_back
-    msg = Dtmx::Barrier.new('msg', 'm1', '00', 'msg')
+    msg = Dtmx::Barrier.for_msg('m1')
     @db.transaction { msg.guard(@table, @runner) { @db.execute('update account set balance = 50') } }
     # Committed: SUCCESS (nil); whatever branch the check-back request names.
     check = Dtmx::Barrier.from_query('gid=m1&trans_type=msg&branch_id=00&op=msg')
@@ -85,7 +85,7 @@ class BarrierSqliteTest < Minitest::Test
       Dtmx::Barrier.from_query('gid=m2&trans_type=msg&branch_id=00&op=msg').check_prepared(@table, @runner)
     end
     assert_equal 'failure', e.kind
-    late = Dtmx::Barrier.new('msg', 'm2', '00', 'msg')
+    late = Dtmx::Barrier.for_msg('m2')
     assert_raises(Dtmx::DuplicatedError) do
       @db.transaction { late.guard(@table, @runner) { flunk 'must not run' } }
     end

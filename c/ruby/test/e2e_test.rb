@@ -243,7 +243,7 @@ class E2eTest < Minitest::Test
     msg.add("#{busi}/TransIn", { amount: 4 })
     msg.prepare("#{busi}/QueryPrepared")
     table = Dtmx::BarrierTable.new('sqlite')
-    barrier = Dtmx::Barrier.new('msg', msg.gid, '00', 'msg')
+    barrier = Dtmx::Barrier.for_msg(msg.gid)
     @bank.db do |d|
       d.transaction { barrier.guard(table, Bank.runner(d)) { @bank.adjust(d, 1, -4) } }
     end

@@ -142,10 +142,31 @@ class GcTest < Minitest::Test
       assert_equal klass, Dtmx.error_class(klass.kind)
       assert_equal "#{klass.kind.split('_').map(&:capitalize).join}Error", klass.name.split('::').last
     end
-    assert_equal %w[invalid_argument transport server failure ongoing duplicated timeout database internal],
+    assert_equal %w[invalid_argument transport server failure ongoing duplicated timeout database internal
+                    unfinished],
                  Dtmx::ERROR_CLASSES.values.map(&:kind)
     e = assert_raises(Dtmx::InvalidArgumentError) { Dtmx::Saga.new(Dtmx::Client.with_transport(DTM, &ok_transport), nosuch: 1) }
     assert_equal 'invalid_argument', e.kind
+    assert_equal 'unknown option "nosuch"', e.message
     assert_raises(Dtmx::InvalidArgumentError) { Dtmx::Barrier.new('saga', '', '01', 'action') }
+    e = assert_raises(Dtmx::InvalidArgumentError) do
+      Dtmx::Saga.new(Dtmx::Client.with_transport(DTM, &ok_transport)).add('http://b/a', '', { x: Float::NAN })
+    end
+    assert e.message.start_with?('invalid payload'), e.message
+  end
+
+  def test_notes_and_status
+    e = Dtmx.error_for(10, 'g is not finished', notes: ['a note'], status: 'submitted')
+    assert_instance_of Dtmx::UnfinishedError, e
+    assert_equal ['a note'], e.notes
+    assert_equal ['a note'], Dtmx.notes(e)
+    assert_equal 'submitted', e.status
+    assert_nil Dtmx::FailureError.new('x').status
+    assert_equal [], Dtmx::FailureError.new('x').notes
+    own = RuntimeError.new('mine')
+    assert_equal [], Dtmx.notes(own)
+    Dtmx.add_notes(own, ['abort failed: x'])
+    Dtmx.add_notes(own, ['another'])
+    assert_equal ['abort failed: x', 'another'], Dtmx.notes(own)
   end
 end

@@ -77,6 +77,17 @@ module Dtmx
       wrap(Native.handle(:dtmx_barrier_free) { |err| Native.dtmx_barrier_from_query(query.to_s, err) })
     end
 
+    # The barrier of the local transaction of msg `gid` and of its check-back (trans type
+    # `msg`, branch `00`, op `msg`): what Msg#do_and_submit lends its block.
+    def self.for_msg(gid)
+      wrap(Native.handle(:dtmx_barrier_free) { |err| Native.dtmx_barrier_for_msg(gid.to_s, err) })
+    end
+
+    # How long Redis barrier keys live by default (libdtmx's: 7 days, as DTM).
+    def self.redis_default_expire
+      Native.dtmx_barrier_redis_default_expire
+    end
+
     # The barrier from decoded query pairs: a Hash or a list of [key, value].
     def self.from_query_pairs(pairs)
       from_pairs(:dtmx_barrier_from_query_pairs, pairs)
@@ -164,14 +175,14 @@ module Dtmx
 
     # The Redis barrier of a TCC/saga branch adding `amount` to `key` (takes the next
     # barrier id; barrier keys expire after `expire_seconds`).
-    def redis_check_adjust_amount(key, amount, expire_seconds)
+    def redis_check_adjust_amount(key, amount, expire_seconds = Barrier.redis_default_expire)
       RedisCall.send(:make) do |err|
         Native.dtmx_barrier_redis_check_adjust_amount(self, key, Integer(amount), Integer(expire_seconds), err)
       end
     end
 
-    # The Redis msg check-back of the barrier's gid.
-    def redis_query_prepared(expire_seconds)
+    # The Redis msg check-back of the barrier's gid (its result goes to #check_back).
+    def redis_query_prepared(expire_seconds = Barrier.redis_default_expire)
       RedisCall.send(:make) do |err|
         Native.dtmx_barrier_redis_query_prepared(self, Integer(expire_seconds), err)
       end
@@ -199,18 +210,23 @@ module Dtmx
 
     # The msg check-back (the `query_prepared` handler), in the database of the local
     # transaction, with `runner` as for #guard. Returns nil when the local transaction
-    # committed; raises FailureError (dtm aborts the message) when it never did (it is
-    # fenced off now).
+    # committed; raises FailureError (#check_back: dtm aborts the message) when it never
+    # did (it is fenced off now).
     def check_prepared(table, runner)
       machine = query_prepared(table)
       begin
-        result = machine.run(runner)
-        raise FailureError, result unless result == 'SUCCESS'
-
-        nil
+        check_back(machine.run(runner))
       ensure
         machine.free
       end
+    end
+
+    # What a check-back handler answers for `result` (`"SUCCESS"` or `"FAILURE"`, the
+    # result of a check-back machine or Redis script): nil when the local transaction
+    # committed, else libdtmx's FailureError.
+    def check_back(result)
+      Native.check { |err| Native.dtmx_barrier_check_back(self, result.to_s, err) }
+      nil
     end
   end
 
@@ -220,6 +236,7 @@ module Dtmx
   class BarrierCall
     include Handle
 
+    # DtmxStepKind and DtmxDecision, by number (checked against dtmx.h by the tests).
     STEPS = %i[execute query_reason done].freeze
     DECISIONS = %i[none run_business null_compensation duplicate suspended msg_duplicated].freeze
 

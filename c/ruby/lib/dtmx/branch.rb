@@ -1,7 +1,8 @@
 # frozen_string_literal: true
 
 module Dtmx
-  # The outcomes a branch reports to dtm, by their DtmxOutcome number.
+  # The outcomes a branch reports to dtm, by their DtmxOutcome number (checked against
+  # dtmx.h by the tests).
   OUTCOMES = %i[success failure ongoing unknown].freeze
 
   # Who a branch request is for, read from its query string or gRPC metadata (every

@@ -30,7 +30,7 @@ module Dtmx
 
   # Transaction options (wait_result:, timeout_to_fail:, retry_interval:,
   # request_timeout:, retry_limit:, branch_headers:, concurrent:) as the JSON text of the
-  # C API; nil when none.
+  # C API, which reads and checks them (`unknown option "wait_reslt"`); nil when none.
   def self.options_json(options)
     return nil if options.nil? || options.empty?
 
@@ -38,12 +38,15 @@ module Dtmx
   end
 
   # A payload as the C API takes it: a String passes verbatim, nil is none, anything
-  # else is encoded as JSON.
+  # else is encoded as JSON. A value JSON.generate refuses (NaN, Infinity, ...) is
+  # libdtmx's invalid payload (InvalidArgumentError, `invalid payload: ...`).
   def self.payload_text(payload)
     case payload
     when nil then nil
     when String then payload
     else JSON.generate(payload)
     end
+  rescue JSON::GeneratorError => e
+    raise Native.made { |err| Native.dtmx_error_set_invalid_payload(err, e.message.delete("\0")) }
   end
 end

@@ -67,37 +67,28 @@ module Dtmx
     end
 
     # Prepares, runs the block (the local transaction) with the msg's Barrier, then
-    # submits; when the block raises a FailureError the message is aborted, after any
-    # other exception dtm's check-back (`query_prepared`) decides. The block's exception
-    # is re-raised (a Dtmx::Error, or the block's own exception; libdtmx sees a
-    # non-dtmx exception as a DatabaseError). The barrier is lent for the block only.
+    # submits, as every dtmx binding does (libdtmx's `dtmx_msg_do_and_submit`). When the
+    # block raises a FailureError the message is aborted; after any other exception
+    # dtm's check-back (`query_prepared`) decides (abort, submit, or leave it to dtm).
+    # The block's exception is re-raised as is, whatever happens after: what failed
+    # after it (the abort, the check-back, the submit) is a note on it (`Dtmx.notes(e)`).
+    # Returns the block's value once the submit succeeded; else raises the submit's error
+    # (with `wait_result`: FailureError with status `"failed"`, UnfinishedError). The
+    # barrier is lent for the block only.
     def do_and_submit(query_prepared, &busi)
       raise ArgumentError, 'do_and_submit needs a block' unless busi
 
-      raised = nil
-      fn = FFI::Function.new(:void, %i[pointer pointer pointer]) do |_user, barrier_ptr, err|
+      lend = lambda do |barrier_ptr|
         barrier = Barrier.borrow(barrier_ptr)
         begin
           busi.call(barrier)
-        rescue Exception => e # rubocop:disable Lint/RescueException
-          raised = e
-          code = e.is_a?(Dtmx::Error) ? e.code : DatabaseError.code
-          Native.dtmx_error_set(err, code, e.message.to_s.delete("\0"))
         ensure
           barrier.release
         end
       end
-      begin
-        Native.check { |err| Native.dtmx_msg_do_and_submit(self, query_prepared, fn, nil, err) }
-      rescue Dtmx::Error => e
-        # The block's own exception (with its backtrace) when libdtmx reports it back.
-        raise raised if raised && e.message == raised.message.to_s.delete("\0")
-
-        raise
+      Native.run_body(lend) do |fn, err|
+        Native.dtmx_msg_do_and_submit(self, query_prepared, fn, nil, err)
       end
-      raise raised if raised && !raised.is_a?(StandardError) # Interrupt, SystemExit, ...
-
-      self
     end
   end
 end

@@ -9,14 +9,16 @@ module Dtmx
   #
   # Calls that talk to dtm are attached with `blocking: true`: they release Ruby's GVL
   # while they wait, so other Ruby threads (a business service in the same process, say)
-  # keep running. Callbacks (send, busi) run on the calling thread and take the GVL back.
+  # keep running. Callbacks (a transport, the bodies of runs) run on the calling thread
+  # and take the GVL back.
   module Native
     extend FFI::Library
     ffi_lib ENV['DTMX_LIB'] || 'dtmx'
 
-    # DtmxError: `{int code; char *message}`, zero-initialised.
+    # DtmxError: `{DtmxCode code; char *message; DtmxErrorDetails *details}`,
+    # zero-initialised (the test suite checks every layout here against dtmx.h).
     class Error < FFI::Struct
-      layout :code, :int, :message, :pointer
+      layout :code, :int, :message, :pointer, :details, :pointer
     end
 
     # DtmxBranch: six owned strings.
@@ -25,151 +27,159 @@ module Dtmx
              :op, :pointer, :dtm, :pointer, :phase2_url, :pointer
     end
 
-    callback :send_fn, %i[pointer pointer pointer], :void
-    callback :busi_fn, %i[pointer pointer pointer], :void
+    # The callback types: name => [C typedef, parameters, return type].
+    CALLBACKS = {
+      send_fn: ['DtmxSendFn', %i[pointer pointer pointer], :void],
+      busi_fn: ['DtmxBusiFn', %i[pointer pointer pointer], :void],
+      tcc_body_fn: ['DtmxTccBodyFn', %i[pointer pointer pointer], :void],
+      xa_body_fn: ['DtmxXaBodyFn', %i[pointer pointer pointer], :void]
+    }.freeze
+    CALLBACKS.each { |name, (_c, params, ret)| callback name, params, ret }
 
-    # Every string result is attached as :pointer and read with Native.string (borrowed
-    # and static) or Native.take_string (owned: read, then dtmx_string_free).
-
-    # -- errors and strings
-    attach_function :dtmx_error_free, [:pointer], :void
-    attach_function :dtmx_error_set, %i[pointer int32 string], :void
-    attach_function :dtmx_code_name, [:int32], :pointer
-    attach_function :dtmx_code_class, [:int32], :pointer
-    attach_function :dtmx_string_free, [:pointer], :void
-    attach_function :dtmx_version, [], :pointer
-
-    # -- barrier tables
-    attach_function :dtmx_barrier_table_new, %i[string string pointer], :pointer
-    attach_function :dtmx_barrier_table_dialect, [:pointer], :pointer
-    attach_function :dtmx_barrier_table_name, [:pointer], :pointer
-    attach_function :dtmx_barrier_table_ddl_count, [:pointer], :size_t
-    attach_function :dtmx_barrier_table_ddl, %i[pointer size_t], :pointer
-    attach_function :dtmx_barrier_table_insert_ignore_sql, [:pointer], :pointer
-    attach_function :dtmx_barrier_table_select_reason_sql, [:pointer], :pointer
-    attach_function :dtmx_barrier_table_render, %i[pointer string string pointer], :pointer
-    attach_function :dtmx_barrier_table_free, [:pointer], :void
-
-    # -- barriers
-    attach_function :dtmx_barrier_new, %i[string string string string pointer], :pointer
-    attach_function :dtmx_barrier_from_query, %i[string pointer], :pointer
-    attach_function :dtmx_barrier_from_query_pairs, %i[pointer pointer size_t pointer], :pointer
-    attach_function :dtmx_barrier_from_grpc_metadata, %i[pointer pointer size_t pointer], :pointer
-    attach_function :dtmx_barrier_trans_type, [:pointer], :pointer
-    attach_function :dtmx_barrier_gid, [:pointer], :pointer
-    attach_function :dtmx_barrier_branch_id, [:pointer], :pointer
-    attach_function :dtmx_barrier_op, [:pointer], :pointer
-    attach_function :dtmx_barrier_next_id, [:pointer], :pointer
-    attach_function :dtmx_barrier_call, %i[pointer pointer pointer], :pointer
-    attach_function :dtmx_barrier_query_prepared, %i[pointer pointer pointer], :pointer
-    attach_function :dtmx_barrier_xa_action, %i[pointer pointer pointer], :pointer
-    attach_function :dtmx_barrier_xa_rollback_fence, %i[pointer pointer pointer], :pointer
-    attach_function :dtmx_barrier_free, [:pointer], :void
-
-    # -- step machines
-    attach_function :dtmx_barrier_call_step, [:pointer], :int
-    attach_function :dtmx_barrier_call_sql, [:pointer], :pointer
-    attach_function :dtmx_barrier_call_param_count, [:pointer], :size_t
-    attach_function :dtmx_barrier_call_param, %i[pointer size_t], :pointer
-    attach_function :dtmx_barrier_call_feed_affected, %i[pointer uint64 pointer], :int
-    attach_function :dtmx_barrier_call_feed_reason, %i[pointer string pointer], :int
-    attach_function :dtmx_barrier_call_decision, [:pointer], :int
-    attach_function :dtmx_barrier_call_result, [:pointer], :pointer
-    attach_function :dtmx_barrier_call_check, %i[pointer pointer], :int
-    attach_function :dtmx_barrier_call_barrier_id, [:pointer], :pointer
-    attach_function :dtmx_barrier_call_free, [:pointer], :void
-
-    # -- statements
-    attach_function :dtmx_statement_sql, [:pointer], :pointer
-    attach_function :dtmx_statement_param_count, [:pointer], :size_t
-    attach_function :dtmx_statement_param, %i[pointer size_t], :pointer
-    attach_function :dtmx_statement_free, [:pointer], :void
-
-    # -- Redis barrier
-    attach_function :dtmx_barrier_redis_check_adjust_amount, %i[pointer string int64 uint64 pointer], :pointer
-    attach_function :dtmx_barrier_redis_query_prepared, %i[pointer uint64 pointer], :pointer
-    attach_function :dtmx_redis_call_script, [:pointer], :pointer
-    attach_function :dtmx_redis_call_key_count, [:pointer], :size_t
-    attach_function :dtmx_redis_call_key, %i[pointer size_t], :pointer
-    attach_function :dtmx_redis_call_arg_count, [:pointer], :size_t
-    attach_function :dtmx_redis_call_arg, %i[pointer size_t], :pointer
-    attach_function :dtmx_redis_call_decide, %i[pointer string pointer], :pointer
-    attach_function :dtmx_redis_call_free, [:pointer], :void
-
-    # -- branches and replies
-    attach_function :dtmx_branch_from_query, %i[string pointer], :pointer
-    attach_function :dtmx_branch_from_grpc_metadata, %i[pointer pointer size_t pointer], :pointer
-    attach_function :dtmx_branch_free, [:pointer], :void
-    attach_function :dtmx_outcome_name, [:int32], :pointer
-    attach_function :dtmx_outcome_reply, %i[int32 string pointer pointer pointer], :int
-    attach_function :dtmx_outcome_of_error, %i[int32 string pointer], :int
-    attach_function :dtmx_outcome_from_http, %i[uint16 pointer size_t pointer], :int
-    attach_function :dtmx_outcome_grpc_code, [:int32], :int32
-    attach_function :dtmx_outcome_from_grpc, %i[int32 string pointer], :int
-    attach_function :dtmx_check_branch_reply, %i[uint16 pointer size_t pointer], :int
-    attach_function :dtmx_check_server_reply, %i[uint16 pointer size_t pointer], :int
-
-    # -- clients (the blocking ones release the GVL)
-    attach_function :dtmx_client_new, %i[string pointer], :pointer, blocking: true
-    attach_function :dtmx_client_new_with_transport, %i[string send_fn pointer pointer], :pointer
-    attach_function :dtmx_client_set_token, %i[pointer string pointer], :int
-    attach_function :dtmx_client_free, [:pointer], :void
-    attach_function :dtmx_client_new_gid, %i[pointer pointer], :pointer, blocking: true
-    attach_function :dtmx_client_local_gid, %i[pointer pointer], :pointer
-    attach_function :dtmx_client_query, %i[pointer string pointer], :pointer, blocking: true
-    attach_function :dtmx_client_wait_final, %i[pointer string uint64 pointer], :pointer, blocking: true
-
-    # -- the transport callback's request and response
-    attach_function :dtmx_request_method, [:pointer], :pointer
-    attach_function :dtmx_request_url, [:pointer], :pointer
-    attach_function :dtmx_request_header_count, [:pointer], :size_t
-    attach_function :dtmx_request_header_name, %i[pointer size_t], :pointer
-    attach_function :dtmx_request_header_value, %i[pointer size_t], :pointer
-    attach_function :dtmx_request_body, %i[pointer pointer], :pointer
-    attach_function :dtmx_request_timeout_ms, [:pointer], :uint64
-    attach_function :dtmx_response_set, %i[pointer uint16 pointer size_t], :void
-    attach_function :dtmx_response_fail, %i[pointer string], :void
-
-    # -- saga
-    attach_function :dtmx_saga_new, %i[pointer string string pointer], :pointer
-    attach_function :dtmx_saga_gid, [:pointer], :pointer
-    attach_function :dtmx_saga_add, %i[pointer string string string pointer], :int
-    attach_function :dtmx_saga_add_branch_order, %i[pointer size_t pointer size_t pointer], :int
-    attach_function :dtmx_saga_enable_concurrent, %i[pointer pointer], :int
-    attach_function :dtmx_saga_submit, %i[pointer pointer], :int, blocking: true
-    attach_function :dtmx_saga_free, [:pointer], :void
-
-    # -- msg
-    attach_function :dtmx_msg_new, %i[pointer string string pointer], :pointer
-    attach_function :dtmx_msg_gid, [:pointer], :pointer
-    attach_function :dtmx_msg_add, %i[pointer string string pointer], :int
-    attach_function :dtmx_msg_add_topic, %i[pointer string string pointer], :int
-    attach_function :dtmx_msg_set_delay, %i[pointer uint64 pointer], :int
-    attach_function :dtmx_msg_enable_concurrent, %i[pointer pointer], :int
-    attach_function :dtmx_msg_prepare, %i[pointer string pointer], :int, blocking: true
-    attach_function :dtmx_msg_submit, %i[pointer pointer], :int, blocking: true
-    attach_function :dtmx_msg_abort, %i[pointer pointer], :int, blocking: true
-    attach_function :dtmx_msg_do_and_submit, %i[pointer string busi_fn pointer pointer], :int, blocking: true
-    attach_function :dtmx_msg_free, [:pointer], :void
-
-    # -- tcc
-    attach_function :dtmx_tcc_new, %i[pointer string string pointer], :pointer
-    attach_function :dtmx_tcc_from_query, %i[pointer string pointer], :pointer
-    attach_function :dtmx_tcc_gid, [:pointer], :pointer
-    attach_function :dtmx_tcc_prepare, %i[pointer pointer], :int, blocking: true
-    attach_function :dtmx_tcc_call_branch, %i[pointer string string string string pointer], :pointer, blocking: true
-    attach_function :dtmx_tcc_submit, %i[pointer pointer], :int, blocking: true
-    attach_function :dtmx_tcc_abort, %i[pointer string pointer], :int, blocking: true
-    attach_function :dtmx_tcc_free, [:pointer], :void
-
-    # -- xa (client side)
-    attach_function :dtmx_xa_new, %i[pointer string string pointer], :pointer
-    attach_function :dtmx_xa_gid, [:pointer], :pointer
-    attach_function :dtmx_xa_prepare, %i[pointer pointer], :int, blocking: true
-    attach_function :dtmx_xa_call_branch, %i[pointer string string pointer], :pointer, blocking: true
-    attach_function :dtmx_xa_submit, %i[pointer pointer], :int, blocking: true
-    attach_function :dtmx_xa_abort, %i[pointer pointer], :int, blocking: true
-    attach_function :dtmx_xa_free, [:pointer], :void
+    # Every function of dtmx.h: name => [parameters, return type, options]. Calls that talk
+    # to dtm are `blocking: true`: they release the GVL while they wait. Every string
+    # result is a :pointer, read with Native.string (borrowed and static) or
+    # Native.take_string (owned: read, then dtmx_string_free).
+    FUNCTIONS = {
+      # -- errors and strings
+      dtmx_error_free: [[:pointer], :void],
+      dtmx_error_set: [%i[pointer int32 string], :void],
+      dtmx_error_set_host: [%i[pointer string], :void],
+      dtmx_error_set_invalid_payload: [%i[pointer string], :void],
+      dtmx_error_note_count: [[:pointer], :size_t],
+      dtmx_error_note: [%i[pointer size_t], :pointer],
+      dtmx_error_status: [[:pointer], :pointer],
+      dtmx_code_name: [[:int32], :pointer],
+      dtmx_code_class: [[:int32], :pointer],
+      dtmx_string_free: [[:pointer], :void],
+      dtmx_version: [[], :pointer],
+      # -- barrier tables
+      dtmx_barrier_table_new: [%i[string string pointer], :pointer],
+      dtmx_barrier_table_dialect: [[:pointer], :pointer],
+      dtmx_barrier_table_name: [[:pointer], :pointer],
+      dtmx_barrier_table_ddl_count: [[:pointer], :size_t],
+      dtmx_barrier_table_ddl: [%i[pointer size_t], :pointer],
+      dtmx_barrier_table_insert_ignore_sql: [[:pointer], :pointer],
+      dtmx_barrier_table_select_reason_sql: [[:pointer], :pointer],
+      dtmx_barrier_table_render: [%i[pointer string string pointer], :pointer],
+      dtmx_barrier_table_free: [[:pointer], :void],
+      # -- barriers
+      dtmx_barrier_new: [%i[string string string string pointer], :pointer],
+      dtmx_barrier_from_query: [%i[string pointer], :pointer],
+      dtmx_barrier_from_query_pairs: [%i[pointer pointer size_t pointer], :pointer],
+      dtmx_barrier_from_grpc_metadata: [%i[pointer pointer size_t pointer], :pointer],
+      dtmx_barrier_for_msg: [%i[string pointer], :pointer],
+      dtmx_barrier_check_back: [%i[pointer string pointer], :int],
+      dtmx_barrier_redis_default_expire: [[], :uint64],
+      dtmx_barrier_trans_type: [[:pointer], :pointer],
+      dtmx_barrier_gid: [[:pointer], :pointer],
+      dtmx_barrier_branch_id: [[:pointer], :pointer],
+      dtmx_barrier_op: [[:pointer], :pointer],
+      dtmx_barrier_next_id: [[:pointer], :pointer],
+      dtmx_barrier_call: [%i[pointer pointer pointer], :pointer],
+      dtmx_barrier_query_prepared: [%i[pointer pointer pointer], :pointer],
+      dtmx_barrier_xa_action: [%i[pointer pointer pointer], :pointer],
+      dtmx_barrier_xa_rollback_fence: [%i[pointer pointer pointer], :pointer],
+      dtmx_barrier_free: [[:pointer], :void],
+      # -- step machines
+      dtmx_barrier_call_step: [[:pointer], :int],
+      dtmx_barrier_call_sql: [[:pointer], :pointer],
+      dtmx_barrier_call_param_count: [[:pointer], :size_t],
+      dtmx_barrier_call_param: [%i[pointer size_t], :pointer],
+      dtmx_barrier_call_feed_affected: [%i[pointer uint64 pointer], :int],
+      dtmx_barrier_call_feed_reason: [%i[pointer string pointer], :int],
+      dtmx_barrier_call_decision: [[:pointer], :int],
+      dtmx_barrier_call_result: [[:pointer], :pointer],
+      dtmx_barrier_call_check: [%i[pointer pointer], :int],
+      dtmx_barrier_call_barrier_id: [[:pointer], :pointer],
+      dtmx_barrier_call_free: [[:pointer], :void],
+      # -- statements
+      dtmx_statement_sql: [[:pointer], :pointer],
+      dtmx_statement_param_count: [[:pointer], :size_t],
+      dtmx_statement_param: [%i[pointer size_t], :pointer],
+      dtmx_statement_free: [[:pointer], :void],
+      # -- Redis barrier
+      dtmx_barrier_redis_check_adjust_amount: [%i[pointer string int64 uint64 pointer], :pointer],
+      dtmx_barrier_redis_query_prepared: [%i[pointer uint64 pointer], :pointer],
+      dtmx_redis_call_script: [[:pointer], :pointer],
+      dtmx_redis_call_key_count: [[:pointer], :size_t],
+      dtmx_redis_call_key: [%i[pointer size_t], :pointer],
+      dtmx_redis_call_arg_count: [[:pointer], :size_t],
+      dtmx_redis_call_arg: [%i[pointer size_t], :pointer],
+      dtmx_redis_call_decide: [%i[pointer string pointer], :pointer],
+      dtmx_redis_call_free: [[:pointer], :void],
+      # -- branches and replies
+      dtmx_branch_from_query: [%i[string pointer], :pointer],
+      dtmx_branch_from_grpc_metadata: [%i[pointer pointer size_t pointer], :pointer],
+      dtmx_branch_free: [[:pointer], :void],
+      dtmx_outcome_name: [[:int32], :pointer],
+      dtmx_outcome_reply: [%i[int32 string pointer pointer pointer], :int],
+      dtmx_outcome_of_error: [%i[int32 string pointer], :int],
+      dtmx_outcome_from_http: [%i[uint16 pointer size_t pointer], :int],
+      dtmx_outcome_grpc_code: [[:int32], :int32],
+      dtmx_outcome_from_grpc: [%i[int32 string pointer], :int],
+      dtmx_check_branch_reply: [%i[uint16 pointer size_t pointer], :int],
+      dtmx_check_server_reply: [%i[uint16 pointer size_t pointer], :int],
+      # -- clients (the blocking ones release the GVL)
+      dtmx_client_new: [%i[string pointer], :pointer, { blocking: true }],
+      dtmx_client_new_with_transport: [%i[string send_fn pointer pointer], :pointer],
+      dtmx_client_set_token: [%i[pointer string pointer], :int],
+      dtmx_client_free: [[:pointer], :void],
+      dtmx_client_new_gid: [%i[pointer pointer], :pointer, { blocking: true }],
+      dtmx_client_local_gid: [%i[pointer pointer], :pointer],
+      dtmx_client_query: [%i[pointer string pointer], :pointer, { blocking: true }],
+      dtmx_client_wait_final: [%i[pointer string uint64 pointer], :pointer, { blocking: true }],
+      # -- the transport callback's request and response
+      dtmx_request_method: [[:pointer], :pointer],
+      dtmx_request_url: [[:pointer], :pointer],
+      dtmx_request_header_count: [[:pointer], :size_t],
+      dtmx_request_header_name: [%i[pointer size_t], :pointer],
+      dtmx_request_header_value: [%i[pointer size_t], :pointer],
+      dtmx_request_body: [%i[pointer pointer], :pointer],
+      dtmx_request_timeout_ms: [[:pointer], :uint64],
+      dtmx_response_set: [%i[pointer uint16 pointer size_t], :void],
+      dtmx_response_fail: [%i[pointer string], :void],
+      # -- saga
+      dtmx_saga_new: [%i[pointer string string pointer], :pointer],
+      dtmx_saga_gid: [[:pointer], :pointer],
+      dtmx_saga_add: [%i[pointer string string string pointer], :int],
+      dtmx_saga_add_branch_order: [%i[pointer size_t pointer size_t pointer], :int],
+      dtmx_saga_enable_concurrent: [%i[pointer pointer], :int],
+      dtmx_saga_submit: [%i[pointer pointer], :int, { blocking: true }],
+      dtmx_saga_free: [[:pointer], :void],
+      # -- msg
+      dtmx_msg_new: [%i[pointer string string pointer], :pointer],
+      dtmx_msg_gid: [[:pointer], :pointer],
+      dtmx_msg_add: [%i[pointer string string pointer], :int],
+      dtmx_msg_add_topic: [%i[pointer string string pointer], :int],
+      dtmx_msg_set_delay: [%i[pointer uint64 pointer], :int],
+      dtmx_msg_enable_concurrent: [%i[pointer pointer], :int],
+      dtmx_msg_prepare: [%i[pointer string pointer], :int, { blocking: true }],
+      dtmx_msg_submit: [%i[pointer pointer], :int, { blocking: true }],
+      dtmx_msg_abort: [%i[pointer pointer], :int, { blocking: true }],
+      dtmx_msg_do_and_submit: [%i[pointer string busi_fn pointer pointer], :int, { blocking: true }],
+      dtmx_msg_free: [[:pointer], :void],
+      # -- tcc
+      dtmx_tcc_new: [%i[pointer string string pointer], :pointer],
+      dtmx_tcc_from_query: [%i[pointer string pointer], :pointer],
+      dtmx_tcc_gid: [[:pointer], :pointer],
+      dtmx_tcc_prepare: [%i[pointer pointer], :int, { blocking: true }],
+      dtmx_tcc_call_branch: [%i[pointer string string string string pointer], :pointer, { blocking: true }],
+      dtmx_tcc_submit: [%i[pointer pointer], :int, { blocking: true }],
+      dtmx_tcc_abort: [%i[pointer string pointer], :int, { blocking: true }],
+      dtmx_tcc_run: [%i[pointer tcc_body_fn pointer pointer], :int, { blocking: true }],
+      dtmx_tcc_free: [[:pointer], :void],
+      # -- xa (client side)
+      dtmx_xa_new: [%i[pointer string string pointer], :pointer],
+      dtmx_xa_gid: [[:pointer], :pointer],
+      dtmx_xa_prepare: [%i[pointer pointer], :int, { blocking: true }],
+      dtmx_xa_call_branch: [%i[pointer string string pointer], :pointer, { blocking: true }],
+      dtmx_xa_submit: [%i[pointer pointer], :int, { blocking: true }],
+      dtmx_xa_abort: [%i[pointer pointer], :int, { blocking: true }],
+      dtmx_xa_run: [%i[pointer xa_body_fn pointer pointer], :int, { blocking: true }],
+      dtmx_xa_free: [[:pointer], :void]
+    }.freeze
+    FUNCTIONS.each { |name, (params, ret, options)| attach_function name, params, ret, options || {} }
 
     module_function
 
@@ -197,18 +207,76 @@ module Dtmx
     end
 
     # Calls the block with a fresh DtmxError; raises the Dtmx::Error it reports, else
-    # returns the block's value. The error's message is always freed.
+    # returns the block's value. The error is always freed.
     def check
       err = Error.new
       begin
         value = yield err.pointer
-        code = err[:code]
-        raise Dtmx.error_for(code, string(err[:message])) if code != 0
+        raise error_of(err) if err[:code] != 0
 
         value
       ensure
         dtmx_error_free(err.pointer)
       end
+    end
+
+    # The Dtmx::Error the block writes into a fresh DtmxError.
+    def made
+      err = Error.new
+      begin
+        yield err.pointer
+        error_of(err)
+      ensure
+        dtmx_error_free(err.pointer)
+      end
+    end
+
+    # The Dtmx::Error a filled DtmxError holds, with its notes and status.
+    def error_of(err)
+      notes = Array.new(dtmx_error_note_count(err.pointer)) { |i| string(dtmx_error_note(err.pointer, i)) }
+      Dtmx.error_for(err[:code], string(err[:message]), notes: notes, status: string(dtmx_error_status(err.pointer)))
+    end
+
+    # Runs a libdtmx call that calls back a body of the caller's (`dtmx_tcc_run`,
+    # `dtmx_xa_run`, `dtmx_msg_do_and_submit`): the block gets the callback and the error
+    # out-parameter and makes the call; the callback runs `body` with the handle libdtmx
+    # lends. An exception of `body` never unwinds through libdtmx: it is kept, libdtmx
+    # gets its code and message (a Dtmx::Error's own code; for any other exception
+    # `dtmx_error_set_host`, never taken for a refusal), and when the call returns the
+    # kept exception is raised again with the notes libdtmx added to it (Dtmx.notes).
+    # Returns what `body` returned.
+    def run_body(body)
+      raised = nil
+      value = nil
+      fn = FFI::Function.new(:void, %i[pointer pointer pointer]) do |_user, handle, err|
+        value = body.call(handle)
+      rescue Exception => e # rubocop:disable Lint/RescueException
+        raised = e
+        report(e, err)
+      end
+      begin
+        check { |err| yield fn, err }
+      rescue Dtmx::Error => e
+        # The body's error always wins (libdtmx returns it): raise the body's own.
+        raise unless raised
+
+        Dtmx.add_notes(raised, e.notes)
+        raise raised
+      end
+      value
+    end
+
+    # Reports exception `e` of a body to libdtmx in `err`.
+    def report(e, err)
+      message = e.message.to_s.delete("\0")
+      message = e.class.name.to_s if message.empty?
+      if e.is_a?(Dtmx::Error)
+        dtmx_error_set(err, e.code, message)
+      else
+        dtmx_error_set_host(err, message)
+      end
+    rescue Exception # rubocop:disable Lint/RescueException
+      dtmx_error_set_host(err, e.class.name.to_s)
     end
 
     # A handle returned by a constructor: wrapped in an AutoPointer freed by `free_fn`

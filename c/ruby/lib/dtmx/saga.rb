@@ -14,7 +14,7 @@ module Dtmx
 
     # A saga of `client` with `gid` (nil: a new local gid) and options (wait_result:,
     # timeout_to_fail:, retry_interval:, request_timeout:, retry_limit:,
-    # branch_headers:, concurrent:).
+    # branch_headers:, concurrent:), checked by libdtmx (InvalidArgumentError).
     def initialize(client, gid: nil, **options)
       @client = client
       json = Dtmx.options_json(options)
@@ -49,8 +49,9 @@ module Dtmx
       self
     end
 
-    # Submits; returns once dtm accepted it (with wait_result: once it finished; a
-    # FailureError when it rolled back).
+    # Submits; returns once dtm accepted it. With wait_result, once it finished: a
+    # FailureError (status "failed") when it rolled back, an UnfinishedError (status
+    # "submitted", "aborting" or "prepared") when dtm still retries it.
     def submit
       Native.check { |err| Native.dtmx_saga_submit(self, err) }
       self

@@ -58,21 +58,20 @@ module Dtmx
       self
     end
 
-    # The whole transaction: prepare, the block (the try calls), submit. When the block
-    # raises, aborts with the exception's message and re-raises it.
-    def run
-      prepare
-      begin
-        yield self
-      rescue Exception => e # rubocop:disable Lint/RescueException
-        begin
-          abort(e.message)
-        rescue Dtmx::Error
-          nil # the block's exception is the one to report
-        end
-        raise
+    # The whole transaction, as every dtmx binding runs it (libdtmx's `dtmx_tcc_run`):
+    # prepare, the block (the try calls, made on the Tcc it is given), submit. When the
+    # block raises (a try refused is a FailureError), aborts with the exception's message
+    # as the rollback reason and re-raises the block's exception as is, whatever happens
+    # after: an abort that failed is a note on it (`Dtmx.notes(e)`). Returns the block's
+    # value once the submit succeeded; else raises the prepare's or the submit's error
+    # (with `wait_result`: FailureError with status `"failed"` when it rolled back,
+    # UnfinishedError when dtm still retries it).
+    def run(&block)
+      raise ArgumentError, 'run needs a block' unless block
+
+      Native.run_body(->(_lent) { block.call(self) }) do |fn, err|
+        Native.dtmx_tcc_run(self, fn, nil, err)
       end
-      submit
     end
   end
 end

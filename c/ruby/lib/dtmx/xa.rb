@@ -40,21 +40,17 @@ module Dtmx
       self
     end
 
-    # The whole transaction: prepare, the block (the branch calls), submit; aborts and
-    # re-raises when the block raises.
-    def run
-      prepare
-      begin
-        yield self
-      rescue Exception # rubocop:disable Lint/RescueException
-        begin
-          abort
-        rescue Dtmx::Error
-          nil
-        end
-        raise
+    # The whole transaction, as every dtmx binding runs it (libdtmx's `dtmx_xa_run`):
+    # prepare, the block (the branch calls, made on the Xa it is given), submit. When the
+    # block raises, aborts and re-raises the block's exception as is, with an abort that
+    # failed as a note on it (`Dtmx.notes(e)`). Returns the block's value once the
+    # submit succeeded; else raises the prepare's or the submit's error (as Tcc#run).
+    def run(&block)
+      raise ArgumentError, 'run needs a block' unless block
+
+      Native.run_body(->(_lent) { block.call(self) }) do |fn, err|
+        Native.dtmx_xa_run(self, fn, nil, err)
       end
-      submit
     end
   end
 end
