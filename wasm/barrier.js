@@ -14,10 +14,7 @@
 // batches, or none), sql.js, ...
 
 import { Barrier, BarrierTable } from './pkg/dtmx_wasm.js';
-import { FailureError, InvalidArgumentError } from './errors.js';
-
-/** Seconds a Redis barrier key lives (7 days, as DTM). */
-const REDIS_EXPIRE = 7 * 24 * 3600;
+import { InvalidArgumentError } from './errors.js';
 
 /** Runs a machine's steps on `db` until it is done; resolves to its result (a decision,
  * or `SUCCESS`/`FAILURE` for a check-back). */
@@ -83,23 +80,25 @@ export async function runBarrier(db, barrier, busi, options = {}) {
 export async function queryPrepared(db, branch, options = {}) {
   checkDb(db);
   const table = options.table || new BarrierTable(db.dialect || 'sqlite');
-  const machine = new Barrier({ transType: 'msg', gid: branch.gid, branchId: '00', op: 'msg' }).queryPrepared(table);
-  const result = await inTransaction(db, () => drive(machine, db, table));
-  if (result !== 'SUCCESS') throw new FailureError('FAILURE');
+  const machine = Barrier.forMsg(branch.gid).queryPrepared(table);
+  await inTransaction(db, () => drive(machine, db, table));
+  machine.check();
 }
 
 /** Adds `amount` to the integer at `key` at most once for `barrier`'s branch, with
  * `evalScript(script, keys, args)` running Lua on Redis (resolving to its reply); resolves
- * to `applied`, `null_compensation`, `duplicate` or `suspended`. */
-export async function redisCheckAdjustAmount(evalScript, barrier, key, amount, expire = REDIS_EXPIRE) {
+ * to `applied`, `null_compensation`, `duplicate` or `suspended`. Keys live `expire`
+ * seconds (default: a week, as DTM). */
+export async function redisCheckAdjustAmount(evalScript, barrier, key, amount, expire) {
   const c = barrier.redisCheckAdjustAmount(key, amount, expire);
   const r = await evalScript(c.script, c.keys, c.args);
   return c.decide(r === undefined || r === null ? null : String(r));
 }
 
-/** The msg check-back on Redis for `barrier` (`msg`, gid, `00`, `msg`). */
-export async function redisQueryPrepared(evalScript, barrier, expire = REDIS_EXPIRE) {
+/** The msg check-back on Redis for `barrier` (`Barrier.forMsg(gid)`): resolves when the
+ * local transaction committed, rejects with a FailureError when it did not. */
+export async function redisQueryPrepared(evalScript, barrier, expire) {
   const q = barrier.redisQueryPrepared(expire);
   const r = await evalScript(q.script, q.keys, q.args);
-  if (q.decide(r === undefined || r === null ? null : String(r)) !== 'SUCCESS') throw new FailureError('FAILURE');
+  q.check(r === undefined || r === null ? null : String(r));
 }

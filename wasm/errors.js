@@ -1,6 +1,8 @@
 // Error classes, one per kind of the bindings' error table. Every dtmx error is an
 // `Error` whose `name` is its class name (`FailureError`, ...) and whose `code` is the
-// kind (`failure`, `invalid_argument`, ...); `errno` is the kind's stable number.
+// kind (`failure`, `invalid_argument`, ...); `errno` is the kind's stable number, `notes`
+// what else failed on the way (e.g. the abort after a failed body) and `status` the status
+// of the transaction the error is about (or null).
 //
 // The classes are declared here so that they can be imported before the module is
 // loaded; `installTable` checks them against the module's table when it loads.
@@ -12,6 +14,10 @@ export class DtmxError extends Error {
     this.name = this.constructor.name;
     this.code = this.constructor.kind;
     this.errno = this.constructor.errno;
+    /** What else failed on the way, oldest first (strings). */
+    this.notes = [];
+    /** The status of the transaction the error is about (`submitted`, `failed`, ...), or null. */
+    this.status = null;
   }
 }
 DtmxError.kind = 'internal';
@@ -39,6 +45,9 @@ export const DuplicatedError = define('duplicated', 'DuplicatedError');
 export const TimeoutError = define('timeout', 'TimeoutError');
 export const DatabaseError = define('database', 'DatabaseError');
 export const InternalError = define('internal', 'InternalError');
+/** A `waitResult` submit whose transaction dtm is still retrying (its `status`:
+ * `submitted`, `aborting`, `prepared`): not rolled back, not finished. */
+export const UnfinishedError = define('unfinished', 'UnfinishedError');
 
 /** Checks the classes against the module's table (`[{code, kind, className}]`) and sets
  * each class's `errno`. */
@@ -52,10 +61,13 @@ export function installTable(rows) {
   }
 }
 
-/** The dtmx error of kind `kind` with `message`. */
-export function makeError(kind, message) {
+/** The dtmx error of kind `kind` with `message`, `notes` and `status`. */
+export function makeError(kind, message, notes, status) {
   const cls = byKind[kind] || InternalError;
-  return new cls(message);
+  const e = new cls(message);
+  e.notes = notes || [];
+  e.status = status ?? null;
+  return e;
 }
 
 /** The kind of a dtmx error, or null for anything else. */

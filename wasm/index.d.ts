@@ -46,7 +46,8 @@ export interface TransOptions {
   concurrent?: boolean;
 }
 
-/** A step's payload: strings and bytes go as they are, anything else as JSON. */
+/** A step's payload: strings and bytes go as they are, anything else as JSON (a value
+ * without a JSON form, such as a BigInt, throws an `InvalidArgumentError`). */
 export type Payload = string | Uint8Array | object | null | undefined;
 
 /** A branch's reply to a call the client made. */
@@ -58,7 +59,7 @@ export interface BranchReply {
 /** The kinds of dtmx errors (an error's `code`). */
 export type ErrorKind =
   | 'invalid_argument' | 'transport' | 'server' | 'failure' | 'ongoing' | 'duplicated'
-  | 'timeout' | 'database' | 'internal';
+  | 'timeout' | 'database' | 'internal' | 'unfinished';
 
 /** Base class of every dtmx error. */
 export class DtmxError extends Error {
@@ -68,6 +69,12 @@ export class DtmxError extends Error {
   readonly code: ErrorKind;
   /** The kind's stable number (the C API's code). */
   readonly errno: number;
+  /** What else failed on the way, oldest first (e.g. `abort failed: ...` after a failed
+   * `run()` body). */
+  notes: string[];
+  /** The status of the transaction the error is about (`failed`, `submitted`, ...), or
+   * null. */
+  status: string | null;
   static readonly kind: ErrorKind;
   static readonly errno: number;
 }
@@ -82,6 +89,9 @@ export class DuplicatedError extends DtmxError {}
 export class TimeoutError extends DtmxError {}
 export class DatabaseError extends DtmxError {}
 export class InternalError extends DtmxError {}
+/** A `waitResult` submit whose transaction dtm is still retrying (`status`: `submitted`,
+ * `aborting`, `prepared`; null when it could not be read): not rolled back, not finished. */
+export class UnfinishedError extends DtmxError {}
 /** Every error class by kind. */
 export const byKind: Record<ErrorKind, typeof DtmxError>;
 /** The kind of a dtmx error, or null for anything else. */
@@ -106,8 +116,10 @@ export class Client {
   msg(gid?: string | TransOptions, options?: TransOptions): Msg;
   tcc(gid?: string | TransOptions, options?: TransOptions): Tcc;
   xa(gid?: string | TransOptions, options?: TransOptions): Xa;
-  tccGlobalTransaction(fn: (tcc: Tcc) => Promise<void> | void, options?: TransOptions): Promise<void>;
-  xaGlobalTransaction(fn: (xa: Xa) => Promise<void> | void, options?: TransOptions): Promise<void>;
+  /** `tcc(options).run(fn)`. */
+  tccGlobalTransaction<T>(fn: (tcc: Tcc) => Promise<T> | T, options?: TransOptions): Promise<T>;
+  /** `xa(options).run(fn)`. */
+  xaGlobalTransaction<T>(fn: (xa: Xa) => Promise<T> | T, options?: TransOptions): Promise<T>;
   tccFromBranch(branch: Branch, options?: TransOptions): Tcc;
 }
 
@@ -132,7 +144,10 @@ export class Msg {
   prepare(queryPrepared: string): Promise<void>;
   submit(): Promise<void>;
   abort(): Promise<void>;
-  doAndSubmit(queryPrepared: string, busi: (branch: Branch) => Promise<unknown> | unknown): Promise<void>;
+  /** Prepare, `busi(branch)` (the local work, `branch` the msg barrier's identity), then
+   * submit (or abort, or ask the check-back); resolves to `busi`'s value, rejects with
+   * `busi`'s own error (what failed after it in its `notes`). */
+  doAndSubmit<T>(queryPrepared: string, busi: (branch: Branch) => Promise<T> | T): Promise<T>;
 }
 
 /** A TCC global transaction. */
@@ -144,7 +159,9 @@ export class Tcc {
   submit(): Promise<void>;
   abort(reason?: string): Promise<void>;
   callBranch(payload: Payload, tryUrl: string, confirmUrl: string, cancelUrl: string): Promise<BranchReply>;
-  run(fn: (tcc: Tcc) => Promise<void> | void): Promise<void>;
+  /** Prepare, `fn(this)`, submit; resolves to `fn`'s value, rejects with `fn`'s own error
+   * (a failed abort in its `notes`). */
+  run<T>(fn: (tcc: Tcc) => Promise<T> | T): Promise<T>;
 }
 
 /** An XA global transaction (client side). */
@@ -155,7 +172,9 @@ export class Xa {
   submit(): Promise<void>;
   abort(): Promise<void>;
   callBranch(payload: Payload, url: string): Promise<BranchReply>;
-  run(fn: (xa: Xa) => Promise<void> | void): Promise<void>;
+  /** Prepare, `fn(this)`, submit; resolves to `fn`'s value, rejects with `fn`'s own error
+   * (a failed abort in its `notes`). */
+  run<T>(fn: (xa: Xa) => Promise<T> | T): Promise<T>;
 }
 
 /** The reply for dtm: success (or `result` as JSON), 409 failure, 425 ongoing, 500 retry. */
@@ -199,7 +218,8 @@ export function runBarrier<T>(
 export function queryPrepared(db: BarrierDb, branch: Pick<Branch, 'gid'>, options?: { table?: BarrierTable }): Promise<void>;
 /** Runs Lua on Redis: `(script, keys, args) => reply`. */
 export type EvalScript = (script: string, keys: string[], args: string[]) => unknown;
-/** The Redis barrier adjusting `key` by `amount` at most once. */
+/** The Redis barrier adjusting `key` by `amount` at most once; keys live `expire` seconds
+ * (default: a week). */
 export function redisCheckAdjustAmount(
   evalScript: EvalScript, barrier: Barrier, key: string, amount: number, expire?: number,
 ): Promise<'applied' | 'null_compensation' | 'duplicate' | 'suspended'>;

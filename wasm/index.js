@@ -27,7 +27,7 @@ let ready = false;
 
 function setup() {
   installTable(native.errorTable());
-  native.setErrorFactory(makeError);
+  native.setErrorClasses(makeError, kindOf);
   ready = true;
 }
 
@@ -135,12 +135,14 @@ export class Client {
     return new Xa(this, withGid(gid, options));
   }
 
-  /** Prepare, `fn(tcc)`, then submit; abort (dtm cancels) and rethrow when `fn` throws. */
+  /** `tcc(options).run(fn)`: prepare, `fn(tcc)`, then submit; abort (dtm cancels) and
+   * rethrow when `fn` throws. Resolves to `fn`'s value. */
   tccGlobalTransaction(fn, options) {
     return this.tcc(options).run(fn);
   }
 
-  /** Prepare, `fn(xa)`, then submit; abort (dtm rolls back) and rethrow when `fn` throws. */
+  /** `xa(options).run(fn)`: prepare, `fn(xa)`, then submit; abort (dtm rolls back) and
+   * rethrow when `fn` throws. Resolves to `fn`'s value. */
   xaGlobalTransaction(fn, options) {
     return this.xa(options).run(fn);
   }
@@ -241,23 +243,11 @@ export class Msg {
   /**
    * Prepare, `await busi(branch)` (the local transaction, usually through a barrier),
    * then submit; abort when `busi` throws a FailureError; ask the check-back when it
-   * throws anything else. `busi`'s own error is rethrown.
+   * throws anything else. Resolves to `busi`'s value; `busi`'s own error is rethrown,
+   * with what failed after it (abort, check-back, submit) in its `notes`.
    */
-  async doAndSubmit(queryPrepared, busi) {
-    let thrown;
-    const local = async (branch) => {
-      try {
-        await busi(branch);
-      } catch (e) {
-        thrown = { error: e };
-        throw { kind: kindOf(e), message: e instanceof Error ? e.message : String(e) };
-      }
-    };
-    try {
-      await this.native.doAndSubmit(queryPrepared, local);
-    } catch (e) {
-      throw thrown ? thrown.error : e;
-    }
+  doAndSubmit(queryPrepared, busi) {
+    return this.native.doAndSubmit(queryPrepared, busi);
   }
 }
 
@@ -299,16 +289,11 @@ export class Tcc {
     return this.native.callBranch(payload, tryUrl, confirmUrl, cancelUrl);
   }
 
-  /** Prepare, `await fn(this)`, submit; on error abort with its message and rethrow. */
-  async run(fn) {
-    await this.prepare();
-    try {
-      await fn(this);
-    } catch (e) {
-      await this.abort(e instanceof Error ? e.message : String(e)).catch(() => {});
-      throw e;
-    }
-    await this.submit();
+  /** Prepare, `await fn(this)`, submit; resolves to `fn`'s value. When `fn` throws:
+   * abort with its message as the rollback reason and rethrow its error, with a failed
+   * abort in its `notes`. */
+  run(fn) {
+    return this.native.run(() => fn(this));
   }
 }
 
@@ -345,16 +330,10 @@ export class Xa {
     return this.native.callBranch(payload, url);
   }
 
-  /** Prepare, `await fn(this)`, submit; on error abort and rethrow. */
-  async run(fn) {
-    await this.prepare();
-    try {
-      await fn(this);
-    } catch (e) {
-      await this.abort().catch(() => {});
-      throw e;
-    }
-    await this.submit();
+  /** Prepare, `await fn(this)`, submit; resolves to `fn`'s value. When `fn` throws:
+   * abort and rethrow its error, with a failed abort in its `notes`. */
+  run(fn) {
+    return this.native.run(() => fn(this));
   }
 }
 

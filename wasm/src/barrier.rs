@@ -4,6 +4,7 @@
 
 use crate::convert::{bad, get_string, js, object, pairs, strings, to_js, JsResult};
 use dtmx_bindings::barrier::{self as b, render, ParamStyle, Step};
+use dtmx_bindings::{Error, ErrorKind};
 use wasm_bindgen::prelude::*;
 
 /// Where barrier rows live: a dialect and a table name.
@@ -115,6 +116,15 @@ impl Barrier {
         })
     }
 
+    /// The barrier of msg `gid`'s local transaction and of its check-back (`msg`, gid,
+    /// `00`, `msg`): what `doAndSubmit` hands its local work.
+    #[wasm_bindgen(js_name = forMsg)]
+    pub fn for_msg(gid: &str) -> JsResult<Barrier> {
+        Ok(Barrier {
+            inner: js(b::Barrier::for_msg(gid))?,
+        })
+    }
+
     /// From a query string or decoded query parameters (an object or `[key, value]`
     /// pairs).
     #[wasm_bindgen(js_name = fromQuery)]
@@ -165,6 +175,7 @@ impl Barrier {
     pub fn query_prepared(&self, table: &BarrierTable) -> QueryPrepared {
         QueryPrepared {
             inner: self.inner.query_prepared(&table.inner),
+            gid: self.inner.gid().to_string(),
         }
     }
 
@@ -183,31 +194,40 @@ impl Barrier {
         object(&[("sql", s.sql.into()), ("params", strings(&s.params).into())])
     }
 
-    /// The Redis barrier adjusting `key` by `amount` at most once.
+    /// The Redis barrier adjusting `key` by `amount` at most once; its keys live `expire`
+    /// seconds (default: a week, as DTM).
     #[wasm_bindgen(js_name = redisCheckAdjustAmount)]
     pub fn redis_check_adjust_amount(
         &mut self,
         key: &str,
         amount: f64,
-        expire: u32,
+        expire: Option<u32>,
     ) -> JsResult<RedisCall> {
         if !(amount.is_finite() && amount.fract() == 0.0 && amount.abs() < 9.0e15) {
             return Err(bad("amount must be an integer"));
         }
         Ok(RedisCall {
-            inner: js(self
-                .inner
-                .redis_check_adjust_amount(key, amount as i64, u64::from(expire)))?,
+            inner: js(self.inner.redis_check_adjust_amount(
+                key,
+                amount as i64,
+                expire_secs(expire),
+            ))?,
         })
     }
 
-    /// The Redis msg check-back.
+    /// The Redis msg check-back; its key lives `expire` seconds (default: a week).
     #[wasm_bindgen(js_name = redisQueryPrepared)]
-    pub fn redis_query_prepared(&self, expire: u32) -> JsResult<RedisQueryPrepared> {
+    pub fn redis_query_prepared(&self, expire: Option<u32>) -> JsResult<RedisQueryPrepared> {
         Ok(RedisQueryPrepared {
-            inner: js(self.inner.redis_query_prepared(u64::from(expire)))?,
+            inner: js(self.inner.redis_query_prepared(expire_secs(expire)))?,
+            gid: self.inner.gid().to_string(),
         })
     }
+}
+
+/// The expiry of Redis barrier keys: `expire` seconds, else the core's default.
+fn expire_secs(expire: Option<u32>) -> u64 {
+    expire.map_or(b::REDIS_EXPIRE_SECS, u64::from)
 }
 
 /// The guarded call of one local transaction.
@@ -257,6 +277,7 @@ impl BarrierCall {
 #[wasm_bindgen]
 pub struct QueryPrepared {
     inner: b::QueryPrepared,
+    gid: String,
 }
 
 #[wasm_bindgen]
@@ -277,6 +298,18 @@ impl QueryPrepared {
     #[wasm_bindgen(js_name = feedReason)]
     pub fn feed_reason(&mut self, reason: Option<String>) -> JsResult<()> {
         js(self.inner.feed_reason(reason.as_deref()).map(|_| ()))
+    }
+
+    /// Once done: returns when the msg's local transaction committed, throws a
+    /// `FailureError` when it did not (the check-back handler's reply, see `reply`).
+    pub fn check(&self) -> JsResult<()> {
+        match self.inner.result() {
+            Some(r) => js(b::check_back_result(&self.gid, r)),
+            None => Err(to_js(Error::new(
+                ErrorKind::Internal,
+                "the check-back has not run to its end",
+            ))),
+        }
     }
 }
 
@@ -320,6 +353,7 @@ impl RedisCall {
 #[wasm_bindgen]
 pub struct RedisQueryPrepared {
     inner: b::RedisQueryPrepared,
+    gid: String,
 }
 
 #[wasm_bindgen]
@@ -348,5 +382,12 @@ impl RedisQueryPrepared {
             .inner
             .decide(reply.as_deref())
             .map(|d| d.as_str().to_string()))
+    }
+
+    /// Returns when the script's reply says the msg's local transaction committed,
+    /// throws a `FailureError` when it did not.
+    pub fn check(&self, reply: Option<String>) -> JsResult<()> {
+        let r = js(self.inner.decide(reply.as_deref()))?;
+        js(b::check_back_result(&self.gid, r))
     }
 }

@@ -79,10 +79,7 @@ impl NativeClient {
     /// A two-phase message.
     pub fn msg(&self, options: JsValue) -> JsResult<NativeMsg> {
         let (gid, o) = self::options(&options)?;
-        Ok(NativeMsg::wrap(
-            js(self.inner.msg(gid.as_deref(), &o))?,
-            self.inner.dtm().clone(),
-        ))
+        Ok(NativeMsg::wrap(js(self.inner.msg(gid.as_deref(), &o))?))
     }
 
     /// A TCC global transaction.

@@ -2,7 +2,9 @@
 //! payloads, options, branch identities and small JS objects.
 
 use dtmx_bindings::branch::BranchRequest;
-use dtmx_bindings::error::invalid;
+use dtmx_bindings::dtmx::protocol::TransStatus;
+use dtmx_bindings::error::{invalid, invalid_payload};
+use dtmx_bindings::options::Naming;
 use dtmx_bindings::{Error, ErrorKind, Options};
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use std::cell::RefCell;
@@ -13,30 +15,47 @@ use wasm_bindgen_futures::future_to_promise;
 /// A result whose error is a JS value to throw.
 pub type JsResult<T> = Result<T, JsValue>;
 
+/// The JS wrapper's hooks into its error classes.
+struct ErrorClasses {
+    /// `(kind, message, notes, status) => Error`.
+    make: Function,
+    /// `(error) => kind name | null`.
+    kind_of: Function,
+}
+
 thread_local! {
-    /// `(kind, message) => Error` of the JS wrapper, making its typed error classes.
-    static FACTORY: RefCell<Option<Function>> = const { RefCell::new(None) };
+    static CLASSES: RefCell<Option<ErrorClasses>> = const { RefCell::new(None) };
 }
 
-/// Registers the function that makes the JS error of a kind: `(kind, message) => Error`.
-/// The package's `index.js` calls it once, after loading the module.
-#[wasm_bindgen(js_name = setErrorFactory)]
-pub fn set_error_factory(factory: Function) {
-    FACTORY.with(|f| *f.borrow_mut() = Some(factory));
+/// Registers the JS wrapper's error classes: `make(kind, message, notes, status)` makes
+/// the error of a kind, `kindOf(error)` tells the kind of a dtmx error (`null` for any
+/// other value). The package's `index.js` calls it once, after loading the module.
+#[wasm_bindgen(js_name = setErrorClasses)]
+pub fn set_error_classes(make: Function, kind_of: Function) {
+    CLASSES.with(|c| *c.borrow_mut() = Some(ErrorClasses { make, kind_of }));
 }
 
-/// The JS error for a core error: the registered factory's, else an `Error` with `code`.
+/// The JS error for a core error: the registered class's (with `notes` and `status`),
+/// else an `Error` with `code`.
 pub fn to_js(error: Error) -> JsValue {
     let kind = JsValue::from_str(error.kind().as_str());
     let message = JsValue::from_str(error.message());
-    let made = FACTORY.with(|f| {
-        f.borrow()
-            .as_ref()
-            .and_then(|f| f.call2(&JsValue::NULL, &kind, &message).ok())
+    let notes: JsValue = strings(error.notes()).into();
+    let status = error
+        .status()
+        .map_or(JsValue::NULL, |s| JsValue::from_str(s.as_str()));
+    let made = CLASSES.with(|c| {
+        c.borrow().as_ref().and_then(|c| {
+            c.make
+                .call4(&JsValue::NULL, &kind, &message, &notes, &status)
+                .ok()
+        })
     });
     made.unwrap_or_else(|| {
         let e = js_sys::Error::new(error.message());
         let _ = Reflect::set(&e, &"code".into(), &kind);
+        let _ = Reflect::set(&e, &"notes".into(), &notes);
+        let _ = Reflect::set(&e, &"status".into(), &status);
         e.into()
     })
 }
@@ -56,6 +75,60 @@ pub fn kind_named(name: &str) -> Option<ErrorKind> {
     ErrorKind::ALL.into_iter().find(|k| k.as_str() == name)
 }
 
+/// The dtmx kind of a thrown JS value, `None` for anything but a dtmx error.
+pub fn kind_of(value: &JsValue) -> Option<ErrorKind> {
+    let name = CLASSES.with(|c| {
+        c.borrow()
+            .as_ref()
+            .and_then(|c| c.kind_of.call1(&JsValue::NULL, value).ok())
+    })?;
+    kind_named(&name.as_string()?)
+}
+
+/// What the core sees of a value a JS callback threw: a dtmx error as its own kind (its
+/// notes and status kept), anything else as [`dtmx_bindings::error::host_error`]; the
+/// message is the error's `message` (any other value: its `String()`).
+pub fn thrown_error(value: &JsValue) -> Error {
+    let message = message_of(value);
+    let Some(kind) = kind_of(value) else {
+        return dtmx_bindings::error::host_error(message);
+    };
+    let mut e = Error::new(kind, message);
+    if let Ok(notes) = get(value, "notes").dyn_into::<Array>() {
+        for note in notes.iter() {
+            e = e.with_note(text(&note));
+        }
+    }
+    match get(value, "status")
+        .as_string()
+        .and_then(|s| TransStatus::parse(&s))
+    {
+        Some(status) => e.with_status(status),
+        None => e,
+    }
+}
+
+/// The `message` of a thrown JS error, `String(value)` of anything else.
+fn message_of(value: &JsValue) -> String {
+    match value.dyn_ref::<js_sys::Error>() {
+        Some(e) => String::from(e.message()),
+        None => text(value),
+    }
+}
+
+/// `value`'s `String(value)`.
+pub fn text(value: &JsValue) -> String {
+    if let Some(s) = value.as_string() {
+        return s;
+    }
+    let string: Function = get(&js_sys::global(), "String").unchecked_into();
+    string
+        .call1(&JsValue::NULL, value)
+        .ok()
+        .and_then(|s| s.as_string())
+        .unwrap_or_default()
+}
+
 /// A Promise of `future`, its value mapped by `map`, its error thrown as a JS error.
 pub fn promise<T, F>(future: F, map: fn(T) -> JsValue) -> Promise
 where
@@ -71,7 +144,8 @@ pub fn unit(_: ()) -> JsValue {
 }
 
 /// The bytes of a payload: a string or bytes as they are, `null`/`undefined` empty,
-/// anything else as JSON.
+/// anything else as JSON (a value without a JSON form, such as a BigInt or a circular
+/// object, is [`invalid_payload`]).
 pub fn payload(value: &JsValue) -> JsResult<Vec<u8>> {
     if value.is_undefined() || value.is_null() {
         return Ok(Vec::new());
@@ -82,11 +156,16 @@ pub fn payload(value: &JsValue) -> JsResult<Vec<u8>> {
     if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
         return Ok(bytes.to_vec());
     }
-    js_sys::JSON::stringify(value)
-        .ok()
-        .and_then(|s| s.as_string())
-        .map(String::into_bytes)
-        .ok_or_else(|| bad("payload is not JSON-serialisable"))
+    match js_sys::JSON::stringify(value) {
+        Ok(s) => match s.as_string() {
+            Some(s) => Ok(s.into_bytes()),
+            None => Err(to_js(invalid_payload(&format!(
+                "{} has no JSON form",
+                value.js_typeof().as_string().unwrap_or_default()
+            )))),
+        },
+        Err(e) => Err(to_js(invalid_payload(&message_of(&e)))),
+    }
 }
 
 /// A property of an object.
@@ -100,8 +179,7 @@ pub fn get_string(object: &JsValue, key: &str) -> String {
     if v.is_undefined() || v.is_null() {
         String::new()
     } else {
-        v.as_string()
-            .unwrap_or_else(|| String::from(js_sys::JsString::from(v)))
+        text(&v)
     }
 }
 
@@ -133,7 +211,6 @@ pub fn pairs(value: &JsValue, what: &str) -> JsResult<Vec<(String, String)>> {
             "{what} must be an object or [key, value] pairs"
         )));
     };
-    let text = |x: JsValue| String::from(js_sys::JsString::from(x));
     let mut out = Vec::new();
     for pair in list.iter() {
         let Some(p) = pair.dyn_ref::<Array>() else {
@@ -145,61 +222,25 @@ pub fn pairs(value: &JsValue, what: &str) -> JsResult<Vec<(String, String)>> {
             Err(v) => v,
         };
         if !v.is_undefined() && !v.is_null() {
-            out.push((text(p.get(0)), text(v)));
+            out.push((text(&p.get(0)), text(&v)));
         }
     }
     Ok(out)
 }
 
-/// The gid and options of `{gid, waitResult, timeoutToFail, retryInterval,
-/// requestTimeout, retryLimit, branchHeaders, concurrent}` (unknown names refused,
-/// `undefined`/`null` values skipped).
+/// The gid and options of `{gid, waitResult, timeoutToFail, ...}`: the gid taken out (a
+/// string, or `null`/`undefined`), the rest read by the bindings' option reader
+/// ([`Options::from_json`], camelCase names).
 pub fn options(value: &JsValue) -> JsResult<(Option<String>, Options)> {
-    let mut o = Options::default();
-    let mut gid = None;
-    if value.is_undefined() || value.is_null() {
-        return Ok((gid, o));
-    }
-    if !value.is_object() || Array::is_array(value) {
-        return Err(bad("options must be an object"));
-    }
-    for entry in Object::entries(value.unchecked_ref()).iter() {
-        let entry: Array = entry.unchecked_into();
-        let name = entry.get(0).as_string().unwrap_or_default();
-        let v = entry.get(1);
-        if v.is_undefined() || v.is_null() {
-            continue;
-        }
-        match name.as_str() {
-            "gid" => gid = Some(v.as_string().ok_or_else(|| bad("gid must be a string"))?),
-            "waitResult" => o.wait_result = Some(boolean(&v, &name)?),
-            "concurrent" => o.concurrent = Some(boolean(&v, &name)?),
-            "timeoutToFail" => o.timeout_to_fail = Some(integer(&v, &name)?),
-            "retryInterval" => o.retry_interval = Some(integer(&v, &name)?),
-            "requestTimeout" => o.request_timeout = Some(integer(&v, &name)?),
-            "retryLimit" => o.retry_limit = Some(integer(&v, &name)?),
-            "branchHeaders" => {
-                let mut headers = pairs(&v, "branchHeaders")?;
-                headers.sort();
-                o.branch_headers = headers;
-            }
-            _ => return Err(bad(format!("unknown option {name:?}"))),
-        }
-    }
-    js(o.validate())?;
+    let mut json: serde_json::Value = serde_wasm_bindgen::from_value(value.clone())
+        .map_err(|e| bad(format!("options are not valid JSON: {e}")))?;
+    let gid = match json.as_object_mut().and_then(|o| o.remove("gid")) {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(g)) => Some(g),
+        Some(other) => return Err(bad(format!("gid must be a string, got {other}"))),
+    };
+    let o = js(Options::from_json(&json, Naming::Camel))?;
     Ok((gid.filter(|g| !g.is_empty()), o))
-}
-
-fn boolean(v: &JsValue, name: &str) -> JsResult<bool> {
-    v.as_bool()
-        .ok_or_else(|| bad(format!("{name} must be a boolean")))
-}
-
-fn integer(v: &JsValue, name: &str) -> JsResult<i64> {
-    match v.as_f64() {
-        Some(n) if n.is_finite() && n.fract() == 0.0 && n.abs() < 9.0e15 => Ok(n as i64),
-        _ => Err(bad(format!("{name} must be an integer"))),
-    }
 }
 
 /// A branch identity as `{gid, transType, branchId, op, dtm, phase2Url}`.

@@ -8,6 +8,7 @@
 //! server returns a Promise driven by the host's event loop.
 
 mod barrier;
+mod body;
 mod branch;
 mod client;
 mod convert;

@@ -1,15 +1,12 @@
 //! `NativeSaga`, `NativeMsg`, `NativeTcc` and `NativeXa`: the core's builders; every call
 //! that talks to a server returns a Promise.
 
-use crate::convert::{
-    branch_to_js, get_string, js, kind_named, object, payload, promise, unit, JsResult,
-};
+use crate::body::Body;
+use crate::convert::{branch_to_js, js, object, payload, promise, unit, JsResult};
 use dtmx_bindings::dtmx::tm;
 use dtmx_bindings::dtmx::transport::HttpResponse;
-use dtmx_bindings::{Error, ErrorKind};
 use js_sys::{Function, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
 /// `{status, body}` of a branch's reply, body as bytes.
 fn reply(r: HttpResponse) -> JsValue {
@@ -71,13 +68,12 @@ impl NativeSaga {
 #[wasm_bindgen]
 pub struct NativeMsg {
     inner: tm::Msg,
-    client: tm::DtmClient,
 }
 
 impl NativeMsg {
     /// Wraps the core builder.
-    pub fn wrap(inner: tm::Msg, client: tm::DtmClient) -> NativeMsg {
-        NativeMsg { inner, client }
+    pub fn wrap(inner: tm::Msg) -> NativeMsg {
+        NativeMsg { inner }
     }
 }
 
@@ -114,26 +110,19 @@ impl NativeMsg {
         self.inner.enable_concurrent();
     }
 
-    /// Prepares with `query_prepared` as the check-back URL.
+    /// Prepares with `query_prepared` as the check-back URL (kept for the submit).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn prepare(&mut self, query_prepared: String) -> JsResult<Promise> {
-        let req = js(self.inner.prepare_request(&query_prepared))?;
-        let c = self.client.clone();
-        Ok(promise(
-            async move { c.call_dtm(req).await.map(|_| ()) },
-            unit,
-        ))
+        js(self.inner.prepare_request(&query_prepared))?;
+        let mut m = self.inner.clone();
+        Ok(promise(async move { m.prepare("").await }, unit))
     }
 
-    /// Submits.
+    /// Submits (with `waitResult`, the transaction is read back when dtm refuses).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn submit(&mut self) -> JsResult<Promise> {
-        let req = js(self.inner.submit_request())?;
-        let c = self.client.clone();
-        Ok(promise(
-            async move { c.call_dtm(req).await.map(|_| ()) },
-            unit,
-        ))
+    pub fn submit(&self) -> Promise {
+        let mut m = self.inner.clone();
+        promise(async move { m.submit().await }, unit)
     }
 
     /// Aborts a prepared message.
@@ -143,33 +132,19 @@ impl NativeMsg {
         promise(async move { m.abort().await }, unit)
     }
 
-    /// Prepare, `busi(branch)` (the local work; it resolves, or rejects with
-    /// `{kind, message}`, `kind` null for an error that is not a dtmx one), then submit,
-    /// abort, or ask the check-back, as the core decides.
-    #[wasm_bindgen(js_name = doAndSubmit, unchecked_return_type = "Promise<void>")]
-    pub fn do_and_submit(&mut self, query_prepared: String, busi: Function) -> Promise {
+    /// The core's `Msg::do_and_submit` with `busi(branch)` (the local work, returning a
+    /// value or a Promise) as its body: resolves to the body's value; what the body threw
+    /// is thrown again, with the core's notes as its `notes`.
+    #[wasm_bindgen(js_name = doAndSubmit, unchecked_return_type = "Promise<any>")]
+    pub fn do_and_submit(&self, query_prepared: String, busi: Function) -> Promise {
         let mut m = self.inner.clone();
-        let future = async move {
-            m.do_and_submit(&query_prepared, move |branch| {
-                let started = busi.call1(&JsValue::NULL, &branch_to_js(&branch));
-                async move {
-                    let value = started.map_err(local_error)?;
-                    JsFuture::from(Promise::resolve(&value))
-                        .await
-                        .map(|_| ())
-                        .map_err(local_error)
-                }
-            })
-            .await
-        };
-        promise(future, unit)
+        let body = Body::new(busi);
+        let b = body.clone();
+        body.promise(async move {
+            m.do_and_submit(&query_prepared, move |branch| b.call(branch_to_js(&branch)))
+                .await
+        })
     }
-}
-
-/// The error of the local work from its `{kind, message}` (any other kind: `database`).
-fn local_error(reason: JsValue) -> Error {
-    let kind = kind_named(&get_string(&reason, "kind")).unwrap_or(ErrorKind::Database);
-    Error::new(kind, get_string(&reason, "message"))
 }
 
 /// A TCC global transaction (or one nested in a branch).
@@ -218,6 +193,17 @@ impl NativeTcc {
     pub fn abort(&self, reason: String) -> Promise {
         let t = self.inner.clone();
         promise(async move { t.abort(&reason).await }, unit)
+    }
+
+    /// The core's `Tcc::run` with `busi()` (returning a value or a Promise) as its body:
+    /// resolves to the body's value; what the body threw is thrown again, with the core's
+    /// notes as its `notes`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<any>")]
+    pub fn run(&self, busi: Function) -> Promise {
+        let t = self.inner.clone();
+        let body = Body::new(busi);
+        let b = body.clone();
+        body.promise(async move { t.run(move |_| b.call(JsValue::UNDEFINED)).await })
     }
 
     /// Registers a branch and calls its try URL; resolves to the try's `{status, body}`.
@@ -280,6 +266,17 @@ impl NativeXa {
     pub fn abort(&self) -> Promise {
         let t = self.inner.clone();
         promise(async move { t.abort().await }, unit)
+    }
+
+    /// The core's `Xa::run` with `busi()` (returning a value or a Promise) as its body:
+    /// resolves to the body's value; what the body threw is thrown again, with the core's
+    /// notes as its `notes`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<any>")]
+    pub fn run(&self, busi: Function) -> Promise {
+        let t = self.inner.clone();
+        let body = Body::new(busi);
+        let b = body.clone();
+        body.promise(async move { t.run(move |_| b.call(JsValue::UNDEFINED)).await })
     }
 
     /// Calls a new branch at `url`; resolves to its `{status, body}`.

@@ -10,6 +10,7 @@ import * as dtmx from '../node.js';
 import * as web from '../index.js';
 import * as native from '../pkg/dtmx_wasm.js';
 import { sqlJsDb } from '../testkit/busi.js';
+import { serve } from '../testkit/helpers.js';
 
 test('api: the node entry loads the module once; init is idempotent', async () => {
   assert.equal(dtmx.isReady(), true);
@@ -48,8 +49,10 @@ test('api: one error class per kind of the table, with name, code and errno', ()
     const e = new cls('m');
     assert.ok(e instanceof dtmx.DtmxError && e instanceof Error);
     assert.deepEqual([e.name, e.code, e.errno, e.message], [row.className, row.kind, row.code, 'm']);
+    assert.deepEqual([e.notes, e.status], [[], null]);
     assert.equal(dtmx.kindOf(e), row.kind);
   }
+  assert.equal(dtmx.byKind.unfinished, dtmx.UnfinishedError);
   assert.equal(dtmx.kindOf(new Error('x')), null);
 });
 
@@ -60,8 +63,75 @@ test('api: errors thrown by the module are the typed classes', async () => {
     if (typeof bad === 'string') assert.equal(c.saga(bad).gid, bad);
     else assert.throws(() => c.saga(bad), dtmx.InvalidArgumentError, JSON.stringify(bad));
   }
+  // The core's option reader, with its own texts and camelCase names.
+  for (const [options, message] of [
+    [{ waitReslt: true }, 'unknown option "waitReslt"'],
+    [{ wait_result: true }, 'unknown option "wait_result"'],
+    [{ retryLimit: '3' }, 'option "retryLimit" must be an integer, got "3"'],
+    [{ waitResult: 'yes' }, 'option "waitResult" must be a boolean, got "yes"'],
+    [[1], 'options must be an object, got [1]'],
+  ]) {
+    assert.throws(() => c.tcc(options), { name: 'InvalidArgumentError', message }, JSON.stringify(options));
+  }
+  assert.equal(c.xa({ gid: 'g1', waitResult: null, retryInterval: undefined }).gid, 'g1');
   await assert.rejects(c.newGid(), (e) => e instanceof dtmx.TransportError && e.code === 'transport');
   assert.throws(() => new dtmx.BarrierTable('oracle'), dtmx.InvalidArgumentError);
+});
+
+test('api: a payload without a JSON form is an invalid payload', () => {
+  const c = new dtmx.Client('http://127.0.0.1:9/api/dtmsvr');
+  const circular = {};
+  circular.self = circular;
+  for (const p of [{ amount: 10n }, circular, () => 1]) {
+    assert.throws(
+      () => c.saga('g').add('http://b/a', 'http://b/c', p),
+      (e) => e instanceof dtmx.InvalidArgumentError && e.message.startsWith('invalid payload: cannot encode it as JSON: '),
+    );
+    assert.throws(() => c.msg('g').add('http://b/a', p), dtmx.InvalidArgumentError);
+  }
+  assert.equal(c.saga('g').add('http://b/a', 'http://b/c', { amount: 10 }).gid, 'g');
+});
+
+test('api: run() and doAndSubmit() resolve to the body value and rethrow its own error with the notes', async () => {
+  // A dtm whose aborts fail: every other call succeeds.
+  const calls = [];
+  const dtm = await serve(async (req) => {
+    calls.push(req.url);
+    if (req.url.endsWith('/abort')) return { status: 500, body: 'store down' };
+    return { status: 200, body: '{"dtm_result":"SUCCESS"}' };
+  });
+  try {
+    const c = new dtmx.Client(`${dtm.url}/api/dtmsvr`);
+    const tcc = c.tcc('t1');
+    assert.deepEqual(await tcc.run(async (t) => (assert.equal(t, tcc), { order: 7 })), { order: 7 });
+    assert.equal(await c.xaGlobalTransaction(() => 'done', { gid: 'x1' }), 'done');
+    assert.deepEqual(await c.msg('m1').add('http://b/a', {}).doAndSubmit('http://b/qp', (b) => b.branchId), '00');
+
+    const own = new TypeError('disk on fire');
+    await assert.rejects(c.tcc('t2').run(() => Promise.reject(own)), (e) => {
+      assert.equal(e, own);
+      assert.deepEqual(e.notes, ['abort failed: server: store down']);
+      return true;
+    });
+    await assert.rejects(
+      c.xa('x2').run(() => {
+        throw new dtmx.FailureError('no money');
+      }),
+      (e) => e instanceof dtmx.FailureError && e.message === 'no money' && e.notes.length === 1,
+    );
+    // A failing body is aborted, never submitted; a thrown primitive comes back as it is.
+    calls.length = 0;
+    await assert.rejects(c.tcc('t3').run(() => Promise.reject('plain')), (e) => e === 'plain');
+    assert.deepEqual(calls, ['/api/dtmsvr/prepare', '/api/dtmsvr/abort']);
+    const msgOwn = new dtmx.FailureError('no stock');
+    await assert.rejects(c.msg('m2').add('http://b/a', {}).doAndSubmit('http://b/qp', () => Promise.reject(msgOwn)), (e) => {
+      assert.equal(e, msgOwn);
+      assert.deepEqual(e.notes, ['abort failed: server: store down']);
+      return true;
+    });
+  } finally {
+    await dtm.close();
+  }
 });
 
 test('api: gids and both call shapes', () => {
@@ -134,4 +204,29 @@ test('api: the barrier on SQLite runs the business once and skips what it must',
   const numbered = { ...db, paramStyle: 'numeric', execute: (sql, p) => (seen.push(sql), 1) };
   await dtmx.runBarrier(numbered, new dtmx.Barrier({ transType: 'tcc', gid: 'g5', branchId: '01', op: 'try' }), busi);
   assert.ok(seen.every((s) => !s.includes('?') && s.includes(':1')), seen.join('\n'));
+});
+
+test('api: the msg check-back and the Redis barrier defaults come from the core', async () => {
+  const SQL = await initSqlJs();
+  const sqlite = new SQL.Database();
+  const db = sqlJsDb(sqlite);
+  const table = new dtmx.BarrierTable('sqlite');
+  for (const s of table.ddl()) db.execute(s, []);
+  const msg = dtmx.Barrier.forMsg('m1');
+  assert.deepEqual(msg.branch, { transType: 'msg', gid: 'm1', branchId: '00', op: 'msg' });
+  // Nothing committed: the check-back answers a FailureError for good.
+  await assert.rejects(dtmx.queryPrepared(db, { gid: 'm1' }), {
+    name: 'FailureError',
+    message: 'the local transaction of msg m1 did not commit: FAILURE',
+  });
+  // The local transaction committed through the msg barrier: the check-back succeeds.
+  await dtmx.runBarrier(db, dtmx.Barrier.forMsg('m2'), () => 1);
+  await dtmx.queryPrepared(db, { gid: 'm2' });
+
+  const week = dtmx.Barrier.forMsg('m3').redisCheckAdjustAmount('k', 1, 7 * 24 * 3600);
+  assert.deepEqual(dtmx.Barrier.forMsg('m3').redisCheckAdjustAmount('k', 1).args, week.args);
+  const replies = [];
+  const evalScript = (script, keys, args) => (replies.push(args), 'FAILURE');
+  await assert.rejects(dtmx.redisQueryPrepared(evalScript, dtmx.Barrier.forMsg('m4')), dtmx.FailureError);
+  assert.deepEqual(replies[0], dtmx.Barrier.forMsg('m4').redisQueryPrepared(7 * 24 * 3600).args);
 });

@@ -1,8 +1,9 @@
 // Compiled (not run) by types.test.js: the declarations cover the documented usage.
 
 import {
-  init, Client, Barrier, BarrierTable, DtmxError, FailureError, parseBranch, reply, runBarrier,
-  queryPrepared, outcomeOf, type BarrierDb, type Branch, type TransOptions, type ClientOptions,
+  init, Client, Barrier, BarrierTable, DtmxError, FailureError, UnfinishedError, parseBranch, reply,
+  runBarrier, queryPrepared, outcomeOf, type BarrierDb, type Branch, type TransOptions,
+  type ClientOptions,
 } from 'dtmx-wasm';
 
 export async function usage(db: BarrierDb): Promise<string> {
@@ -14,13 +15,23 @@ export async function usage(db: BarrierDb): Promise<string> {
   const saga = client.saga(undefined, options).add('http://b/a', 'http://b/c', { amount: 1 });
   await saga.submit();
   const msg = client.msg('gid-1').add('http://b/a', 'text');
-  await msg.doAndSubmit('http://b/qp', async (branch: Branch) => {
+  const id: number = await msg.doAndSubmit('http://b/qp', async (branch: Branch) => {
     await runBarrier(db, new Barrier(branch), () => db.execute('update t set x = 1', []));
+    return 7;
   });
-  await client.tccGlobalTransaction(async (tcc) => {
+  const order: string = await client.tccGlobalTransaction(async (tcc) => {
     const r = await tcc.callBranch(new Uint8Array([1]), 'http://b/try', 'http://b/confirm', 'http://b/cancel');
     if (r.status !== 200) throw new FailureError('no');
+    return 'order';
   });
+  const done: boolean = await client.xa().run((xa) => xa.gid.length > 0);
+  try {
+    await client.saga(undefined, { waitResult: true }).submit();
+  } catch (e) {
+    if (e instanceof UnfinishedError) return `${e.status ?? 'unknown'} ${e.notes.join('; ')} ${id} ${order} ${done}`;
+  }
+  const check = Barrier.forMsg('gid-1').queryPrepared(new BarrierTable('sqlite'));
+  check.check();
   const branch = parseBranch('gid=g&trans_type=msg&branch_id=00&op=msg');
   await queryPrepared(db, branch, { table: new BarrierTable('postgres') });
   const step = new Barrier(branch).call(new BarrierTable('sqlite')).step();
