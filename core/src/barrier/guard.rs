@@ -136,6 +136,21 @@ impl Guard {
         }
     }
 
+    /// Takes the error out of a finished [`Action::Raise`] (after which the action says the
+    /// error was taken); `None` for any other action.
+    pub fn take_error(&mut self) -> Option<Error> {
+        if !matches!(self.action, Action::Raise(_)) {
+            return None;
+        }
+        match std::mem::replace(
+            &mut self.action,
+            Action::Raise(misuse("the error was already taken")),
+        ) {
+            Action::Raise(e) => Some(e),
+            _ => None,
+        }
+    }
+
     /// The current action (`Begin`, `RunBusiness`, `Commit`, `Rollback`) succeeded.
     pub fn ok(&mut self) -> Result<&Action> {
         self.action = match std::mem::replace(&mut self.action, Action::Begin) {

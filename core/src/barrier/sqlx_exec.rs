@@ -1,9 +1,9 @@
 //! Barrier executors on sqlx: run a [`BarrierCall`] or a [`QueryPrepared`] on a sqlx
 //! connection, then call the business code or not.
 
-use super::call::duplicated;
 use super::{
-    Barrier, BarrierCall, BarrierTable, Decision, Dialect, QueryPrepared, Statement, Step,
+    Action, Barrier, BarrierCall, BarrierTable, Decision, Dialect, Guard, Ownership, QueryPrepared,
+    Statement, Step,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::DtmResult;
@@ -27,6 +27,13 @@ pub struct CallOutput<T> {
 
 fn db_error(e: ::sqlx::Error) -> Error {
     Error::new(ErrorKind::Database, format!("barrier: {e}")).with_source(e)
+}
+
+fn no_connection() -> Error {
+    Error::new(
+        ErrorKind::Internal,
+        "barrier guard has no connection for its action",
+    )
 }
 
 fn check_dialect(table: &BarrierTable, dialect: Dialect) -> Result<()> {
@@ -111,15 +118,14 @@ macro_rules! sqlx_executor {
                 Ok(())
             }
 
-            /// The guarded call (PROTOCOL.md §7.4) in the caller's transaction `tx`, which
-            /// this function finishes: inserts the barrier rows; then either runs `busi` on
-            /// the transaction and commits (or rolls back and returns `busi`'s error), or
-            /// skips `busi` and commits (null compensation, duplicate, suspended), or rolls
-            /// back and returns the error `Duplicated` (a msg barrier that exists). Database
-            /// errors roll back and return kind `Database`. A panic in `busi` drops the
-            /// transaction, which rolls it back.
+            /// The guarded call (PROTOCOL.md §7.4) in the caller's open transaction `tx`,
+            /// which it joins ([`Ownership::Join`]): inserts the barrier rows, then runs
+            /// `busi` on the transaction or skips it (null compensation, duplicate,
+            /// suspended). Committing or rolling back stays with the caller, who must roll
+            /// back on an error: `busi`'s, `Duplicated` (a msg barrier that exists) or a
+            /// `Database` error.
             pub async fn call<'c, F, T, E>(
-                mut tx: ::sqlx::Transaction<'c, $db>,
+                tx: &mut ::sqlx::Transaction<'c, $db>,
                 barrier: &mut Barrier,
                 table: &BarrierTable,
                 busi: F,
@@ -129,33 +135,14 @@ macro_rules! sqlx_executor {
                 E: From<Error>,
             {
                 check_dialect(table, $dialect)?;
-                let mut call = barrier.call(table);
-                let decision = match decide(&mut tx, &mut call).await {
-                    Ok(decision) => decision,
-                    Err(e) => {
-                        let _ = tx.rollback().await;
-                        return Err(e.into());
-                    }
-                };
-                let value = match decision {
-                    Decision::RunBusiness => match busi(&mut tx).await {
-                        Ok(value) => Some(value),
-                        Err(e) => {
-                            let _ = tx.rollback().await;
-                            return Err(e);
-                        }
-                    },
-                    Decision::MsgDuplicated => {
-                        let _ = tx.rollback().await;
-                        return Err(duplicated().into());
-                    }
-                    Decision::NullCompensation | Decision::Duplicate | Decision::Suspended => None,
-                };
-                tx.commit().await.map_err(db_error)?;
-                Ok(CallOutput { decision, value })
+                let guard = Guard::new(barrier.call(table), Ownership::Join);
+                drive(None, Some(tx), guard, busi).await
             }
 
-            /// [`call`] in a new transaction begun on `pool` (DTM's `CallWithDB`).
+            /// The guarded call in a transaction of its own begun on `pool`
+            /// ([`Ownership::Own`], DTM's `CallWithDB`): committed when `busi` returns or
+            /// is skipped, rolled back on any error (`busi`'s, `Duplicated`, `Database`).
+            /// A panic in `busi` drops the transaction, which rolls it back.
             pub async fn call_with_pool<F, T, E>(
                 pool: &::sqlx::Pool<$db>,
                 barrier: &mut Barrier,
@@ -166,8 +153,103 @@ macro_rules! sqlx_executor {
                 F: for<'t> FnOnce(&'t mut $conn) -> BusiFuture<'t, T, E>,
                 E: From<Error>,
             {
-                let tx = pool.begin().await.map_err(db_error)?;
-                call(tx, barrier, table, busi).await
+                check_dialect(table, $dialect)?;
+                let guard = Guard::new(barrier.call(table), Ownership::Own);
+                drive(Some(pool), None, guard, busi).await
+            }
+
+            /// Carries out the actions of `guard`: on `joined`, or on a transaction begun
+            /// on `pool` when the guard owns it.
+            async fn drive<'c, F, T, E>(
+                pool: Option<&::sqlx::Pool<$db>>,
+                mut joined: Option<&mut ::sqlx::Transaction<'c, $db>>,
+                mut guard: Guard,
+                busi: F,
+            ) -> std::result::Result<CallOutput<T>, E>
+            where
+                F: for<'t> FnOnce(&'t mut $conn) -> BusiFuture<'t, T, E>,
+                E: From<Error>,
+            {
+                let mut owned: Option<::sqlx::Transaction<'static, $db>> = None;
+                let mut busi = Some(busi);
+                let mut value = None;
+                let mut busi_error: Option<E> = None;
+                loop {
+                    let conn: Option<&mut $conn> = match (&mut owned, &mut joined) {
+                        (Some(tx), _) => Some(&mut **tx),
+                        (None, Some(tx)) => Some(&mut ***tx),
+                        (None, None) => None,
+                    };
+                    let done: Result<()> = match (guard.action(), conn) {
+                        (Action::Begin, _) => match pool {
+                            Some(pool) => match pool.begin().await {
+                                Ok(tx) => {
+                                    owned = Some(tx);
+                                    guard.ok().map(drop)
+                                }
+                                Err(e) => Err(db_error(e)),
+                            },
+                            None => Err(no_connection()),
+                        },
+                        (Action::Execute(s), Some(conn)) => {
+                            let s = s.clone();
+                            match execute(conn, &s).await {
+                                Ok(rows) => guard.feed_affected(rows).map(drop),
+                                Err(e) => Err(e),
+                            }
+                        }
+                        (Action::QueryReason(s), Some(conn)) => {
+                            let s = s.clone();
+                            match query_reason(conn, &s).await {
+                                Ok(reason) => guard.feed_reason(reason.as_deref()).map(drop),
+                                Err(e) => Err(e),
+                            }
+                        }
+                        (Action::RunBusiness, Some(conn)) => match busi.take() {
+                            Some(f) => match f(conn).await {
+                                Ok(v) => {
+                                    value = Some(v);
+                                    guard.ok().map(drop)
+                                }
+                                Err(e) => {
+                                    busi_error = Some(e);
+                                    Err(Error::new(ErrorKind::Database, "the business code failed"))
+                                }
+                            },
+                            None => Err(no_connection()),
+                        },
+                        (Action::Commit, _) => match owned.take() {
+                            Some(tx) => match tx.commit().await {
+                                Ok(()) => guard.ok().map(drop),
+                                Err(e) => Err(db_error(e)),
+                            },
+                            None => Err(no_connection()),
+                        },
+                        (Action::Rollback, _) => match owned.take() {
+                            Some(tx) => match tx.rollback().await {
+                                Ok(()) => guard.ok().map(drop),
+                                Err(e) => Err(db_error(e)),
+                            },
+                            None => guard.ok().map(drop),
+                        },
+                        (Action::Return(decision), _) => {
+                            return Ok(CallOutput {
+                                decision: decision.unwrap_or(Decision::RunBusiness),
+                                value,
+                            })
+                        }
+                        (Action::Raise(_), _) => {
+                            return Err(match busi_error {
+                                Some(e) => e,
+                                None => guard.take_error().unwrap_or_else(no_connection).into(),
+                            })
+                        }
+                        (_, None) => Err(no_connection()),
+                    };
+                    if let Err(e) = done {
+                        guard.fail(e);
+                    }
+                }
             }
 
             /// The msg check-back (PROTOCOL.md §7.5) on a connection in autocommit mode:
