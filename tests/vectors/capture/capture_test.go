@@ -195,6 +195,22 @@ type vcase struct {
 	SQLErrors map[string]string `json:"sql_errors"`
 }
 
+// sdkRequests leaves out the requests only dtmx sends ("dtmx_only": the read-back of a
+// transaction whose wait_result submit was refused), which DTM's SDK does not make.
+func sdkRequests(all []json.RawMessage) []json.RawMessage {
+	var out []json.RawMessage
+	for _, r := range all {
+		var marked struct {
+			DtmxOnly bool `json:"dtmx_only"`
+		}
+		if json.Unmarshal(r, &marked) == nil && marked.DtmxOnly {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
 type requestsFile struct {
 	Dtm          string  `json:"dtm"`
 	DefaultReply reply   `json:"default_reply"`
@@ -466,7 +482,7 @@ func TestRequestVectors(t *testing.T) {
 				t.Errorf("value %q, want %q", value, *c.Value)
 			}
 			got := taken()
-			want := c.Requests
+			want := sdkRequests(c.Requests)
 			if c.Kind == "xa_local" {
 				want = c.Events
 			}
