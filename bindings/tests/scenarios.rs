@@ -2,54 +2,12 @@
 //! builders made by the bindings' `Client`), against the scripted server and judge
 //! `judge.py` (see the README there).
 
-use dtmx_bindings::dtmx::transport::{HttpRequest, ReqwestTransport, Transport};
 use dtmx_bindings::options::Naming;
 use dtmx_bindings::{runtime, Client, Error, ErrorKind, Options, Result};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 
-fn scenarios_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/scenarios")
-}
-
-/// The judge, stopped (its standard input closed) when dropped.
-struct Judge {
-    child: Child,
-    url: String,
-}
-
-impl Judge {
-    fn start() -> Judge {
-        let mut child = Command::new("python3")
-            .arg(scenarios_dir().join("judge.py"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start judge.py");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("judge's first line");
-        let v: Value = serde_json::from_str(&line).expect("judge's address");
-        let url = v["url"].as_str().expect("url").to_string();
-        Judge { child, url }
-    }
-
-    fn post(&self, route: &str, body: &Value) -> Value {
-        let req = HttpRequest::post_json(format!("{}{route}", self.url), body.to_string().into());
-        let reply = runtime::block_on(ReqwestTransport::default().send(req)).expect("judge");
-        serde_json::from_slice(&reply.body).expect("judge's JSON")
-    }
-}
-
-impl Drop for Judge {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.wait();
-    }
-}
+#[path = "../../core/tests/judge/mod.rs"]
+mod judge;
 
 /// A body's own error (the host's exception in other languages): told apart from the
 /// package's errors by this source.
@@ -216,35 +174,32 @@ fn substitute(v: &Value, urls: &Value) -> Value {
     serde_json::from_str(&text).expect("substituted JSON")
 }
 
+/// Every scenario but the barrier's (core/tests/barrier_scenarios.rs replays those on sqlx).
 #[test]
 fn every_scenario() {
-    let judge = Judge::start();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(scenarios_dir())
-        .expect("scenarios")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    let mut failures = Vec::new();
-    let mut count = 0;
-    for file in files {
-        let doc: Value =
-            serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("scenario JSON");
-        for scenario in doc["scenarios"].as_array().expect("scenarios") {
+    runtime::block_on(async {
+        let judge = judge::Judge::start();
+        let mut failures = Vec::new();
+        let mut count = 0;
+        for scenario in judge::scenarios() {
+            if scenario.get("database").is_some() {
+                continue;
+            }
             count += 1;
-            let name = s(scenario, "name");
-            let urls = judge.post("/__scenario", &json!({ "name": name }));
-            let scenario = substitute(scenario, &urls);
-            let outcome = match runtime::block_on(run(&scenario, &urls)) {
+            let name = s(&scenario, "name").to_string();
+            let urls = judge.load(&name).await;
+            let scenario = substitute(&scenario, &urls);
+            let outcome = match run(&scenario, &urls).await {
                 Ok(v) => json!({"host": "rust", "result": v, "error": null}),
                 Err(e) => json!({"host": "rust", "result": null, "error": error_json(&e)}),
             };
-            let verdict = judge.post("/__outcome", &outcome);
-            if verdict["ok"] != true {
-                failures.push(format!("{name}: {}", verdict["problems"]));
+            if let Some(problems) = judge.verdict(&outcome).await {
+                failures.push(format!("{name}: {problems}"));
             }
         }
-    }
-    assert!(count >= 30, "only {count} scenarios found");
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+        assert!(count >= 30, "only {count} scenarios found");
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+        Ok(())
+    })
+    .expect("runtime");
 }

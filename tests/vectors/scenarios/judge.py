@@ -119,6 +119,8 @@ def judge(state: State, outcome: Dict[str, Any]) -> List[str]:
                 if part in w:
                     problems.extend(subset_problems(w[part], g.get(part), f"request {i} ({w['route']}) {part}"))
     host = outcome.get("host", "")
+    if "outcomes" in expect:
+        return problems + database_problems(expect, outcome, host)
     error = outcome.get("error")
     want_error = expect.get("error")
     if want_error is not None:
@@ -132,6 +134,30 @@ def judge(state: State, outcome: Dict[str, Any]) -> List[str]:
             problems.append(f"want result {json.dumps(expect.get('result'))}, got error {json.dumps(error)}")
         elif outcome.get("result") != expect.get("result"):
             problems.append(f"result: want {json.dumps(expect.get('result'))}, got {json.dumps(outcome.get('result'))}")
+    return problems
+
+
+def database_problems(expect: Dict[str, Any], outcome: Dict[str, Any], host: str) -> List[str]:
+    """What differs in a barrier scenario: each step's outcome, then the database."""
+    problems: List[str] = []
+    got_outcomes = outcome.get("outcomes") or []
+    want_outcomes = expect["outcomes"]
+    if len(got_outcomes) != len(want_outcomes):
+        return [f"outcomes: want {len(want_outcomes)}, got {len(got_outcomes)}: {json.dumps(got_outcomes)}"]
+    for i, (w, g) in enumerate(zip(want_outcomes, got_outcomes)):
+        if "error" in w:
+            want_error = {**w["error"], **w["error"].get("by_host", {}).get(host, {})}
+            if g.get("error") is None:
+                problems.append(f"step {i}: want an error {json.dumps(want_error)}, got result {json.dumps(g.get('result'))}")
+            else:
+                problems.extend(f"step {i}: {p}" for p in error_problems(want_error, g["error"]))
+        elif g.get("error") is not None:
+            problems.append(f"step {i}: want result {json.dumps(w.get('result'))}, got error {json.dumps(g['error'])}")
+        elif g.get("result") != w.get("result"):
+            problems.append(f"step {i}: result: want {json.dumps(w.get('result'))}, got {json.dumps(g.get('result'))}")
+    for key in ("ledger", "barrier_rows", "in_transaction"):
+        if key in expect and outcome.get(key) != expect[key]:
+            problems.append(f"{key}: want {json.dumps(expect[key])}, got {json.dumps(outcome.get(key))}")
     return problems
 
 
