@@ -141,15 +141,18 @@ impl Error {
     }
 
     /// Attaches the underlying cause and appends its text, and that of every cause under
-    /// it, to the message (`: `-separated, a text the message already holds skipped), so
-    /// that a person reading the message sees why (`connection refused`, a DNS failure).
+    /// it, to the message (`: `-separated, the first line of each, a text the message
+    /// already holds skipped), so that a person reading the message sees why
+    /// (`connection refused`, a DNS failure).
     pub fn with_cause(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
         let mut next: Option<&(dyn std::error::Error + 'static)> = Some(&cause);
         while let Some(c) = next {
-            let part = c.to_string();
-            if !self.message.contains(&part) {
+            // One line per cause: a JavaScript error's text carries its stack after it.
+            let text = c.to_string();
+            let part = text.lines().next().unwrap_or_default().trim_end();
+            if !part.is_empty() && !self.message.contains(part) {
                 self.message.push_str(": ");
-                self.message.push_str(&part);
+                self.message.push_str(part);
             }
             next = c.source();
         }
