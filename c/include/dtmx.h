@@ -100,6 +100,29 @@ typedef enum DtmxOutcome {
   DTMX_OUTCOME_UNKNOWN = 3,
 } DtmxOutcome;
 
+// What the host does next.
+typedef enum DtmxGuardAction {
+  // Begin a transaction on the connection, then `dtmx_guard_ok`.
+  DTMX_GUARD_BEGIN = 0,
+  // Run `dtmx_guard_sql` with its parameters, then `dtmx_guard_feed_affected`.
+  DTMX_GUARD_EXECUTE = 1,
+  // Run the query, then `dtmx_guard_feed_reason` with the first column of its first
+  // row (NULL: no row).
+  DTMX_GUARD_QUERY_REASON = 2,
+  // Run the business code in the transaction (keep its value), then `dtmx_guard_ok`.
+  DTMX_GUARD_RUN_BUSINESS = 3,
+  // Commit, then `dtmx_guard_ok`.
+  DTMX_GUARD_COMMIT = 4,
+  // Roll back, then `dtmx_guard_ok`.
+  DTMX_GUARD_ROLLBACK = 5,
+  // Finished: return the business code's value if it ran (`dtmx_guard_decision` is
+  // `DTMX_DECISION_RUN_BUSINESS`), else nothing.
+  DTMX_GUARD_RETURN = 6,
+  // Finished: raise `dtmx_guard_error`, or the host's own error when
+  // `dtmx_guard_raises_failure` says it is the one reported with `dtmx_guard_fail`.
+  DTMX_GUARD_RAISE = 7,
+} DtmxGuardAction;
+
 // The barrier of one branch call: trans type, gid, branch id and op, and a counter of
 // barrier ids. Used by one thread at a time.
 typedef struct DtmxBarrier DtmxBarrier;
@@ -117,6 +140,10 @@ typedef struct DtmxClient DtmxClient;
 
 // The notes and the status of an error, behind `DtmxError.details`.
 typedef struct DtmxErrorDetails DtmxErrorDetails;
+
+// One guarded barrier call or one msg check-back on the host's connection. Used by one
+// thread at a time.
+typedef struct DtmxGuard DtmxGuard;
 
 // An HTTP request dtmx asks a host callback to send. Borrowed: valid during the callback.
 typedef struct DtmxHttpRequest DtmxHttpRequest;
@@ -591,6 +618,83 @@ void dtmx_string_free(char *s);
 
 // The version of libdtmx (`"0.1.0"`). Static.
 const char *dtmx_version(void);
+
+// The guarded call of `barrier` (takes its next barrier id) on a connection that is
+// inside a transaction or not, as the host's driver says (`in_transaction`): an open
+// transaction is joined (committing or rolling it back stays with the caller), a
+// connection with none gets the barrier's own (begun, committed when the business code
+// returns or is skipped, rolled back when anything raises). NULL on error. Free with
+// `dtmx_guard_free`.
+struct DtmxGuard *dtmx_guard_new(struct DtmxBarrier *barrier,
+                                 const struct DtmxBarrierTable *table,
+                                 bool in_transaction,
+                                 struct DtmxError *error);
+
+// The msg check-back of the barrier's gid (the `query_prepared` handler), with the same
+// rule for the transaction as `dtmx_guard_new`. Both answers commit; it ends in
+// `DTMX_GUARD_RETURN` when the msg's local transaction committed, else in
+// `DTMX_GUARD_RAISE` with a `DTMX_FAILURE` (dtm then aborts the msg; the local
+// transaction, should it come late, is a duplicate). NULL on error.
+struct DtmxGuard *dtmx_guard_check_back(const struct DtmxBarrier *barrier,
+                                        const struct DtmxBarrierTable *table,
+                                        bool in_transaction,
+                                        struct DtmxError *error);
+
+// Who owns the database transaction: `"own"` (the guard begins, commits and rolls back)
+// or `"join"` (the caller's). Static.
+const char *dtmx_guard_ownership(const struct DtmxGuard *guard);
+
+// What the host does now (`DTMX_GUARD_RAISE` for NULL).
+enum DtmxGuardAction dtmx_guard_action(const struct DtmxGuard *guard);
+
+// The SQL of `DTMX_GUARD_EXECUTE` and `DTMX_GUARD_QUERY_REASON` (NULL for any other
+// action), in the table's dialect. Borrowed: valid until the guard's action changes.
+const char *dtmx_guard_sql(const struct DtmxGuard *guard);
+
+// How many parameters the current SQL has (0 when none).
+size_t dtmx_guard_param_count(const struct DtmxGuard *guard);
+
+// Parameter `index` of the current SQL (NULL when out of range). Borrowed: valid until
+// the guard's action changes.
+const char *dtmx_guard_param(const struct DtmxGuard *guard, size_t index);
+
+// The current action (`DTMX_GUARD_BEGIN`, `_RUN_BUSINESS`, `_COMMIT`, `_ROLLBACK`)
+// succeeded. `DTMX_INVALID_ARGUMENT` for any other action (which stays).
+enum DtmxCode dtmx_guard_ok(struct DtmxGuard *guard, struct DtmxError *error);
+
+// Feeds the rows affected by the statement of `DTMX_GUARD_EXECUTE`.
+enum DtmxCode dtmx_guard_feed_affected(struct DtmxGuard *guard,
+                                       uint64_t rows,
+                                       struct DtmxError *error);
+
+// Feeds the first column of the first row read by `DTMX_GUARD_QUERY_REASON` (NULL: no
+// row).
+enum DtmxCode dtmx_guard_feed_reason(struct DtmxGuard *guard,
+                                     const char *reason,
+                                     struct DtmxError *error);
+
+// The current action raised `failure` (its code and message: the driver's error, or for
+// the host's own exception what `dtmx_error_set_host` makes of it; keep the exception to
+// raise it again). An owned transaction is rolled back next, then the guard raises; a
+// failing rollback is a note on the first error. Returns the next action.
+enum DtmxGuardAction dtmx_guard_fail(struct DtmxGuard *guard, const struct DtmxError *failure);
+
+// The barrier's decision once reached (`DTMX_DECISION_NONE` before, and for a
+// check-back): `DTMX_DECISION_RUN_BUSINESS` when the business code ran.
+enum DtmxDecision dtmx_guard_decision(const struct DtmxGuard *guard);
+
+// The error of `DTMX_GUARD_RAISE` (its message, notes and status) written to `error`;
+// returns its code. `DTMX_OK` for any other action.
+enum DtmxCode dtmx_guard_error(const struct DtmxGuard *guard, struct DtmxError *error);
+
+// Whether `DTMX_GUARD_RAISE` raises the first failure the host reported with
+// `dtmx_guard_fail`: the host then raises its own exception again (with the notes of
+// `dtmx_guard_error`). False for an error dtmx raises itself (`DTMX_DUPLICATED` of a msg
+// that already ran, a check-back's `DTMX_FAILURE`).
+bool dtmx_guard_raises_failure(const struct DtmxGuard *guard);
+
+// Frees a guard. NULL-safe.
+void dtmx_guard_free(struct DtmxGuard *guard);
 
 // A saga with `gid` (NULL or empty: a new local gid) and `options` (JSON text such as
 // `{"wait_result":true,"retry_limit":3,"branch_headers":{"X":"1"}}`, or NULL). NULL on

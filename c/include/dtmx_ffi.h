@@ -34,6 +34,17 @@ typedef enum DtmxOutcome {
   DTMX_OUTCOME_UNKNOWN = 3,
 } DtmxOutcome;
 
+typedef enum DtmxGuardAction {
+  DTMX_GUARD_BEGIN = 0,
+  DTMX_GUARD_EXECUTE = 1,
+  DTMX_GUARD_QUERY_REASON = 2,
+  DTMX_GUARD_RUN_BUSINESS = 3,
+  DTMX_GUARD_COMMIT = 4,
+  DTMX_GUARD_ROLLBACK = 5,
+  DTMX_GUARD_RETURN = 6,
+  DTMX_GUARD_RAISE = 7,
+} DtmxGuardAction;
+
 typedef struct DtmxBarrier DtmxBarrier;
 
 typedef struct DtmxBarrierCall DtmxBarrierCall;
@@ -43,6 +54,8 @@ typedef struct DtmxBarrierTable DtmxBarrierTable;
 typedef struct DtmxClient DtmxClient;
 
 typedef struct DtmxErrorDetails DtmxErrorDetails;
+
+typedef struct DtmxGuard DtmxGuard;
 
 typedef struct DtmxHttpRequest DtmxHttpRequest;
 
@@ -326,6 +339,46 @@ const char *dtmx_code_class(int32_t code);
 void dtmx_string_free(char *s);
 
 const char *dtmx_version(void);
+
+struct DtmxGuard *dtmx_guard_new(struct DtmxBarrier *barrier,
+                                 const struct DtmxBarrierTable *table,
+                                 bool in_transaction,
+                                 struct DtmxError *error);
+
+struct DtmxGuard *dtmx_guard_check_back(const struct DtmxBarrier *barrier,
+                                        const struct DtmxBarrierTable *table,
+                                        bool in_transaction,
+                                        struct DtmxError *error);
+
+const char *dtmx_guard_ownership(const struct DtmxGuard *guard);
+
+enum DtmxGuardAction dtmx_guard_action(const struct DtmxGuard *guard);
+
+const char *dtmx_guard_sql(const struct DtmxGuard *guard);
+
+size_t dtmx_guard_param_count(const struct DtmxGuard *guard);
+
+const char *dtmx_guard_param(const struct DtmxGuard *guard, size_t index);
+
+enum DtmxCode dtmx_guard_ok(struct DtmxGuard *guard, struct DtmxError *error);
+
+enum DtmxCode dtmx_guard_feed_affected(struct DtmxGuard *guard,
+                                       uint64_t rows,
+                                       struct DtmxError *error);
+
+enum DtmxCode dtmx_guard_feed_reason(struct DtmxGuard *guard,
+                                     const char *reason,
+                                     struct DtmxError *error);
+
+enum DtmxGuardAction dtmx_guard_fail(struct DtmxGuard *guard, const struct DtmxError *failure);
+
+enum DtmxDecision dtmx_guard_decision(const struct DtmxGuard *guard);
+
+enum DtmxCode dtmx_guard_error(const struct DtmxGuard *guard, struct DtmxError *error);
+
+bool dtmx_guard_raises_failure(const struct DtmxGuard *guard);
+
+void dtmx_guard_free(struct DtmxGuard *guard);
 
 struct DtmxSaga *dtmx_saga_new(const struct DtmxClient *client,
                                const char *gid,

@@ -25,14 +25,14 @@ use std::ffi::{c_char, CString};
 /// A barrier table: a dialect (`mysql`, `postgres`, `sqlite` and their aliases) and a
 /// table name. Immutable; may be shared between threads.
 pub struct DtmxBarrierTable {
-    inner: BarrierTable,
+    pub(crate) inner: BarrierTable,
     name: CString,
 }
 
 /// The barrier of one branch call: trans type, gid, branch id and op, and a counter of
 /// barrier ids. Used by one thread at a time.
 pub struct DtmxBarrier {
-    inner: Barrier,
+    pub(crate) inner: Barrier,
     fields: [CString; 4],
 }
 
@@ -45,8 +45,8 @@ pub struct DtmxBarrierCall {
 
 /// One SQL statement with its parameters (all strings).
 pub struct DtmxStatement {
-    sql: CString,
-    params: Vec<CString>,
+    pub(crate) sql: CString,
+    pub(crate) params: Vec<CString>,
 }
 
 /// A Redis barrier script to run with `EVAL script keys args`, and the meaning of its
@@ -785,7 +785,7 @@ pub extern "C" fn dtmx_redis_call_free(call: *mut DtmxRedisCall) {
     guard_plain((), || free_boxed(call));
 }
 
-fn decision(d: Decision) -> DtmxDecision {
+pub(crate) fn decision(d: Decision) -> DtmxDecision {
     match d {
         Decision::RunBusiness => DtmxDecision::DTMX_DECISION_RUN_BUSINESS,
         Decision::NullCompensation => DtmxDecision::DTMX_DECISION_NULL_COMPENSATION,

@@ -10,6 +10,7 @@ pub mod client;
 mod drive;
 pub mod error;
 mod ffi;
+pub mod guard;
 #[cfg(test)]
 mod header;
 pub mod trans;

@@ -1,12 +1,14 @@
 /* Replays every scenario of tests/vectors/scenarios (see the README there) through
  * libdtmx's public C API against judge.py, the scripted DTM server, branch service and
- * judge. Usage: scenarios <tests/vectors/scenarios directory>.
+ * judge; the barrier scenarios drive DtmxGuard on a real SQLite database (libsqlite3).
+ * Usage: scenarios <tests/vectors/scenarios directory>.
  *
  * judge.py runs as a child with its standard input on a pipe (closing it stops the
  * judge); the replay talks to it with a small HTTP/1.1 client over a socket. */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
+#include <sqlite3.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -258,6 +260,263 @@ static cJSON *error_json(DtmxCode code, const DtmxError *err, int host) {
   return e;
 }
 
+/* The directory of the barrier scenarios' database files. */
+static char db_dir[] = "/tmp/dtmx-c-scenarios-XXXXXX";
+
+/* Reports the SQLite error of `db` as a failure (DTMX_DATABASE) in `failure`; returns 1. */
+static int sqlite_failed(sqlite3 *db, DtmxError *failure) {
+  dtmx_error_set(failure, DTMX_DATABASE, sqlite3_errmsg(db));
+  return 1;
+}
+
+/* Runs `sql` with the text parameters of the guard's current statement (or `params`
+ * when `g` is NULL); `*affected` the rows changed, `*reason` (owned, NULL: no row or
+ * NULL) the first column of the first row when `reason` is not NULL. 1 on failure. */
+static int run_sql(sqlite3 *db, const char *sql, const DtmxGuard *g, const char *const *params,
+                   int n, uint64_t *affected, char **reason, DtmxError *failure) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return sqlite_failed(db, failure);
+  if (g != NULL) n = (int)dtmx_guard_param_count(g);
+  for (int i = 0; i < n; i++) {
+    sqlite3_bind_text(st, i + 1, g != NULL ? dtmx_guard_param(g, (size_t)i) : params[i], -1,
+                      SQLITE_TRANSIENT);
+  }
+  int rc = sqlite3_step(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    sqlite_failed(db, failure);
+    sqlite3_finalize(st);
+    return 1;
+  }
+  if (reason != NULL) {
+    const unsigned char *text = rc == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+    *reason = text != NULL ? strdup((const char *)text) : NULL;
+  }
+  if (affected != NULL) *affected = (uint64_t)sqlite3_changes(db);
+  sqlite3_finalize(st);
+  return 0;
+}
+
+/* Runs a statement without parameters (BEGIN, COMMIT, ROLLBACK). 1 on failure. */
+static int run_plain(sqlite3 *db, const char *sql, DtmxError *failure) {
+  return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : sqlite_failed(db, failure);
+}
+
+/* The business code of a barrier call: writes `(gid, value)` rows into ledger, then
+ * returns or raises (the host's own error as dtmx_error_set_host makes it). */
+static void barrier_business(sqlite3 *db, const char *gid, struct body *b, DtmxError *failure) {
+  const cJSON *step;
+  cJSON_ArrayForEach(step, b->steps) {
+    const char *op = jstr(step, "op");
+    if (same(op, "write")) {
+      const char *params[] = {gid, jstr(step, "value")};
+      if (run_sql(db, "insert into ledger (gid, value) values (?, ?)", NULL, params, 2, NULL,
+                  NULL, failure))
+        return;
+    } else if (same(op, "return")) {
+      cJSON_Delete(b->value);
+      b->value = cJSON_Duplicate(jget(step, "value"), 1);
+      return;
+    } else if (same(op, "raise")) {
+      if (same(jstr(step, "kind"), "host")) {
+        b->raised_host = 1;
+        dtmx_error_set_host(failure, jstr(step, "message"));
+      } else {
+        dtmx_error_set(failure, code_of(jstr(step, "kind")), jstr(step, "message"));
+      }
+      return;
+    } else {
+      CHECK(0, "unknown barrier body step %s", op);
+    }
+  }
+}
+
+/* Carries out the actions of `g` on `db` (the host loop): DTMX_OK when it returned (the
+ * business code's value, if it ran, in b->value), else the code of the error in `err`
+ * (b->raised_host stays set only when that error is the host's own). Frees `g`. */
+static DtmxCode drive_guard(sqlite3 *db, DtmxGuard *g, const char *gid, struct body *b,
+                            DtmxError *err) {
+  for (;;) {
+    DtmxError failure = {0};
+    int failed = 0;
+    uint64_t rows = 0;
+    char *reason = NULL;
+    DtmxGuardAction action = dtmx_guard_action(g);
+    switch (action) {
+      case DTMX_GUARD_BEGIN:
+        failed = run_plain(db, "begin", &failure);
+        break;
+      case DTMX_GUARD_COMMIT:
+        failed = run_plain(db, "commit", &failure);
+        break;
+      case DTMX_GUARD_ROLLBACK:
+        failed = run_plain(db, "rollback", &failure);
+        break;
+      case DTMX_GUARD_RUN_BUSINESS:
+        barrier_business(db, gid, b, &failure);
+        failed = failure.code != DTMX_OK;
+        break;
+      case DTMX_GUARD_EXECUTE:
+        failed = run_sql(db, dtmx_guard_sql(g), g, NULL, 0, &rows, NULL, &failure);
+        if (!failed) CHECK(dtmx_guard_feed_affected(g, rows, err) == DTMX_OK, "fed rows");
+        break;
+      case DTMX_GUARD_QUERY_REASON:
+        failed = run_sql(db, dtmx_guard_sql(g), g, NULL, 0, NULL, &reason, &failure);
+        if (!failed) CHECK(dtmx_guard_feed_reason(g, reason, err) == DTMX_OK, "fed reason");
+        free(reason);
+        break;
+      case DTMX_GUARD_RETURN: {
+        if (dtmx_guard_decision(g) != DTMX_DECISION_RUN_BUSINESS) {
+          cJSON_Delete(b->value);
+          b->value = NULL;
+        }
+        dtmx_guard_free(g);
+        return DTMX_OK;
+      }
+      case DTMX_GUARD_RAISE: {
+        b->raised_host = b->raised_host && dtmx_guard_raises_failure(g);
+        DtmxCode code = dtmx_guard_error(g, err);
+        CHECK(code != DTMX_OK, "a raise without an error");
+        dtmx_guard_free(g);
+        return code;
+      }
+    }
+    if (failed) {
+      dtmx_guard_fail(g, &failure);
+    } else if (action == DTMX_GUARD_BEGIN || action == DTMX_GUARD_COMMIT ||
+               action == DTMX_GUARD_ROLLBACK || action == DTMX_GUARD_RUN_BUSINESS) {
+      CHECK(dtmx_guard_ok(g, err) == DTMX_OK, "ok: %s", err->message);
+    }
+    dtmx_error_free(&failure);
+  }
+}
+
+/* One barrier scenario step on `db`; its outcome ({"result"} or {"error"}). */
+static cJSON *barrier_step(sqlite3 *db, const DtmxBarrierTable *table, const cJSON *step) {
+  const char *op = jstr(step, "op");
+  DtmxError err = {0};
+  struct body b = {0};
+  DtmxCode code = DTMX_OK;
+  int in_transaction = !sqlite3_get_autocommit(db);
+  if (same(op, "begin") || same(op, "commit") || same(op, "rollback")) {
+    if (run_plain(db, op, &err)) code = err.code;
+  } else if (same(op, "check_back")) {
+    const char *gid = jstr(step, "gid");
+    DtmxBarrier *barrier = dtmx_barrier_for_msg(gid, &err);
+    DtmxGuard *g = barrier != NULL ? dtmx_guard_check_back(barrier, table, in_transaction, &err)
+                                   : NULL;
+    CHECK(g != NULL, "check-back guard: %s", err.message);
+    if (g != NULL) code = drive_guard(db, g, gid, &b, &err);
+    dtmx_barrier_free(barrier);
+  } else if (same(op, "barrier_call")) {
+    const cJSON *f = jget(step, "barrier");
+    DtmxBarrier *barrier = dtmx_barrier_new(jstr(f, "trans_type"), jstr(f, "gid"),
+                                            jstr(f, "branch_id"), jstr(f, "op"), &err);
+    DtmxGuard *g =
+        barrier != NULL ? dtmx_guard_new(barrier, table, in_transaction, &err) : NULL;
+    CHECK(g != NULL, "guard: %s", err.message);
+    if (g != NULL) {
+      CHECK_STR(dtmx_guard_ownership(g), in_transaction ? "join" : "own");
+      b.steps = jget(step, "body");
+      code = drive_guard(db, g, jstr(f, "gid"), &b, &err);
+    }
+    dtmx_barrier_free(barrier);
+  } else {
+    CHECK(0, "unknown barrier step %s", op);
+  }
+  cJSON *out = cJSON_CreateObject();
+  if (code == DTMX_OK) {
+    cJSON_AddItemToObject(out, "result", b.value != NULL ? b.value : cJSON_CreateNull());
+    b.value = NULL;
+  } else {
+    cJSON_AddItemToObject(out, "error", error_json(code, &err, b.raised_host));
+  }
+  cJSON_Delete(b.value);
+  dtmx_error_free(&err);
+  return out;
+}
+
+/* Opens the scenario's database file `path` (WAL, so a second connection reads while the
+ * first holds a transaction). */
+static sqlite3 *open_db(const char *path) {
+  sqlite3 *db = NULL;
+  if (sqlite3_open(path, &db) != SQLITE_OK ||
+      sqlite3_exec(db, "pragma journal_mode=wal", NULL, NULL, NULL) != SQLITE_OK) {
+    fprintf(stderr, "cannot open %s: %s\n", path, sqlite3_errmsg(db));
+    exit(2);
+  }
+  sqlite3_busy_timeout(db, 10000);
+  return db;
+}
+
+/* The rows of `sql` on `db` as an array: each row's columns joined by a space, or
+ * (`as_lists`) as an array of strings. */
+static cJSON *read_rows(sqlite3 *db, const char *sql, int as_lists) {
+  cJSON *rows = cJSON_CreateArray();
+  sqlite3_stmt *st = NULL;
+  CHECK(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(db));
+  while (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
+    if (as_lists) {
+      cJSON *row = cJSON_CreateArray();
+      for (int i = 0; i < sqlite3_column_count(st); i++) {
+        cJSON_AddItemToArray(row, cJSON_CreateString((const char *)sqlite3_column_text(st, i)));
+      }
+      cJSON_AddItemToArray(rows, row);
+    } else {
+      cJSON_AddItemToArray(rows, cJSON_CreateString((const char *)sqlite3_column_text(st, 0)));
+    }
+  }
+  sqlite3_finalize(st);
+  return rows;
+}
+
+/* Runs a barrier scenario on a new SQLite database: every step on one connection, then
+ * what is committed read on a second one. Returns the outcome for the judge. */
+static cJSON *run_barrier_scenario(const cJSON *s) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s.db", db_dir, jstr(s, "name"));
+  sqlite3 *db = open_db(path);
+  DtmxError err = {0};
+  DtmxBarrierTable *table = dtmx_barrier_table_new("sqlite", NULL, &err);
+  CHECK(table != NULL, "table: %s", err.message);
+  for (size_t i = 0; i < dtmx_barrier_table_ddl_count(table); i++) {
+    char *ddl = dtmx_barrier_table_ddl(table, i);
+    CHECK(sqlite3_exec(db, ddl, NULL, NULL, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(db));
+    dtmx_string_free(ddl);
+  }
+  CHECK(sqlite3_exec(db, "create table ledger (gid text, value text)", NULL, NULL, NULL) ==
+            SQLITE_OK,
+        "ledger");
+
+  cJSON *outcome = cJSON_CreateObject();
+  cJSON_AddStringToObject(outcome, "host", "c");
+  cJSON *outcomes = cJSON_AddArrayToObject(outcome, "outcomes");
+  const cJSON *step;
+  cJSON_ArrayForEach(step, jget(s, "steps")) {
+    cJSON_AddItemToArray(outcomes, barrier_step(db, table, step));
+  }
+  int in_transaction = !sqlite3_get_autocommit(db);
+  sqlite3 *reader = open_db(path);
+  cJSON_AddItemToObject(outcome, "ledger",
+                        read_rows(reader, "select gid || ' ' || value from ledger order by 1", 0));
+  cJSON_AddItemToObject(outcome, "barrier_rows",
+                        read_rows(reader,
+                                  "select trans_type, gid, branch_id, op, barrier_id, reason "
+                                  "from barrier order by 1, 2, 3, 4, 5, 6",
+                                  1));
+  cJSON_AddBoolToObject(outcome, "in_transaction", in_transaction);
+  sqlite3_close(reader);
+  sqlite3_close(db);
+  dtmx_barrier_table_free(table);
+  dtmx_error_free(&err);
+  const char *suffixes[] = {"", "-wal", "-shm"};
+  for (size_t i = 0; i < 3; i++) {
+    char file[600];
+    snprintf(file, sizeof file, "%s%s", path, suffixes[i]);
+    unlink(file);
+  }
+  return outcome;
+}
+
 /* Replays one scenario and asks the judge. */
 static void replay(const cJSON *scenario) {
   const char *name = jstr(scenario, "name");
@@ -271,18 +530,24 @@ static void replay(const cJSON *scenario) {
 
   DtmxError err = {0};
   struct body b = {0};
-  DtmxCode code = run_scenario(s, urls, &b, &err);
-  cJSON *outcome = cJSON_CreateObject();
-  cJSON_AddStringToObject(outcome, "host", "c");
-  if (code == DTMX_OK) {
-    cJSON_AddItemToObject(outcome, "result", b.value != NULL ? b.value : cJSON_CreateNull());
-    b.value = NULL;
-    cJSON_AddNullToObject(outcome, "error");
+  cJSON *outcome;
+  if (jget(s, "database") != NULL) {
+    CHECK_STR(jstr(s, "database"), "sqlite");
+    outcome = run_barrier_scenario(s);
   } else {
-    /* The host's own error is the body's, returned as it was set (DTMX_DATABASE). */
-    int host = b.raised_host && code == DTMX_DATABASE;
-    cJSON_AddNullToObject(outcome, "result");
-    cJSON_AddItemToObject(outcome, "error", error_json(code, &err, host));
+    DtmxCode code = run_scenario(s, urls, &b, &err);
+    outcome = cJSON_CreateObject();
+    cJSON_AddStringToObject(outcome, "host", "c");
+    if (code == DTMX_OK) {
+      cJSON_AddItemToObject(outcome, "result", b.value != NULL ? b.value : cJSON_CreateNull());
+      b.value = NULL;
+      cJSON_AddNullToObject(outcome, "error");
+    } else {
+      /* The host's own error is the body's, returned as it was set (DTMX_DATABASE). */
+      int host = b.raised_host && code == DTMX_DATABASE;
+      cJSON_AddNullToObject(outcome, "result");
+      cJSON_AddItemToObject(outcome, "error", error_json(code, &err, host));
+    }
   }
   cJSON *verdict = judge_post("/__outcome", outcome);
   if (!cJSON_IsTrue(jget(verdict, "ok"))) {
@@ -312,6 +577,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: scenarios <tests/vectors/scenarios directory>\n");
     return 2;
   }
+  if (mkdtemp(db_dir) == NULL) {
+    perror("mkdtemp");
+    return 2;
+  }
   int judge_in;
   pid_t judge = judge_start(argv[1], &judge_in);
   struct dirent **files;
@@ -330,6 +599,7 @@ int main(int argc, char **argv) {
     free(files[i]);
   }
   free(files);
+  rmdir(db_dir);
   close(judge_in);
   waitpid(judge, NULL, 0);
   if (count < 30) {
