@@ -121,38 +121,31 @@ final class Barrier
     }
 
     /**
-     * Runs `$busi($pdo)` at most once for this branch, in one local transaction with the
-     * barrier rows: begins a transaction on `$pdo` (or joins the caller's), runs the
-     * barrier statements, runs `$busi` when the barrier lets it, then commits. Rolls back
-     * and rethrows when anything throws.
+     * Runs `$busi($pdo)` at most once for this branch, in one database transaction with the
+     * barrier rows, as libdtmx's guard decides (the rule of every dtmx package):
+     *
+     * - `$pdo` inside a transaction (`$pdo->inTransaction()`, e.g. after your
+     *   `beginTransaction()`): it is joined; the barrier rows and `$busi` go into it and
+     *   committing or rolling back stays with you (roll back when this throws);
+     * - `$pdo` with none open: the barrier's own transaction, begun here, committed when
+     *   `$busi` returns or is skipped, rolled back when anything throws.
      *
      * Returns what `$busi` returned, or null when the barrier skipped it (a duplicate, a
-     * null compensation, a suspended try/action: see lastResult()). Throws
-     * DuplicatedError for a msg whose check-back already rolled it back.
+     * null compensation, a suspended try/action: see lastResult()). Throws what `$busi`
+     * threw (with a failed rollback as a note, DtmxError::notesOf), the driver's
+     * exception, or DuplicatedError for a msg whose local transaction already ran or was
+     * fenced off by the check-back.
      *
      * `$table`: the barrier table (default: the default table of the PDO driver's dialect).
      */
     public function call(\PDO $pdo, callable $busi, ?BarrierTable $table = null): mixed
     {
         $table ??= BarrierTable::forPdo($pdo);
-        $machine = new BarrierCall(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_call($this->h(), $table->handle, $e)));
-        $own = !$pdo->inTransaction();
-        if ($own) {
-            $pdo->beginTransaction();
-        }
+        $guard = $this->guard($table, $pdo->inTransaction());
         try {
-            $this->lastResult = $machine->run($pdo, $table);
-            $machine->check();
-            $result = $this->lastResult === 'run_business' ? $busi($pdo) : null;
-            if ($own) {
-                $pdo->commit();
-            }
-            return $result;
-        } catch (\Throwable $t) {
-            if ($own && $pdo->inTransaction()) {
-                $pdo->rollBack();
-            }
-            throw $t;
+            return self::drive($guard, $pdo, $table, $busi);
+        } finally {
+            $this->lastResult = $guard->decision();
         }
     }
 
@@ -168,29 +161,92 @@ final class Barrier
     /**
      * The msg check-back on `$pdo` for this barrier's gid (build the barrier from the
      * check-back request's query, or with forMsg): returns when the local transaction
-     * committed; throws FailureError (checkBack) when it did not, and now never will (a
-     * late one fails as a duplicate). Answer dtm with Reply::forException / Web::handle.
+     * committed; throws FailureError when it did not, and now never will (a late one fails
+     * as a duplicate). Answer dtm with Reply::forException / Web::handle. The transaction
+     * follows the rule of call(): its own (committed either way) unless `$pdo` is inside
+     * one.
      */
     public function queryPrepared(\PDO $pdo, ?BarrierTable $table = null): void
     {
         $table ??= BarrierTable::forPdo($pdo);
-        $machine = $this->queryPreparedMachine($table);
-        $own = !$pdo->inTransaction();
-        if ($own) {
-            $pdo->beginTransaction();
-        }
-        try {
-            $result = $machine->run($pdo, $table);
-            if ($own) {
-                $pdo->commit();
+        self::drive($this->checkBackGuard($table, $pdo->inTransaction()), $pdo, $table, null);
+    }
+
+    /**
+     * The guard of a guarded call of this barrier (takes the next barrier id), for a
+     * database API other than PDO: `$inTransaction` is what its driver says of the
+     * connection (see call() for the rule). See Guard.
+     */
+    public function guard(BarrierTable $table, bool $inTransaction): Guard
+    {
+        return new Guard(Native::call(fn ($e) => Native::ffi()->dtmx_guard_new($this->h(), $table->handle, $inTransaction, $e)));
+    }
+
+    /** The guard of the msg check-back of this barrier's gid, as guard(). */
+    public function checkBackGuard(BarrierTable $table, bool $inTransaction): Guard
+    {
+        return new Guard(Native::call(fn ($e) => Native::ffi()->dtmx_guard_check_back($this->h(), $table->handle, $inTransaction, $e)));
+    }
+
+    /** Carries out the actions of `$guard` on `$pdo`; `$busi($pdo)` is the business code. */
+    private static function drive(Guard $guard, \PDO $pdo, BarrierTable $table, ?callable $busi): mixed
+    {
+        $value = null;
+        while (true) {
+            $action = $guard->action();
+            if ($action === Guard::RETURN) {
+                return $guard->decision() === 'run_business' ? $value : null;
             }
-        } catch (\Throwable $t) {
-            if ($own && $pdo->inTransaction()) {
-                $pdo->rollBack();
+            if ($action === Guard::RAISE) {
+                $guard->raise();
             }
-            throw $t;
+            try {
+                switch ($action) {
+                    case Guard::BEGIN:
+                        self::done($pdo, $pdo->beginTransaction());
+                        break;
+                    case Guard::EXECUTE:
+                        $rows = $table->execute($pdo, $guard->sql(), $guard->params())->rowCount();
+                        break;
+                    case Guard::QUERY_REASON:
+                        $reason = self::firstColumn($table->execute($pdo, $guard->sql(), $guard->params()));
+                        break;
+                    case Guard::RUN_BUSINESS:
+                        $value = $busi === null ? null : $busi($pdo);
+                        break;
+                    case Guard::COMMIT:
+                        self::done($pdo, $pdo->commit());
+                        break;
+                    case Guard::ROLLBACK:
+                        self::done($pdo, $pdo->rollBack());
+                        break;
+                }
+            } catch (\Throwable $t) {
+                $guard->fail($t);
+                continue;
+            }
+            match ($action) {
+                Guard::EXECUTE => $guard->feedAffected($rows),
+                Guard::QUERY_REASON => $guard->feedReason($reason),
+                default => $guard->ok(),
+            };
         }
-        $this->checkBack($result);
+    }
+
+    /** Throws PDO's error for a call that returned false (PDO set to report errors silently). */
+    private static function done(\PDO $pdo, bool $ok): void
+    {
+        if (!$ok) {
+            throw new DatabaseError('barrier transaction failed: ' . ($pdo->errorInfo()[2] ?? 'unknown error'));
+        }
+    }
+
+    /** The first column of the statement's first row, as a string (null: no row or NULL). */
+    private static function firstColumn(\PDOStatement $stmt): ?string
+    {
+        $row = $stmt->fetch(\PDO::FETCH_NUM);
+        $stmt->closeCursor();
+        return $row === false || $row[0] === null ? null : (string) $row[0];
     }
 
     /**

@@ -9,8 +9,9 @@ use FFI\CData;
 /**
  * A barrier step machine: a guarded call, an XA action or a msg check-back. It asks for
  * statements (step() is `execute` or `query`, with sql() and params()), is fed their
- * result, and ends (`done`) with a result(). Barrier::call() drives one on PDO; use this
- * class directly only for another database API.
+ * result, and ends (`done`) with a result(). It decides the barrier, not the transaction:
+ * for a guarded call or a check-back use Barrier::call() / queryPrepared(), or a Guard
+ * (Barrier::guard()); drive one of these for XA phase one (xaActionMachine()) and tests.
  */
 final class BarrierCall
 {
@@ -81,29 +82,5 @@ final class BarrierCall
     public function barrierId(): ?string
     {
         return Native::take(Native::ffi()->dtmx_barrier_call_barrier_id($this->handle));
-    }
-
-    /**
-     * Runs the machine's statements on `$pdo` (the caller holds the transaction) and
-     * returns its result.
-     */
-    public function run(\PDO $pdo, BarrierTable $table): string
-    {
-        while (($step = $this->step()) !== self::DONE) {
-            $sql = $table->render($this->sql(), 'qmark');
-            $stmt = $pdo->prepare($sql);
-            if ($stmt === false || !$stmt->execute($this->params())) {
-                $info = ($stmt === false ? $pdo : $stmt)->errorInfo();
-                throw new DatabaseError('barrier statement failed: ' . ($info[2] ?? 'unknown error'));
-            }
-            if ($step === self::EXECUTE) {
-                $this->feedAffected($stmt->rowCount());
-            } else {
-                $row = $stmt->fetch(\PDO::FETCH_NUM);
-                $stmt->closeCursor();
-                $this->feedReason($row === false || $row[0] === null ? null : (string) $row[0]);
-            }
-        }
-        return $this->result();
     }
 }

@@ -79,6 +79,20 @@ final class BarrierTable
         return Native::take(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_table_render($this->handle, $sql, $style, $e)));
     }
 
+    /**
+     * @internal Runs `$sql` (of this dialect) with `$params` on `$pdo`; a failure is the
+     * driver's exception, or a DatabaseError when PDO is set to report errors silently.
+     */
+    public function execute(\PDO $pdo, string $sql, array $params): \PDOStatement
+    {
+        $stmt = $pdo->prepare($this->render($sql, 'qmark'));
+        if ($stmt === false || !$stmt->execute($params)) {
+            $info = ($stmt === false ? $pdo : $stmt)->errorInfo();
+            throw new DatabaseError('barrier statement failed: ' . ($info[2] ?? 'unknown error'));
+        }
+        return $stmt;
+    }
+
     /** Creates the table (and its schema) on `$pdo` when missing. */
     public function create(\PDO $pdo): void
     {

@@ -137,20 +137,14 @@ final class Native
      */
     public static function runBody(string $trampoline, callable $body, callable $start): mixed
     {
-        $ffi = self::ffi();
         $thrown = null;
         $result = null;
-        $id = self::register(static function ($handle, $error) use ($ffi, $body, &$thrown, &$result): void {
+        $id = self::register(static function ($handle, $error) use ($body, &$thrown, &$result): void {
             try {
                 $result = $body($handle);
             } catch (\Throwable $t) {
                 $thrown = $t;
-                $message = $t->getMessage() !== '' ? $t->getMessage() : get_class($t);
-                if ($t instanceof DtmxError) {
-                    $ffi->dtmx_error_set($error, $t->getCode(), $message);
-                } else {
-                    $ffi->dtmx_error_set_host($error, $message);
-                }
+                self::report($error, $t);
             }
         });
         $fn = self::trampolines()->$trampoline;
@@ -167,6 +161,21 @@ final class Native
             self::unregister($id);
         }
         return $result;
+    }
+
+    /**
+     * Reports `$t`, thrown by the caller's code, on `$error` (a `DtmxError*`): a
+     * DtmxError's own code and message; for any other exception `dtmx_error_set_host`,
+     * which is never taken for a refusal. The caller keeps `$t` to throw it again.
+     */
+    public static function report(CData $error, \Throwable $t): void
+    {
+        $message = $t->getMessage() !== '' ? $t->getMessage() : get_class($t);
+        if ($t instanceof DtmxError) {
+            self::ffi()->dtmx_error_set($error, $t->getCode(), $message);
+        } else {
+            self::ffi()->dtmx_error_set_host($error, $message);
+        }
     }
 
     /** The version of the loaded libdtmx. */

@@ -9,8 +9,11 @@ declare(strict_types=1);
 
 use Dtmx\Barrier;
 use Dtmx\BarrierTable;
+use Dtmx\DtmxError;
 use Dtmx\DuplicatedError;
 use Dtmx\FailureError;
+use Dtmx\Guard;
+use Dtmx\InvalidArgumentError;
 
 final class BarrierDb
 {
@@ -133,4 +136,66 @@ T::test('barrier: the dialect of each PDO driver', static function (): void {
     T::eq('postgres', BarrierTable::forPdo(BarrierDb::connect('postgres'))->dialect());
     T::eq('mysql', BarrierTable::forPdo(BarrierDb::connect('mariadb'))->dialect());
     T::eq('dtm_barrier.barrier', BarrierTable::forPdo(BarrierDb::connect('postgres'))->name());
+});
+
+T::test('barrier sqlite: the business code\'s own exception is rethrown, everything rolled back', static function (): void {
+    $pdo = BarrierDb::connect('sqlite');
+    $gid = 'php-' . bin2hex(random_bytes(8));
+    $boom = new LogicException('disk on fire');
+    $thrown = T::throws(LogicException::class, static fn () => (new Barrier('saga', $gid, '01', 'action'))->call($pdo, static function (PDO $db) use ($gid, $boom): void {
+        $db->prepare('insert into ' . BarrierDb::ledger('sqlite') . ' (gid, op) values (?, ?)')->execute([$gid, 'action']);
+        throw $boom;
+    }));
+    T::ok($thrown === $boom, 'the very exception the business code threw');
+    T::eq([], DtmxError::notesOf($thrown));
+    T::ok(!$pdo->inTransaction(), 'rolled back');
+    T::eq([], BarrierDb::ops('sqlite', $gid));
+    T::eq(0, (int) $pdo->query("select count(*) from barrier where gid = '$gid'")->fetchColumn());
+});
+
+T::test('barrier sqlite: a joined call that throws leaves the transaction to the caller', static function (): void {
+    $pdo = BarrierDb::connect('sqlite');
+    $gid = 'php-' . bin2hex(random_bytes(8));
+    $pdo->beginTransaction();
+    T::throws(FailureError::class, static fn () => (new Barrier('tcc', $gid, '01', 'try'))->call($pdo, static fn () => throw new FailureError('no money')));
+    T::ok($pdo->inTransaction(), 'still open: the caller rolls back');
+    T::eq(1, (int) $pdo->query("select count(*) from barrier where gid = '$gid'")->fetchColumn(), 'the row is in the caller\'s transaction');
+    $pdo->rollBack();
+    T::eq(0, (int) $pdo->query("select count(*) from barrier where gid = '$gid'")->fetchColumn());
+});
+
+T::test('barrier: a Guard driven by hand, owned and joined', static function (): void {
+    $table = new BarrierTable('sqlite');
+    $own = (new Barrier('tcc', 'g-hand', '01', 'try'))->guard($table, false);
+    T::eq('own', $own->ownership());
+    $seen = [];
+    while (!in_array($action = $own->action(), [Guard::RETURN, Guard::RAISE], true)) {
+        $seen[] = $action;
+        if ($action === Guard::EXECUTE) {
+            T::ok(str_starts_with((string) $own->sql(), 'insert into barrier'), (string) $own->sql());
+            T::eq(['tcc', 'g-hand', '01', 'try', '01', 'try'], $own->params());
+            $own->feedAffected(1);
+        } else {
+            $own->ok();
+        }
+    }
+    T::eq([Guard::BEGIN, Guard::EXECUTE, Guard::RUN_BUSINESS, Guard::COMMIT], $seen);
+    T::eq('run_business', $own->decision());
+
+    $joined = Barrier::forMsg('g-hand')->guard($table, true);
+    T::eq('join', $joined->ownership());
+    T::eq(Guard::EXECUTE, $joined->action());
+    T::throws(InvalidArgumentError::class, static fn () => $joined->ok());
+    $joined->feedAffected(0);
+    T::eq(Guard::RAISE, $joined->action());
+    T::eq('msg_duplicated', $joined->decision());
+    T::throws(DuplicatedError::class, static fn () => $joined->raise());
+
+    $check = Barrier::forMsg('g-hand')->checkBackGuard($table, true);
+    $check->feedAffected(1);
+    T::eq(Guard::QUERY_REASON, $check->action());
+    $check->feedReason('rollback');
+    T::eq(Guard::RAISE, $check->action());
+    T::eq(null, $check->decision());
+    T::throws(FailureError::class, static fn () => $check->raise());
 });

@@ -1,13 +1,14 @@
 <?php
 
 // The package's numbers against libdtmx's header (c/include/dtmx.h): the error codes and
-// their classes, the outcomes, the step kinds, and every libdtmx function the package
-// calls. None of them is kept by hand unchecked.
+// their classes, the outcomes, the step kinds, the guard's actions and decisions, and
+// every libdtmx function the package calls. None of them is kept by hand unchecked.
 
 declare(strict_types=1);
 
 use Dtmx\BarrierCall;
 use Dtmx\DtmxError;
+use Dtmx\Guard;
 use Dtmx\Native;
 
 final class Header
@@ -60,6 +61,21 @@ T::test('header: outcomes and step kinds are dtmx.h\'s', static function (): voi
     }
     ksort($steps);
     T::eq($steps, BarrierCall::STEP_KINDS);
+});
+
+T::test('header: the guard\'s actions and decisions are dtmx.h\'s', static function (): void {
+    $actions = [];
+    foreach (Header::enum('DtmxGuardAction') as $member => $value) {
+        $actions[$value] = strtolower(substr($member, strlen('DTMX_GUARD_')));
+    }
+    ksort($actions);
+    T::eq($actions, Guard::ACTIONS);
+    $decisions = [];
+    foreach (Header::enum('DtmxDecision') as $member => $value) {
+        $decisions[$value] = $member === 'DTMX_DECISION_NONE' ? null : strtolower(substr($member, strlen('DTMX_DECISION_')));
+    }
+    ksort($decisions);
+    T::eq($decisions, Guard::DECISIONS);
 });
 
 T::test('header: every libdtmx function the package calls is declared', static function (): void {

@@ -2,11 +2,14 @@
 
 // Replays every scenario of tests/vectors/scenarios (see the README there) through the
 // package's public API against judge.py, the scripted DTM server, branch service and
-// judge: one test per scenario.
+// judge: one test per scenario. The barrier scenarios run Barrier::call and
+// Barrier::queryPrepared on a real SQLite database through PDO (a second PDO object on the
+// same file reads what is committed).
 
 declare(strict_types=1);
 
 use Dtmx\Barrier;
+use Dtmx\BarrierTable;
 use Dtmx\Client;
 use Dtmx\DtmxError;
 use Dtmx\Tcc;
@@ -97,6 +100,65 @@ final class Scenarios
         return $out;
     }
 
+    /** Runs barrier scenario `$s` on a new SQLite file; the outcome for the judge. */
+    public static function runBarrier(array $s): array
+    {
+        T::eq('sqlite', $s['database']);
+        $path = Env::tmp() . '/scenario-' . $s['name'] . '.db';
+        $pdo = Env::sqlite($path);
+        BarrierTable::forPdo($pdo)->create($pdo);
+        $pdo->exec('create table ledger (gid text, value text)');
+        $outcomes = [];
+        foreach ($s['steps'] as $step) {
+            try {
+                $outcomes[] = ['result' => self::barrierStep($pdo, $step)];
+            } catch (AssertionFailed $e) {
+                throw $e;
+            } catch (\Throwable $e) {
+                $outcomes[] = ['error' => self::error($e)];
+            }
+        }
+        $reader = Env::sqlite($path);
+        $ledger = $reader->query("select gid || ' ' || value from ledger order by 1")->fetchAll(PDO::FETCH_COLUMN);
+        $rows = $reader->query('select trans_type, gid, branch_id, op, barrier_id, reason from barrier order by 1, 2, 3, 4, 5, 6')->fetchAll(PDO::FETCH_NUM);
+        return ['host' => 'php', 'outcomes' => $outcomes, 'ledger' => $ledger, 'barrier_rows' => $rows, 'in_transaction' => $pdo->inTransaction()];
+    }
+
+    /** One barrier scenario step on `$pdo`; its result. */
+    private static function barrierStep(PDO $pdo, array $step): mixed
+    {
+        switch ($step['op']) {
+            case 'begin':
+                $pdo->beginTransaction();
+                return null;
+            case 'commit':
+                $pdo->commit();
+                return null;
+            case 'rollback':
+                $pdo->rollBack();
+                return null;
+            case 'check_back':
+                Barrier::forMsg($step['gid'])->queryPrepared($pdo);
+                return null;
+            case 'barrier_call':
+                $b = $step['barrier'];
+                return (new Barrier($b['trans_type'], $b['gid'], $b['branch_id'], $b['op']))->call(
+                    $pdo,
+                    static function (PDO $db) use ($step, $b): mixed {
+                        foreach ($step['body'] as $busi) {
+                            if ($busi['op'] !== 'write') {
+                                return self::body([$busi], null); // return or raise
+                            }
+                            $db->prepare('insert into ledger (gid, value) values (?, ?)')->execute([$b['gid'], $busi['value']]);
+                        }
+                        return null;
+                    },
+                );
+            default:
+                throw new AssertionFailed("unknown barrier step {$step['op']}");
+        }
+    }
+
     /** Runs body steps on the transaction the body was given. */
     private static function body(array $steps, Tcc|Xa|null $trans): mixed
     {
@@ -155,6 +217,11 @@ foreach (Scenarios::all() as $name => $scenario) {
             $text = str_replace('{' . $key . '}', $urls[$key], $text);
         }
         $s = json_decode($text, true, 512, JSON_THROW_ON_ERROR);
+        if (isset($s['database'])) {
+            $verdict = Scenarios::post('/__outcome', Scenarios::runBarrier($s));
+            T::ok($verdict['ok'] === true, implode('; ', $verdict['problems']));
+            return;
+        }
         try {
             $outcome = ['host' => 'php', 'result' => Scenarios::run($s, $urls), 'error' => null];
         } catch (AssertionFailed $e) {
