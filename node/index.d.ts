@@ -194,18 +194,30 @@ export class BarrierTable {
   create(conn: unknown): Promise<void>;
 }
 
+/**
+ * Options of a guarded call and of the check-back: the barrier table, and whether the
+ * client is inside a transaction of the caller's (which is then joined and left to the
+ * caller). better-sqlite3 tells it itself; for pg and mysql2 say so (default false: the
+ * barrier begins, commits and rolls back its own transaction).
+ */
+export interface BarrierOptions {
+  table?: BarrierTable;
+  inTransaction?: boolean;
+}
+
 /** The barrier of one branch call. */
 export class Barrier {
   constructor(branch: Pick<Branch, 'transType' | 'gid' | 'branchId' | 'op'> & Partial<Branch>);
-  /** Runs `busi(conn)` at most once in one local transaction with the barrier rows. */
-  call<T>(conn: unknown, busi: (conn: any) => Promise<T> | T, options?: { table?: BarrierTable }): Promise<T | undefined>;
+  /** Runs `busi(conn)` at most once, in one database transaction with the barrier rows
+   * (its own, or the caller's open one, joined). */
+  call<T>(conn: unknown, busi: (conn: any) => Promise<T> | T, options?: BarrierOptions): Promise<T | undefined>;
   redisCheckAdjustAmount(
     redis: unknown, key: string, amount: number, expire?: number,
   ): Promise<'applied' | 'null_compensation' | 'duplicate' | 'suspended'>;
 }
 
 /** The msg check-back on a database client. */
-export function queryPrepared(conn: unknown, branch: Branch, options?: { table?: BarrierTable }): Promise<void>;
+export function queryPrepared(conn: unknown, branch: Branch, options?: BarrierOptions): Promise<void>;
 /** The msg check-back on Redis. */
 export function redisQueryPrepared(redis: unknown, branch: Branch, expire?: number): Promise<void>;
 

@@ -3,22 +3,25 @@
 'use strict';
 
 const native = require('./native');
-const { call, byKind } = require('./errors');
+const { call, byKind, kindOf, makeError, messageOf, withNotes } = require('./errors');
 
 /** The Redis barrier's default key expiry in seconds (the core's, 7 days). */
 const REDIS_EXPIRE = native.REDIS_EXPIRE_SECS;
 
 /** How to run SQL on one client: `begin`, `commit`, `rollback`, `execute` (affected
- * rows) and `reason` (the first column of the first row, or null). */
+ * rows), `reason` (the first column of the first row, or null) and `inTransaction` (is a
+ * transaction open on it: true or false, or null when the driver cannot tell). */
 function driverOf(conn) {
   if (conn && typeof conn.prepare === 'function' && 'inTransaction' in conn) {
     return {
       dialect: 'sqlite',
       begin: async () => conn.exec('BEGIN'),
       commit: async () => conn.exec('COMMIT'),
+      // SQLite ends the transaction itself on some errors; then there is nothing to undo.
       rollback: async () => conn.inTransaction && conn.exec('ROLLBACK'),
       execute: async (sql, params) => conn.prepare(sql).run(...params).changes,
       reason: async (sql, params) => firstValue(conn.prepare(sql).get(...params)),
+      inTransaction: () => conn.inTransaction,
     };
   }
   if (conn && typeof conn.query === 'function' && conn.connectionParameters) {
@@ -29,6 +32,7 @@ function driverOf(conn) {
       rollback: () => conn.query('ROLLBACK'),
       execute: async (sql, params) => (await conn.query(sql, params)).rowCount,
       reason: async (sql, params) => firstValue((await conn.query(sql, params)).rows[0]),
+      inTransaction: () => null,
     };
   }
   if (conn && typeof conn.beginTransaction === 'function' && typeof conn.execute === 'function') {
@@ -39,6 +43,7 @@ function driverOf(conn) {
       rollback: () => conn.rollback(),
       execute: async (sql, params) => (await conn.query(sql, params))[0].affectedRows,
       reason: async (sql, params) => firstValue((await conn.query(sql, params))[0][0]),
+      inTransaction: () => null,
     };
   }
   throw new byKind.invalid_argument(
@@ -81,41 +86,69 @@ class BarrierTable {
   }
 }
 
-/** Drives a native barrier machine on a driver; the final step's result. */
-async function drive(machine, d) {
-  for (;;) {
-    const step = machine.step();
-    if (step.kind === 'done') return step.result;
-    if (step.kind === 'execute') {
-      const rows = await d.execute(step.sql, step.params);
-      call(() => machine.feedAffected(Number(rows) || 0));
-    } else {
-      const reason = await d.reason(step.sql, step.params);
-      call(() => machine.feedReason(reason));
-    }
-  }
-}
-
-/** Runs `work` between begin and commit on `d`; rolls back and rethrows on error. */
-async function inTransaction(d, work) {
-  await d.begin();
-  try {
-    const result = await work();
-    await d.commit();
-    return result;
-  } catch (e) {
-    try {
-      await d.rollback();
-    } catch {
-      // the original error matters more than a failed rollback
-    }
-    throw e;
-  }
+/** Whether a transaction is open on the client: the driver's answer, or when it cannot
+ * tell (pg, mysql2) the call's `inTransaction` option (default false). */
+function inTransaction(d, options) {
+  return d.inTransaction() ?? (options && options.inTransaction) ?? false;
 }
 
 function tableFor(d, options) {
   if (options && options.table) return options.table.native || options.table;
   return new native.BarrierTable(d.dialect, undefined);
+}
+
+/**
+ * Carries out the actions of the native `guard` on the driver `d`: `busi(conn)` when it
+ * says to run the business code. Resolves to what `busi` returned, or undefined when it
+ * did not run. Rejects with the guard's error; when that error is one the driver or
+ * `busi` threw, with that same thrown value, the core's notes added (a failed rollback).
+ */
+async function follow(guard, d, conn, busi) {
+  let value;
+  const thrown = [];
+  for (;;) {
+    const action = guard.action();
+    if (action.kind === 'return') return value;
+    if (action.kind === 'raise') {
+      if (action.thrown === undefined || action.thrown === null) throw makeError(action.error);
+      throw withNotes(thrown[action.thrown], action.error.notes);
+    }
+    try {
+      switch (action.kind) {
+        case 'begin':
+          await d.begin();
+          call(() => guard.ok());
+          break;
+        case 'execute': {
+          const rows = await d.execute(action.sql, action.params);
+          call(() => guard.feedAffected(Number(rows) || 0));
+          break;
+        }
+        case 'query': {
+          const reason = await d.reason(action.sql, action.params);
+          call(() => guard.feedReason(reason));
+          break;
+        }
+        case 'business':
+          value = await busi(conn);
+          call(() => guard.ok());
+          break;
+        case 'commit':
+          await d.commit();
+          call(() => guard.ok());
+          break;
+        case 'rollback':
+          await d.rollback();
+          call(() => guard.ok());
+          break;
+        default:
+          throw new byKind.internal(`unknown barrier action ${action.kind}`);
+      }
+    } catch (e) {
+      thrown.push(e);
+      guard.fail(kindOf(e), messageOf(e));
+    }
+  }
 }
 
 /** The barrier of one branch call; build one per request from its branch. */
@@ -127,20 +160,20 @@ class Barrier {
   }
 
   /**
-   * Runs `busi(conn)` at most once for this branch, in one local transaction with the
-   * barrier rows, then commits; rolls back and rethrows if anything throws. Resolves to
-   * `busi`'s result, or undefined when the barrier skipped it (a duplicate, a null
-   * compensation or a suspended try). Throws a DuplicatedError for a msg whose
-   * check-back already rolled it back. Options: `{table}` (a BarrierTable).
+   * Runs `busi(conn)` at most once for this branch, in one database transaction with the
+   * barrier rows. Resolves to `busi`'s result, or undefined when the barrier skipped it (a
+   * duplicate, a null compensation or a suspended try). Throws a DuplicatedError for a
+   * msg whose check-back already rolled it back, and rethrows what `busi` or the driver
+   * threw. The transaction: on a client with no transaction open, the barrier's own
+   * (committed when `busi` returns or is skipped, rolled back when anything throws); on a
+   * client inside the caller's transaction, that one, joined (commit and rollback stay
+   * with the caller). better-sqlite3 tells whether a transaction is open; with pg and
+   * mysql2 say so with `inTransaction: true`. Options: `{table, inTransaction}`.
    */
   async call(conn, busi, options) {
     const d = driverOf(conn);
-    const machine = this.native.call(tableFor(d, options));
-    return inTransaction(d, async () => {
-      const decision = await drive(machine, d);
-      call(() => machine.check());
-      return decision === 'run_business' ? busi(conn) : undefined;
-    });
+    const guard = call(() => native.Guard.forCall(this.native, tableFor(d, options), inTransaction(d, options)));
+    return follow(guard, d, conn, busi);
   }
 
   /** Adds `amount` to the integer at `key` at most once for this branch, with an ioredis
@@ -157,23 +190,20 @@ function text(reply) {
   return Buffer.isBuffer(reply) ? reply.toString() : String(reply);
 }
 
-/** The barrier of the msg `branch.gid` (its local work and its check-back). */
-function msgBarrier(branch) {
-  return call(() => native.Barrier.forMsg((branch || {}).gid || ''));
-}
-
 /** The msg check-back on `conn`: resolves when the local transaction of `branch.gid`
- * committed, rejects with a FailureError when it did not (and now never will). */
+ * committed, rejects with a FailureError when it did not (and now never will). Runs in a
+ * transaction the way `Barrier.call` does (both answers commit); options:
+ * `{table, inTransaction}`. */
 async function queryPrepared(conn, branch, options) {
   const d = driverOf(conn);
-  const machine = msgBarrier(branch).queryPrepared(tableFor(d, options));
-  await inTransaction(d, () => drive(machine, d));
-  call(() => machine.check());
+  const gid = (branch || {}).gid || '';
+  const guard = call(() => native.Guard.forCheckBack(gid, tableFor(d, options), inTransaction(d, options)));
+  await follow(guard, d, conn);
 }
 
 /** The msg check-back on Redis (for a msg whose local work used `redisCheckAdjustAmount`). */
 async function redisQueryPrepared(redis, branch, expire = REDIS_EXPIRE) {
-  const q = call(() => msgBarrier(branch).redisQueryPrepared(expire));
+  const q = call(() => native.Barrier.forMsg((branch || {}).gid || '').redisQueryPrepared(expire));
   const r = await redis.eval(q.script, q.keys.length, ...q.keys, ...q.args);
   call(() => q.check(text(r)));
 }

@@ -2,7 +2,7 @@
 'use strict';
 
 const native = require('./native');
-const { call, kindOf, messageOf, promise, byKind } = require('./errors');
+const { call, kindOf, messageOf, promise, byKind, withNotes } = require('./errors');
 const { payload } = require('./payload');
 
 /**
@@ -44,15 +44,7 @@ async function runBody(start, body) {
     await promise((done) => start(onBody, done));
   } catch (e) {
     if (thrown === null) throw e;
-    const original = thrown.error;
-    if (original !== null && (typeof original === 'object' || typeof original === 'function')) {
-      try {
-        original.notes = e.notes;
-      } catch {
-        // a frozen object keeps what it has
-      }
-    }
-    throw original;
+    throw withNotes(thrown.error, e.notes);
   }
   return value;
 }

@@ -71,6 +71,19 @@ function messageOf(e) {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** `original` (anything JavaScript code threw) with `notes` added to its `notes` (what
+ * failed after it, as the core reports it); values that cannot carry them stay as they are. */
+function withNotes(original, notes) {
+  if (original !== null && (typeof original === 'object' || typeof original === 'function')) {
+    try {
+      original.notes = [...(Array.isArray(original.notes) ? original.notes : []), ...(notes || [])];
+    } catch {
+      // a frozen object keeps what it has
+    }
+  }
+  return original;
+}
+
 /** Runs a native callback-style call as a Promise: `start(done)`, `done(error, value)`
  * with `error` null or a native error description. */
 function promise(start) {
@@ -84,4 +97,4 @@ function promise(start) {
   });
 }
 
-module.exports = { DtmxError, byKind, classes, call, kindOf, messageOf, makeError, promise };
+module.exports = { DtmxError, byKind, classes, call, kindOf, messageOf, makeError, withNotes, promise };

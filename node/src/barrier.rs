@@ -1,10 +1,10 @@
-//! The sans-IO barrier: tables, guarded calls, the msg check-back and the Redis scripts.
-//! A step is `{kind: "execute" | "query" | "done", sql, params, result}`.
+//! The sans-IO barrier: tables, the barrier machines (replayed by the vectors), the
+//! core's [`Guard`] that a guarded call and the msg check-back follow, and the Redis
+//! scripts. A machine's step is `{kind: "execute" | "query" | "done", sql, params, result}`.
 
-use crate::errors::js;
+use crate::errors::{describe, js, thrown};
 use crate::rm::Branch;
-use dtmx_bindings::barrier::{self as b, render, ParamStyle, Step};
-use dtmx_bindings::error::invalid;
+use dtmx_bindings::barrier::{self as b, render, Action, Ownership, ParamStyle, Step};
 use napi_derive::napi;
 
 /// The Redis barrier's default expiry of its keys, in seconds (7 days).
@@ -190,7 +190,6 @@ impl Barrier {
     pub fn query_prepared(&self, table: &BarrierTable) -> QueryPrepared {
         QueryPrepared {
             inner: self.inner.query_prepared(&table.inner),
-            gid: self.inner.gid().to_string(),
         }
     }
 
@@ -283,7 +282,6 @@ impl BarrierCall {
 #[napi]
 pub struct QueryPrepared {
     inner: b::QueryPrepared,
-    gid: String,
 }
 
 #[napi]
@@ -305,16 +303,140 @@ impl QueryPrepared {
     pub fn feed_reason(&mut self, reason: Option<String>) -> napi::Result<(), String> {
         js(self.inner.feed_reason(reason.as_deref()).map(|_| ()))
     }
+}
 
-    /// What the check-back handler answers once done: nothing when the local transaction
-    /// committed, else throws the core's `failure` (dtm then rolls the msg back).
+/// What a [`Guard`] wants done next on the caller's database client.
+#[napi(object)]
+pub struct GuardAction {
+    /// `begin`, `execute` (feed the affected rows), `query` (feed the reason read),
+    /// `business` (run the business code, then `ok`), `commit`, `rollback` (then `ok`), or
+    /// the end: `return` (the business code's value if it ran, else nothing) or `raise`.
+    pub kind: String,
+    /// The statement (execute and query).
+    pub sql: Option<String>,
+    /// Its parameters (execute and query).
+    pub params: Option<Vec<String>>,
+    /// The error to raise (raise): `{kind, message, notes, status}`.
+    pub error: Option<serde_json::Value>,
+    /// When the error to raise is one JavaScript reported with [`Guard::fail`]: which
+    /// report (0 for the first), so that the very value thrown is raised, with the notes.
+    pub thrown: Option<u32>,
+}
+
+/// Marks the error of the `n`-th [`Guard::fail`] report, to tell it apart when raised.
+#[derive(Debug)]
+struct Thrown(u32);
+
+impl std::fmt::Display for Thrown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "thrown by JavaScript (report {})", self.0)
+    }
+}
+
+impl std::error::Error for Thrown {}
+
+/// One guarded barrier call, or one msg check-back, as the actions the JavaScript loop
+/// carries out on the caller's client; the core decides what runs, what commits and what
+/// is raised, and who owns the database transaction ([`Ownership::for_connection`]).
+#[napi]
+pub struct Guard {
+    inner: b::Guard,
+    /// How many failures JavaScript reported.
+    reports: u32,
+}
+
+#[napi]
+impl Guard {
+    /// The guarded call of `barrier` on a connection that is (`in_transaction`) or is not
+    /// inside a transaction: an open transaction is joined and left to the caller, a bare
+    /// connection gets the barrier's own.
+    #[napi(factory, catch_unwind)]
+    pub fn for_call(barrier: &mut Barrier, table: &BarrierTable, in_transaction: bool) -> Guard {
+        Guard {
+            inner: b::Guard::new(
+                barrier.inner.call(&table.inner),
+                Ownership::for_connection(in_transaction),
+            ),
+            reports: 0,
+        }
+    }
+
+    /// The msg check-back of `gid` (on the msg's barrier), under the same ownership rule.
+    #[napi(factory, catch_unwind)]
+    pub fn for_check_back(
+        gid: String,
+        table: &BarrierTable,
+        in_transaction: bool,
+    ) -> napi::Result<Guard, String> {
+        let barrier = js(b::Barrier::for_msg(&gid))?;
+        Ok(Guard {
+            inner: b::Guard::check_back(
+                barrier.query_prepared(&table.inner),
+                &gid,
+                Ownership::for_connection(in_transaction),
+            ),
+            reports: 0,
+        })
+    }
+
+    /// Who owns the database transaction: `own` (the barrier) or `join` (the caller).
+    #[napi(getter, catch_unwind)]
+    pub fn ownership(&self) -> String {
+        self.inner.ownership().as_str().to_string()
+    }
+
+    /// What to do now.
     #[napi(catch_unwind)]
-    pub fn check(&self) -> napi::Result<(), String> {
-        let result = self
-            .inner
-            .result()
-            .ok_or_else(|| invalid("the check-back has not finished"));
-        js(result.and_then(|r| b::check_back_result(&self.gid, r)))
+    pub fn action(&self) -> GuardAction {
+        let (kind, stmt, error) = match self.inner.action() {
+            Action::Begin => ("begin", None, None),
+            Action::Execute(s) => ("execute", Some(s), None),
+            Action::QueryReason(s) => ("query", Some(s), None),
+            Action::RunBusiness => ("business", None, None),
+            Action::Commit => ("commit", None, None),
+            Action::Rollback => ("rollback", None, None),
+            Action::Return(_) => ("return", None, None),
+            Action::Raise(e) => ("raise", None, Some(e)),
+        };
+        let thrown = error
+            .and_then(|e| std::error::Error::source(e))
+            .and_then(|s| s.downcast_ref::<Thrown>())
+            .map(|t| t.0);
+        GuardAction {
+            kind: kind.to_string(),
+            sql: stmt.map(|s| s.sql.clone()),
+            params: stmt.map(|s| s.params.clone()),
+            error: error.map(describe),
+            thrown,
+        }
+    }
+
+    /// `begin`, `business`, `commit` or `rollback` succeeded.
+    #[napi(catch_unwind)]
+    pub fn ok(&mut self) -> napi::Result<(), String> {
+        js(self.inner.ok().map(drop))
+    }
+
+    /// Rows affected by the `execute` statement.
+    #[napi(catch_unwind)]
+    pub fn feed_affected(&mut self, rows: u32) -> napi::Result<(), String> {
+        js(self.inner.feed_affected(u64::from(rows)).map(drop))
+    }
+
+    /// The reason read by the `query` statement (`null`: no row).
+    #[napi(catch_unwind)]
+    pub fn feed_reason(&mut self, reason: Option<String>) -> napi::Result<(), String> {
+        js(self.inner.feed_reason(reason.as_deref()).map(drop))
+    }
+
+    /// The current action threw: a dtmx error of `kind`, or (`null`) the caller's own error
+    /// (the driver's or the business code's). JavaScript keeps every thrown value in the
+    /// order reported: `thrown` of a `raise` says which one to raise.
+    #[napi(catch_unwind)]
+    pub fn fail(&mut self, kind: Option<String>, message: String) {
+        let error = thrown(kind.as_deref(), message).with_source(Thrown(self.reports));
+        self.reports += 1;
+        self.inner.fail(error);
     }
 }
 

@@ -1,7 +1,9 @@
 // The barrier on real databases through the caller's own client: SQLite
 // (better-sqlite3), PostgreSQL (pg), MariaDB (mysql2) and Redis (ioredis). Each database
 // runs the decisions that matter: first run, duplicate, null compensation, suspended try,
-// rollback with the business code, and the msg check-back.
+// rollback with the business code, and the msg check-back; and the ownership rule: the
+// caller's open transaction is joined and its commit or rollback left to the caller
+// (better-sqlite3 says a transaction is open, pg and mysql2 are told `inTransaction`).
 'use strict';
 
 const test = require('node:test');
@@ -23,6 +25,10 @@ const DATABASES = {
       return async () => new Database(file);
     })(),
     close: async (c) => c.close(),
+    begin: async (c) => c.exec('BEGIN'),
+    commit: async (c) => c.exec('COMMIT'),
+    rollback: async (c) => c.exec('ROLLBACK'),
+    joined: {},
     ledger: 'dtmx_ledger',
     run: async (c, sql, params) => c.prepare(sql.replaceAll(/\$\d/g, '?')).run(...params),
     count: async (c, sql, params) => Number(Object.values(c.prepare(sql.replaceAll(/\$\d/g, '?')).get(...params))[0]),
@@ -34,6 +40,10 @@ const DATABASES = {
       return c;
     },
     close: async (c) => c.end(),
+    begin: async (c) => c.query('BEGIN'),
+    commit: async (c) => c.query('COMMIT'),
+    rollback: async (c) => c.query('ROLLBACK'),
+    joined: { inTransaction: true },
     ledger: 'dtmx_node_ledger',
     run: async (c, sql, params) => c.query(sql, params),
     count: async (c, sql, params) => Number(Object.values((await c.query(sql, params)).rows[0])[0]),
@@ -41,6 +51,10 @@ const DATABASES = {
   mariadb: {
     connect: async () => mysql.createConnection({ host: '127.0.0.1', port: 3306, user: 'root', password: '' }),
     close: async (c) => c.end(),
+    begin: async (c) => c.beginTransaction(),
+    commit: async (c) => c.commit(),
+    rollback: async (c) => c.rollback(),
+    joined: { inTransaction: true },
     ledger: 'dtmx_node.dtmx_ledger',
     run: async (c, sql, params) => c.query(sql.replaceAll(/\$\d/g, '?'), params),
     count: async (c, sql, params) => Number(Object.values((await c.query(sql.replaceAll(/\$\d/g, '?'), params))[0][0])[0]),
@@ -61,6 +75,23 @@ for (const [name, db] of Object.entries(DATABASES)) {
         if (fail) throw new dtmx.FailureError('refused');
         return 'ran';
       });
+    } finally {
+      await db.close(conn);
+    }
+  }
+
+  /** The business code writing the ledger row of `gid`, `op` on the client it is given. */
+  const write = (gid, op) => async (c) => {
+    await db.run(c, `insert into ${db.ledger} (gid, op) values ($1, $2)`, [gid, op]);
+    return 'ran';
+  };
+
+  /** Runs `work(conn)` inside a transaction the caller opened on a new connection. */
+  async function inCallersTransaction(work) {
+    const conn = await db.connect();
+    try {
+      await db.begin(conn);
+      return await work(conn);
     } finally {
       await db.close(conn);
     }
@@ -106,6 +137,70 @@ for (const [name, db] of Object.entries(DATABASES)) {
       await assert.rejects(guarded(gid, 'try', { fail: true }), dtmx.FailureError);
       assert.equal(await ledger(gid), 0);
       assert.equal(await guarded(gid, 'try'), 'ran');
+    });
+
+    test('the error the business code or the driver throws is rethrown as it is, everything rolled back', async () => {
+      const gid = uid();
+      const conn = await db.connect();
+      try {
+        await assert.rejects(
+          new dtmx.Barrier(branch(gid, 'try')).call(conn, async (c) => {
+            await write(gid, 'try')(c);
+            await db.run(c, `select * from ${db.ledger}_missing`, []);
+          }),
+          (e) => !(e instanceof dtmx.DtmxError) && /ledger_missing/.test(e.message) && Array.isArray(e.notes) && e.notes.length === 0,
+        );
+      } finally {
+        await db.close(conn);
+      }
+      assert.equal(await ledger(gid), 0);
+      assert.equal(await guarded(gid, 'try'), 'ran');
+    });
+
+    test("an open transaction is joined: the caller's rollback undoes the business code and the barrier row", async () => {
+      const gid = uid();
+      await inCallersTransaction(async (conn) => {
+        assert.equal(await new dtmx.Barrier(branch(gid, 'try')).call(conn, write(gid, 'try'), db.joined), 'ran');
+        assert.equal(await ledger(gid), 0, 'nothing committed before the caller commits');
+        await db.rollback(conn);
+      });
+      assert.equal(await ledger(gid), 0);
+      assert.equal(await guarded(gid, 'try'), 'ran', 'the barrier row went with the rollback');
+    });
+
+    test("an open transaction is joined: the caller's commit keeps both", async () => {
+      const gid = uid();
+      await inCallersTransaction(async (conn) => {
+        assert.equal(await new dtmx.Barrier(branch(gid, 'try')).call(conn, write(gid, 'try'), db.joined), 'ran');
+        await db.commit(conn);
+      });
+      assert.equal(await ledger(gid), 1);
+      assert.equal(await guarded(gid, 'try'), undefined, 'the barrier row was committed');
+    });
+
+    test('a joined call that throws leaves the transaction open for the caller to roll back', async () => {
+      const gid = uid();
+      await inCallersTransaction(async (conn) => {
+        const refuse = async (c) => {
+          await write(gid, 'try')(c);
+          throw new dtmx.FailureError('refused');
+        };
+        await assert.rejects(new dtmx.Barrier(branch(gid, 'try')).call(conn, refuse, db.joined), dtmx.FailureError);
+        const count = `select count(*) from ${db.ledger} where gid = $1`;
+        assert.equal(await db.count(conn, count, [gid]), 1, 'the write is still in the open transaction');
+        await db.rollback(conn);
+        assert.equal(await db.count(conn, count, [gid]), 0);
+      });
+    });
+
+    test("a check-back in the caller's transaction commits with it", async () => {
+      const gid = uid();
+      await inCallersTransaction(async (conn) => {
+        await assert.rejects(dtmx.queryPrepared(conn, { gid }, db.joined), dtmx.FailureError);
+        await db.commit(conn);
+      });
+      await assert.rejects(guarded(gid, 'msg', { transType: 'msg' }), dtmx.DuplicatedError);
+      assert.equal(await ledger(gid), 0);
     });
 
     test('msg check-back: committed succeeds, missing fails and blocks the late work', async () => {
@@ -154,5 +249,68 @@ test.describe('barrier on redis', () => {
     await new dtmx.Barrier({ transType: 'msg', gid: m, branchId: '00', op: 'msg' }).redisCheckAdjustAmount(redis, key, 5, 600);
     await dtmx.redisQueryPrepared(redis, { gid: m }, 600);
     await assert.rejects(dtmx.redisQueryPrepared(redis, { gid: uid() }, 600), dtmx.FailureError);
+  });
+});
+
+test.describe('barrier on a SQLite client whose commit or rollback fails', () => {
+  /** A better-sqlite3 Database whose `exec` of `broken` (COMMIT or ROLLBACK) runs, then throws. */
+  function failing(broken) {
+    const real = new Database(':memory:');
+    return {
+      real,
+      prepare: (sql) => real.prepare(sql),
+      get inTransaction() {
+        return real.inTransaction;
+      },
+      exec: (sql) => {
+        real.exec(sql);
+        if (sql === broken) throw new Error(`${broken} broke`);
+      },
+    };
+  }
+
+  /** What `promise` rejects with. */
+  async function rejection(promise) {
+    try {
+      await promise;
+    } catch (e) {
+      return e;
+    }
+    return assert.fail('resolved, want a rejection');
+  }
+
+  test("a failed rollback is a note on the business code's own error", async () => {
+    const conn = failing('ROLLBACK');
+    await new dtmx.BarrierTable('sqlite').create(conn);
+    const refused = new dtmx.FailureError('refused');
+    const e = await rejection(
+      new dtmx.Barrier({ transType: 'tcc', gid: uid(), branchId: '01', op: 'try' }).call(conn, () => {
+        throw refused;
+      }),
+    );
+    assert.equal(e, refused);
+    assert.deepEqual(e.notes, ['rollback failed: database: ROLLBACK broke']);
+    conn.real.close();
+  });
+
+  test('a failed rollback after a duplicate msg is a note on the DuplicatedError', async () => {
+    const conn = failing('ROLLBACK');
+    await new dtmx.BarrierTable('sqlite').create(conn);
+    const msg = { transType: 'msg', gid: uid(), branchId: '00', op: 'msg' };
+    assert.equal(await new dtmx.Barrier(msg).call(conn, () => 'ran'), 'ran');
+    const e = await rejection(new dtmx.Barrier(msg).call(conn, () => 'again'));
+    assert.ok(e instanceof dtmx.DuplicatedError, String(e));
+    assert.deepEqual(e.notes, ['rollback failed: database: ROLLBACK broke']);
+    conn.real.close();
+  });
+
+  test("a failed commit is raised as the driver's own error", async () => {
+    const conn = failing('COMMIT');
+    await new dtmx.BarrierTable('sqlite').create(conn);
+    await assert.rejects(
+      new dtmx.Barrier({ transType: 'tcc', gid: uid(), branchId: '01', op: 'try' }).call(conn, () => 'ran'),
+      (e) => !(e instanceof dtmx.DtmxError) && e.message === 'COMMIT broke' && e.notes.length === 0,
+    );
+    conn.real.close();
   });
 });

@@ -140,3 +140,16 @@ for (const file of FILES) {
     else assert.throws(() => call(() => q.decide(c.reply)), kindClass(c.error_kind));
   });
 }
+
+test("the native Guard applies the core's ownership rule: an open transaction is joined", () => {
+  const table = new native.BarrierTable('sqlite');
+  const own = native.Guard.forCall(barrier({ trans_type: 'tcc', gid: 'g1', branch_id: '01', op: 'try' }), table, false);
+  assert.equal(own.ownership, 'own');
+  assert.equal(own.action().kind, 'begin');
+  const joined = native.Guard.forCall(barrier({ trans_type: 'tcc', gid: 'g1', branch_id: '01', op: 'try' }), table, true);
+  assert.equal(joined.ownership, 'join');
+  assert.deepEqual(joined.action(), { kind: 'execute', sql: table.insertIgnoreSql(), params: ['tcc', 'g1', '01', 'try', '01', 'try'] });
+  const check = native.Guard.forCheckBack('g1', table, true);
+  assert.equal(check.ownership, 'join');
+  assert.equal(check.action().kind, 'execute');
+});

@@ -1,6 +1,6 @@
 // Compiled by test/types.test.js with `tsc --noEmit`: the declared API in use.
 import { Client, Saga, Msg, FailureError, UnfinishedError, DtmxError, Barrier, BarrierTable, reply, parseBranch, express } from 'dtmx';
-import type { Branch, TransOptions, ErrorKind, ClientOptions } from 'dtmx';
+import type { Branch, TransOptions, ErrorKind, ClientOptions, BarrierOptions } from 'dtmx';
 
 async function main(): Promise<void> {
   const dtm = new Client('http://127.0.0.1:36789/api/dtmsvr');
@@ -13,7 +13,8 @@ async function main(): Promise<void> {
   const status: string = await dtm.waitFinal(saga.gid, { timeout: 5 });
   const msg: Msg = new Msg(dtm).add('http://busi/TransIn', Buffer.from('{}'));
   await msg.doAndSubmit('http://busi/QueryPrepared', async (branch: Branch) => {
-    await new Barrier(branch).call({}, async () => 1, { table: new BarrierTable('sqlite') });
+    const joined: BarrierOptions = { table: new BarrierTable('postgres'), inTransaction: true };
+    await new Barrier(branch).call({}, async () => 1, joined);
   });
   const order: { id: number } = await dtm.tccGlobalTransaction(async (tcc) => {
     const r = await tcc.callBranch('{}', 'http://t', 'http://c', 'http://x');
