@@ -1,14 +1,18 @@
 // The scenario vectors (tests/vectors/scenarios): every scenario replayed through the
 // public API against the scripted DTM server and judge (judge.py, see the README there),
-// one test per scenario. Host name `node`; option names in camelCase.
+// one test per scenario. Host name `node`; option names in camelCase. The barrier
+// scenarios (`"database": "sqlite"`) run on a real SQLite database through better-sqlite3:
+// every step on one Database, the committed state read on a second one.
 'use strict';
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const readline = require('node:readline');
 const { spawn } = require('node:child_process');
+const Database = require('better-sqlite3');
 const dtmx = require('..');
 const { VECTORS } = require('../testkit/helpers');
 
@@ -21,8 +25,10 @@ const SCENARIOS = fs
 
 let judge;
 let judgeUrl;
+let databases;
 
 test.before(async () => {
+  databases = fs.mkdtempSync(path.join(os.tmpdir(), 'dtmx-node-scenarios-'));
   assert.ok(SCENARIOS.length >= 30, `only ${SCENARIOS.length} scenarios found`);
   judge = spawn('python3', [path.join(DIR, 'judge.py')], { stdio: ['pipe', 'pipe', 'inherit'] });
   const first = await new Promise((resolve, reject) => {
@@ -38,6 +44,7 @@ test.before(async () => {
 });
 
 test.after(async () => {
+  fs.rmSync(databases, { recursive: true, force: true });
   if (judge.exitCode !== null) return;
   const exited = new Promise((resolve) => judge.once('exit', resolve));
   judge.stdin.end();
@@ -81,12 +88,12 @@ function raised(step) {
   return new cls(step.message);
 }
 
-/** Runs body steps: `call_branch` through `callBranch`, then `return` or `raise`. */
-async function runBody(steps, callBranch) {
+/** Runs body steps: `call_branch` or `write` through `other`, then `return` or `raise`. */
+async function runBody(steps, other) {
   for (const step of steps) {
     if (step.op === 'return') return step.value;
     if (step.op === 'raise') throw raised(step);
-    await callBranch(step);
+    await other(step);
   }
   return null;
 }
@@ -145,15 +152,82 @@ function errorJson(e) {
   };
 }
 
+/** One step of a barrier scenario on `conn`; its result. */
+async function barrierStep(conn, step) {
+  switch (step.op) {
+    case 'begin':
+    case 'commit':
+    case 'rollback':
+      conn.exec(step.op.toUpperCase());
+      return null;
+    case 'check_back':
+      await dtmx.queryPrepared(conn, { gid: step.gid });
+      return null;
+    case 'barrier_call': {
+      const b = step.barrier;
+      const barrier = new dtmx.Barrier({ transType: b.trans_type, gid: b.gid, branchId: b.branch_id, op: b.op });
+      return barrier.call(conn, (db) =>
+        runBody(step.body, (w) => {
+          assert.equal(w.op, 'write');
+          db.prepare('insert into ledger (gid, value) values (?, ?)').run(b.gid, w.value);
+        }),
+      );
+    }
+    default:
+      throw new Error(`unknown barrier scenario step ${step.op}`);
+  }
+}
+
+/** Runs a barrier scenario on a new SQLite database; the outcome with what is committed. */
+async function replayOnSqlite(scenario) {
+  assert.equal(scenario.database, 'sqlite');
+  const file = path.join(databases, `${scenario.name}.db`);
+  const conn = new Database(file);
+  try {
+    conn.pragma('journal_mode = WAL');
+    await new dtmx.BarrierTable('sqlite').create(conn);
+    conn.exec('create table ledger (gid text, value text)');
+    const outcomes = [];
+    for (const step of scenario.steps) {
+      try {
+        outcomes.push({ result: (await barrierStep(conn, step)) ?? null });
+      } catch (e) {
+        outcomes.push({ error: errorJson(e) });
+      }
+    }
+    const second = new Database(file);
+    try {
+      return {
+        host: 'node',
+        outcomes,
+        ledger: second.prepare("select gid || ' ' || value from ledger order by 1").pluck().all(),
+        barrier_rows: second
+          .prepare('select trans_type, gid, branch_id, op, barrier_id, reason from barrier order by 1, 2, 3, 4, 5, 6')
+          .raw()
+          .all(),
+        in_transaction: conn.inTransaction,
+      };
+    } finally {
+      second.close();
+    }
+  } finally {
+    conn.close();
+  }
+}
+
 for (const scenario of SCENARIOS) {
   test(scenario.name, async () => {
     const urls = await post('/__scenario', { name: scenario.name });
     let outcome;
-    try {
-      const result = await replay(substitute(scenario, urls), urls);
-      outcome = { host: 'node', result: result ?? null, error: null };
-    } catch (e) {
-      outcome = { host: 'node', result: null, error: errorJson(e) };
+    if (scenario.database) {
+      outcome = await replayOnSqlite(scenario);
+    } else {
+      try {
+        const result = await replay(substitute(scenario, urls), urls);
+        outcome = { host: 'node', result: result ?? null, error: null };
+      } catch (e) {
+        outcome = { host: 'node', result: null, error: errorJson(e) };
+      }
     }
     const verdict = await post('/__outcome', outcome);
     assert.ok(verdict.ok, `${verdict.problems.join('\n')}\noutcome: ${JSON.stringify(outcome)}`);
