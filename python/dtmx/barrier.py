@@ -1,19 +1,24 @@
 """The sub-transaction barrier on the caller's own connection.
 
-Works on any DB-API 2.0 connection of sqlite3, psycopg (3), PyMySQL (and mysqlclient,
-psycopg2), and on redis-py. dtmx's core decides; this module only runs the SQL it hands
-out, in the caller's transaction::
+Works on any DB-API 2.0 connection of sqlite3, psycopg (3), psycopg2, PyMySQL and mysqlclient
+(MySQLdb), and on redis-py. dtmx's core decides everything, including who owns the
+database transaction; this module only carries out what the core's guard asks for (begin,
+a statement, the business code, commit, rollback) on the driver::
 
     barrier = dtmx.barrier.Barrier.from_branch(branch)
     barrier.call(conn, lambda cur: cur.execute("update ... "))
 
-The connection must not be in autocommit mode: the barrier rows and the business SQL
-commit (or roll back) together.
+A connection with no transaction open gets the barrier's own transaction: begun, committed
+when the business code returns or is skipped, rolled back when anything raises. A
+connection already inside a transaction (the driver says so, or ``in_transaction=True``)
+is joined: the barrier rows and the business code go into it, and committing or rolling
+back stays with the caller.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Tuple, TypeVar
+import functools
+from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple, TypeVar
 
 from . import _native
 from .branch import BranchRequest
@@ -23,26 +28,53 @@ T = TypeVar("T")
 #: Default expiry of Redis barrier keys, in seconds (the core's: one week, as DTM).
 REDIS_EXPIRE: int = _native.REDIS_EXPIRE_SECS
 
-_DRIVERS = {
-    "sqlite3": ("sqlite", "qmark"),
-    "psycopg": ("postgres", "format"),
-    "psycopg2": ("postgres", "format"),
-    "pymysql": ("mysql", "format"),
-    "MySQLdb": ("mysql", "format"),
+# libpq's PQTRANSACTION_INTRANS and PQTRANSACTION_INERROR (psycopg 3 and psycopg2 alike).
+_PG_IN_TRANSACTION = (2, 3)
+# MySQL's SERVER_STATUS_IN_TRANS flag of the server status.
+_MYSQL_IN_TRANS = 1
+
+
+class _Driver(NamedTuple):
+    """What dtmx knows of a DB-API driver."""
+
+    dialect: str
+    paramstyle: str
+    #: Whether the connection is inside a transaction; None: the driver cannot tell.
+    in_transaction: Callable[[Any], Optional[bool]]
+    #: Whether the driver begins a transaction by itself with the next statement (then
+    #: it is ended with ``conn.commit()``/``conn.rollback()``, else with SQL).
+    begins_itself: Callable[[Any], bool]
+
+
+def _never(conn: Any) -> bool:
+    return False
+
+
+_DRIVERS: Dict[str, _Driver] = {
+    "sqlite3": _Driver("sqlite", "qmark", lambda c: bool(c.in_transaction), _never),
+    "psycopg": _Driver("postgres", "format", lambda c: c.info.transaction_status in _PG_IN_TRANSACTION,
+                       lambda c: not c.autocommit),
+    "psycopg2": _Driver("postgres", "format", lambda c: c.get_transaction_status() in _PG_IN_TRANSACTION,
+                        lambda c: not c.autocommit),
+    "pymysql": _Driver("mysql", "format", lambda c: bool(c.server_status & _MYSQL_IN_TRANS), _never),
+    "MySQLdb": _Driver("mysql", "format", lambda c: None, _never),
 }
+
+
+def _driver(conn: Any) -> Optional[_Driver]:
+    root = type(conn).__module__.split(".")[0]
+    return _DRIVERS.get("sqlite3" if root == "_sqlite3" else root)
 
 
 def driver_of(conn: Any) -> Tuple[str, str]:
     """``(dialect, paramstyle)`` of a DB-API connection, from its driver's module."""
-    root = type(conn).__module__.split(".")[0]
-    if root == "_sqlite3":
-        root = "sqlite3"
-    try:
-        return _DRIVERS[root]
-    except KeyError:
+    d = _driver(conn)
+    if d is None:
         from .errors import InvalidArgumentError
 
-        raise InvalidArgumentError(f"unsupported DB-API driver {root!r}; pass dialect= and paramstyle=") from None
+        root = type(conn).__module__.split(".")[0]
+        raise InvalidArgumentError(f"unsupported DB-API driver {root!r}; pass dialect= and paramstyle=")
+    return d.dialect, d.paramstyle
 
 
 class BarrierTable:
@@ -77,19 +109,64 @@ class BarrierTable:
             cur.close()
 
 
-def _run(machine: Any, cur: Any, table: BarrierTable, style: str) -> str:
-    """Drives a barrier state machine on ``cur`` until it is done; its result."""
-    while True:
-        step = machine.step()
-        if step[0] == "done":
-            return step[1]
-        sql = table._n.render(step[1], style)
-        cur.execute(sql, tuple(step[2]))
-        if step[0] == "execute":
-            machine.feed_affected(max(cur.rowcount, 0))
-        else:
-            row = cur.fetchone()
-            machine.feed_reason(None if row is None else str(row[0]))
+def _resolve(conn: Any, table: Optional[BarrierTable], paramstyle: Optional[str]) -> Tuple[BarrierTable, str]:
+    """The barrier table and parameter style for ``conn``: the ones given, else its driver's."""
+    if table is None or paramstyle is None:
+        dialect, style = driver_of(conn)
+        return table or BarrierTable(dialect), paramstyle or style
+    return table, paramstyle
+
+
+def _ownership(conn: Any, in_transaction: Optional[bool]) -> Any:
+    """The core's ownership for ``conn``: from ``in_transaction`` when given, else from the
+    driver's fact (a driver that cannot tell counts as not in a transaction)."""
+    if in_transaction is None:
+        d = _driver(conn)
+        in_transaction = bool(d is not None and d.in_transaction(conn))
+    return _native.Ownership.for_connection(in_transaction)
+
+
+def _drive(guard: Any, conn: Any, table: BarrierTable, style: str, busi: Callable[[Any], T]) -> Optional[T]:
+    """Carries out the actions of the core's ``guard`` on ``conn``, the statements and
+    ``busi`` on one cursor, and reports each back; returns ``busi``'s value when it ran."""
+    d = _driver(conn)
+    begun_by_driver = False
+    value: Optional[T] = None
+    cur = conn.cursor()
+    try:
+        while True:
+            action = guard.action()
+            kind = action[0]
+            if kind == "return":
+                return value
+            if kind == "raise":
+                raise action[1]
+            report: Callable[[], None] = guard.ok
+            try:
+                if kind == "begin":
+                    begun_by_driver = d is not None and d.begins_itself(conn)
+                    if not begun_by_driver:
+                        cur.execute("BEGIN")
+                elif kind in ("commit", "rollback"):
+                    if begun_by_driver:
+                        (conn.commit if kind == "commit" else conn.rollback)()
+                    else:
+                        cur.execute(kind.upper())
+                elif kind == "business":
+                    value = busi(cur)
+                else:
+                    cur.execute(table._n.render(action[1], style), tuple(action[2]))
+                    if kind == "execute":
+                        report = functools.partial(guard.feed_affected, max(cur.rowcount, 0))
+                    else:
+                        row = cur.fetchone()
+                        report = functools.partial(guard.feed_reason, None if row is None else str(row[0]))
+            except BaseException as e:  # kept by the guard, raised in the end (after a rollback)
+                guard.fail(e)
+                continue
+            report()
+    finally:
+        cur.close()
 
 
 class Barrier:
@@ -115,28 +192,21 @@ class Barrier:
         *,
         table: Optional[BarrierTable] = None,
         paramstyle: Optional[str] = None,
+        in_transaction: Optional[bool] = None,
     ) -> Optional[T]:
-        """Runs ``busi(cursor)`` at most once for this branch, in one local transaction
-        with the barrier rows, then commits; rolls back and re-raises if anything raises.
+        """Runs ``busi(cursor)`` at most once for this branch, together with the barrier
+        rows. On a connection with no transaction open that is the barrier's own
+        transaction: committed when ``busi`` returns (or is skipped), rolled back when
+        anything raises. On a connection inside a transaction (``in_transaction``: None asks
+        the driver) the barrier joins it and leaves the commit or rollback to you.
 
         Returns ``busi``'s result, or None when the barrier skipped it (a duplicate, a
-        null compensation or a suspended try/action). Raises :class:`DuplicatedError` for
-        a msg whose check-back already rolled it back."""
-        dialect, style = driver_of(conn) if table is None or paramstyle is None else (table.dialect, paramstyle)
-        table = table or BarrierTable(dialect)
-        machine = self._n.call(table._n)
-        cur = conn.cursor()
-        try:
-            decision = _run(machine, cur, table, paramstyle or style)
-            machine.check()
-            result = busi(cur) if decision == "run_business" else None
-            conn.commit()
-            return result
-        except BaseException:
-            conn.rollback()
-            raise
-        finally:
-            cur.close()
+        null compensation or a suspended try/action). Raises what ``busi`` or the driver
+        raised (the same exception), or :class:`DuplicatedError` for a msg whose check-back
+        already rolled it back."""
+        table, style = _resolve(conn, table, paramstyle)
+        guard = _native.Guard(self._n.call(table._n), _ownership(conn, in_transaction))
+        return _drive(guard, conn, table, style, busi)
 
     def redis_check_adjust_amount(self, redis: Any, key: str, amount: int, expire: int = REDIS_EXPIRE) -> str:
         """Adds ``amount`` to the integer at ``key`` at most once for this branch, with a
@@ -149,24 +219,22 @@ class Barrier:
 
 
 def query_prepared(
-    conn: Any, branch: BranchRequest, *, table: Optional[BarrierTable] = None, paramstyle: Optional[str] = None
+    conn: Any,
+    branch: BranchRequest,
+    *,
+    table: Optional[BarrierTable] = None,
+    paramstyle: Optional[str] = None,
+    in_transaction: Optional[bool] = None,
 ) -> None:
     """The msg check-back on ``conn``: returns when the local transaction of
     ``branch.gid`` committed, raises :class:`FailureError` when it did not (and now never
-    will). Answer dtm with :func:`dtmx.reply` of the outcome."""
-    dialect, style = driver_of(conn) if table is None or paramstyle is None else (table.dialect, paramstyle)
-    table = table or BarrierTable(dialect)
-    machine = _native.Barrier.for_msg(branch.gid).query_prepared(table._n)
-    cur = conn.cursor()
-    try:
-        _run(machine, cur, table, paramstyle or style)
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
-    finally:
-        cur.close()
-    machine.check()
+    will). Both answers are committed, in the barrier's own transaction on a connection
+    with none open; inside an open one (``in_transaction`` as for :meth:`Barrier.call`)
+    committing stays with you. Answer dtm with :func:`dtmx.reply` of the outcome."""
+    table, style = _resolve(conn, table, paramstyle)
+    query = _native.Barrier.for_msg(branch.gid).query_prepared(table._n)
+    guard = _native.Guard.check_back(query, branch.gid, _ownership(conn, in_transaction))
+    _drive(guard, conn, table, style, lambda cur: None)
 
 
 def redis_query_prepared(redis: Any, branch: BranchRequest, expire: int = REDIS_EXPIRE) -> None:

@@ -1,12 +1,14 @@
-//! The sans-IO barrier: tables, guarded calls, the msg check-back and the Redis scripts.
-//! Steps are tuples: `("execute", sql, params)`, `("query", sql, params)`,
-//! `("done", result)`.
+//! The sans-IO barrier: tables, guarded calls, the msg check-back, the [`Guard`] around
+//! them and the Redis scripts. Steps of a call or check-back are tuples: `("execute", sql,
+//! params)`, `("query", sql, params)`, `("done", result)`. Actions of a guard are tuples
+//! too: `("begin",)`, `("execute", sql, params)`, `("query", sql, params)`,
+//! `("business",)`, `("commit",)`, `("rollback",)`, `("return", decision)` (`None` for a
+//! check-back) and `("raise", exception)`.
 
-use crate::errors::py_result;
+use crate::errors::{carrying, py_result, raise_error};
 use crate::rm::BranchRequest;
-use dtmx_bindings::barrier::{self as b, render, ParamStyle, Step};
+use dtmx_bindings::barrier::{self as b, render, Action, ParamStyle, Step};
 use dtmx_bindings::dtmx::DtmResult;
-use dtmx_bindings::error::invalid;
 use pyo3::prelude::*;
 use pyo3::IntoPyObjectExt;
 
@@ -153,7 +155,6 @@ impl Barrier {
     fn query_prepared(&self, table: &BarrierTable) -> QueryPrepared {
         QueryPrepared {
             inner: self.inner.query_prepared(&table.inner),
-            gid: self.inner.gid().to_string(),
         }
     }
 
@@ -232,14 +233,6 @@ impl BarrierCall {
     fn feed_reason(&mut self, reason: Option<&str>) -> PyResult<()> {
         py_result(self.inner.feed_reason(reason).map(|_| ()))
     }
-
-    /// Raises the error the decision carries (`DuplicatedError` for `msg_duplicated`).
-    fn check(&self) -> PyResult<()> {
-        match self.inner.decision().and_then(b::Decision::error) {
-            Some(e) => py_result(Err(e)),
-            None => Ok(()),
-        }
-    }
 }
 
 fn result_name(r: &DtmResult) -> &'static str {
@@ -250,7 +243,6 @@ fn result_name(r: &DtmResult) -> &'static str {
 #[pyclass(module = "dtmx._native")]
 pub struct QueryPrepared {
     inner: b::QueryPrepared,
-    gid: String,
 }
 
 #[pymethods]
@@ -270,14 +262,164 @@ impl QueryPrepared {
     fn feed_reason(&mut self, reason: Option<&str>) -> PyResult<()> {
         py_result(self.inner.feed_reason(reason).map(|_| ()))
     }
+}
 
-    /// Once done: returns when the local transaction committed, raises `FailureError`
-    /// when it did not (the core's `check_back_result`).
-    fn check(&self) -> PyResult<()> {
-        match self.inner.result() {
-            Some(r) => py_result(b::check_back_result(&self.gid, r)),
-            None => py_result(Err(invalid("the check-back is not done"))),
+/// Who begins, commits and rolls back the database transaction of a guarded call (the
+/// core's `Ownership`).
+#[pyclass(module = "dtmx._native", eq, eq_int, frozen)]
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Ownership {
+    /// The barrier's own transaction: begun, committed, rolled back by the guard.
+    Own,
+    /// The caller's open transaction, joined: committing or rolling back stays with the
+    /// caller.
+    Join,
+}
+
+impl From<b::Ownership> for Ownership {
+    fn from(o: b::Ownership) -> Self {
+        match o {
+            b::Ownership::Own => Ownership::Own,
+            b::Ownership::Join => Ownership::Join,
         }
+    }
+}
+
+impl From<Ownership> for b::Ownership {
+    fn from(o: Ownership) -> Self {
+        match o {
+            Ownership::Own => b::Ownership::Own,
+            Ownership::Join => b::Ownership::Join,
+        }
+    }
+}
+
+#[pymethods]
+impl Ownership {
+    /// The rule of every package: a connection already inside a transaction is joined, one
+    /// with none open gets the barrier's own.
+    #[staticmethod]
+    fn for_connection(in_transaction: bool) -> Ownership {
+        b::Ownership::for_connection(in_transaction).into()
+    }
+
+    /// The stable name: `own` or `join`.
+    fn as_str(&self) -> &'static str {
+        b::Ownership::from(*self).as_str()
+    }
+}
+
+/// One guarded call or msg check-back as the actions the host carries out on its driver
+/// (the core's `Guard`): look at [`Guard::action`], do it, report back.
+#[pyclass(module = "dtmx._native")]
+pub struct Guard {
+    inner: b::Guard,
+    /// The exception of a finished `raise` action, made once.
+    raised: Option<PyObject>,
+}
+
+impl Guard {
+    fn made(py: Python<'_>, inner: b::Guard) -> Guard {
+        let mut g = Guard {
+            inner,
+            raised: None,
+        };
+        g.settle(py);
+        g
+    }
+
+    /// Turns the error of a `raise` action, once reached, into the exception to raise.
+    fn settle(&mut self, py: Python<'_>) {
+        if self.raised.is_none() {
+            if let Some(e) = self.inner.take_error() {
+                self.raised = Some(raise_error(py, e).into_value(py).into_any());
+            }
+        }
+    }
+
+    /// The outcome of reporting an action: the guard's next state, or the misuse error.
+    fn moved(&mut self, py: Python<'_>, r: dtmx_bindings::Result<()>) -> PyResult<()> {
+        let r = py_result(r);
+        self.settle(py);
+        r
+    }
+}
+
+#[pymethods]
+impl Guard {
+    /// The guarded call `call` (a copy of its state) under `ownership`.
+    #[new]
+    fn new(py: Python<'_>, call: &BarrierCall, ownership: Ownership) -> Guard {
+        Guard::made(py, b::Guard::new(call.inner.clone(), ownership.into()))
+    }
+
+    /// The msg check-back `query` of the msg `gid` (a copy of its state) under
+    /// `ownership`: both answers commit; a local transaction that did not commit ends in
+    /// `FailureError`.
+    #[staticmethod]
+    fn check_back(py: Python<'_>, query: &QueryPrepared, gid: &str, ownership: Ownership) -> Guard {
+        Guard::made(
+            py,
+            b::Guard::check_back(query.inner.clone(), gid, ownership.into()),
+        )
+    }
+
+    /// Who owns the transaction.
+    #[getter]
+    fn ownership(&self) -> Ownership {
+        self.inner.ownership().into()
+    }
+
+    /// The barrier's decision once reached (`run_business`, ...), else None.
+    #[getter]
+    fn decision(&self) -> Option<&'static str> {
+        self.inner.decision().map(|d| d.as_str())
+    }
+
+    /// What to do now, as a tuple (see the module's doc).
+    fn action(&self, py: Python<'_>) -> PyResult<PyObject> {
+        match self.inner.action() {
+            Action::Begin => ("begin",).into_py_any(py),
+            Action::Execute(s) => ("execute", s.sql.clone(), s.params.clone()).into_py_any(py),
+            Action::QueryReason(s) => ("query", s.sql.clone(), s.params.clone()).into_py_any(py),
+            Action::RunBusiness => ("business",).into_py_any(py),
+            Action::Commit => ("commit",).into_py_any(py),
+            Action::Rollback => ("rollback",).into_py_any(py),
+            Action::Return(d) => ("return", d.map(|d| d.as_str())).into_py_any(py),
+            Action::Raise(_) => match &self.raised {
+                Some(e) => ("raise", e.clone_ref(py)).into_py_any(py),
+                None => py_result(Err(dtmx_bindings::error::invalid(
+                    "the guard's error was taken",
+                ))),
+            },
+        }
+    }
+
+    /// The `begin`, `business`, `commit` or `rollback` action succeeded.
+    fn ok(&mut self, py: Python<'_>) -> PyResult<()> {
+        let r = self.inner.ok().map(drop);
+        self.moved(py, r)
+    }
+
+    /// Rows affected by the `execute` action.
+    fn feed_affected(&mut self, py: Python<'_>, rows: u64) -> PyResult<()> {
+        let r = self.inner.feed_affected(rows).map(drop);
+        self.moved(py, r)
+    }
+
+    /// The reason read by the `query` action (`None`: no row).
+    #[pyo3(signature = (reason))]
+    fn feed_reason(&mut self, py: Python<'_>, reason: Option<&str>) -> PyResult<()> {
+        let r = self.inner.feed_reason(reason).map(drop);
+        self.moved(py, r)
+    }
+
+    /// The current action raised `exception` (the driver's or the business code's): it is
+    /// kept, and raised in the end with the notes of what failed after it.
+    fn fail(&mut self, py: Python<'_>, exception: PyObject) {
+        let e = carrying(py, PyErr::from_value(exception.into_bound(py)));
+        self.inner.fail(e);
+        self.settle(py);
     }
 }
 
@@ -362,6 +504,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Barrier>()?;
     m.add_class::<BarrierCall>()?;
     m.add_class::<QueryPrepared>()?;
+    m.add_class::<Ownership>()?;
+    m.add_class::<Guard>()?;
     m.add_class::<RedisCall>()?;
     m.add_class::<RedisQueryPrepared>()?;
     m.add("REDIS_EXPIRE_SECS", b::REDIS_EXPIRE_SECS)

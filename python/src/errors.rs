@@ -46,6 +46,24 @@ pub fn from_body(py: Python<'_>, err: &PyErr) -> Error {
     dtmx_error(py, err).unwrap_or_else(|| host_error(text_of(py, err)))
 }
 
+/// [`from_body`] of `err`, carrying `err` itself as its source, so that whoever raises the
+/// error later raises the host's own exception instead (see [`raise_error`]).
+pub fn carrying(py: Python<'_>, err: PyErr) -> Error {
+    from_body(py, &err).with_source(err)
+}
+
+/// The exception to raise for `error`: the host's own exception it carries (see
+/// [`carrying`]) with the error's notes attached, else the `dtmx.errors` exception.
+pub fn raise_error(py: Python<'_>, error: Error) -> PyErr {
+    let own = std::error::Error::source(&error)
+        .and_then(|s| s.downcast_ref::<PyErr>())
+        .map(|e| e.clone_ref(py));
+    match own {
+        Some(exception) => with_notes(py, exception, &error),
+        None => to_py(error),
+    }
+}
+
 /// The kind and message of a `dtmx.DtmxError`; `None` for other exceptions.
 fn dtmx_error(py: Python<'_>, err: &PyErr) -> Option<Error> {
     let value = err.value(py);

@@ -1,13 +1,17 @@
 """Replays every scenario of tests/vectors/scenarios (see the README there) through the
 public Python API against the scripted server and judge ``judge.py``: once with the
 blocking calls, once with their asyncio twins (``submit_async``, ``run_async``,
-``do_and_submit_async``, ``call_branch_async``). The Rust replay is
-bindings/tests/scenarios.rs."""
+``do_and_submit_async``, ``call_branch_async``). The barrier scenarios (those with a
+``database``) drive ``dtmx.barrier`` (``Barrier.call`` and ``query_prepared``, which have no
+asyncio twins) on a real SQLite database through sqlite3. The Rust replays are
+bindings/tests/scenarios.rs and core/tests/barrier_scenarios.rs."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import pathlib
+import sqlite3
 import subprocess
 import sys
 import urllib.request
@@ -16,6 +20,7 @@ from typing import Any, Awaitable, Callable, Dict, Iterator, List, Optional
 import pytest
 
 import dtmx
+from dtmx.barrier import Barrier, BarrierTable, query_prepared
 from dtmx.errors import BY_CODE
 
 from conftest import VECTORS
@@ -26,6 +31,8 @@ SCENARIOS: Dict[str, Dict[str, Any]] = {
     for path in sorted(SCENARIOS_DIR.glob("*.json"))
     for s in json.loads(path.read_text())["scenarios"]
 }
+#: The scenarios of the TM side, replayed with the blocking calls and with asyncio.
+TM_SCENARIOS = sorted(name for name, s in SCENARIOS.items() if "database" not in s)
 CLASS_OF_KIND = {cls.kind: cls for cls in BY_CODE.values()}
 
 
@@ -206,16 +213,106 @@ def replay(judge: Judge, name: str, use_async: bool) -> None:
     assert verdict["ok"], verdict["problems"]
 
 
+class BarrierReplay:
+    """One barrier scenario's steps on ONE sqlite3 connection to the database at ``path``."""
+
+    def __init__(self, path: pathlib.Path) -> None:
+        self.conn = sqlite3.connect(path, timeout=10)
+        self.conn.execute("pragma journal_mode=wal")
+        BarrierTable("sqlite").create(self.conn)
+        self.conn.execute("create table ledger (gid text, value text)")
+        self.conn.commit()
+        self.raised: Optional[BaseException] = None
+
+    def body(self, gid: str, steps: List[Dict[str, Any]]) -> Callable[[Any], Any]:
+        """The business code of a body: its writes through the cursor it is given, then
+        its return or raise."""
+
+        def busi(cur: Any) -> Any:
+            for step in steps:
+                if step["op"] == "write":
+                    cur.execute("insert into ledger (gid, value) values (?, ?)", (gid, step["value"]))
+                    continue
+                if step["op"] == "return":
+                    return step["value"]
+                assert step["op"] == "raise", step
+                kind, message = step["kind"], step["message"]
+                self.raised = RuntimeError(message) if kind == "host" else CLASS_OF_KIND[kind](message)
+                raise self.raised
+            return None
+
+        return busi
+
+    def step(self, step: Dict[str, Any]) -> Any:
+        """One step through the public API: its value (an error is raised)."""
+        op = step["op"]
+        if op == "begin":
+            self.conn.execute("BEGIN")
+        elif op == "commit":
+            self.conn.commit()
+        elif op == "rollback":
+            self.conn.rollback()
+        elif op == "check_back":
+            query_prepared(self.conn, dtmx.BranchRequest(gid=step["gid"]))
+        else:
+            assert op == "barrier_call", step
+            b = step["barrier"]
+            barrier = Barrier(b["trans_type"], b["gid"], b["branch_id"], b["op"])
+            return barrier.call(self.conn, self.body(b["gid"], step["body"]))
+        return None
+
+    def outcome(self, step: Dict[str, Any]) -> Dict[str, Any]:
+        """A step's outcome as the judge reads it: its result or its error."""
+        self.raised = None
+        try:
+            return {"result": self.step(step)}
+        except (dtmx.DtmxError, RuntimeError) as e:
+            if isinstance(e, RuntimeError) and e is not self.raised:
+                raise
+            if self.raised is not None:
+                assert e is self.raised, "the business code's own exception object is raised"
+            return {"error": error_json(e)}
+
+
+def replay_barrier(judge: Judge, name: str, directory: pathlib.Path) -> None:
+    judge.post("/__scenario", {"name": name})
+    scenario = SCENARIOS[name]
+    assert scenario["database"] == "sqlite"
+    path = directory / f"{name}.db"
+    r = BarrierReplay(path)
+    outcomes = [r.outcome(step) for step in scenario["steps"]]
+    in_transaction = r.conn.in_transaction
+    # What is committed, read on a second connection while the first one's transaction (if
+    # any) is still open.
+    other = sqlite3.connect(path, timeout=10)
+    try:
+        ledger = sorted(f"{gid} {value}" for gid, value in other.execute("select gid, value from ledger"))
+        rows = sorted(list(row) for row in other.execute(
+            "select trans_type, gid, branch_id, op, barrier_id, reason from barrier"))
+    finally:
+        other.close()
+        if r.conn.in_transaction:
+            r.conn.rollback()
+        r.conn.close()
+    verdict = judge.post("/__outcome", {"host": "python", "outcomes": outcomes, "ledger": ledger,
+                                        "barrier_rows": rows, "in_transaction": in_transaction})
+    assert verdict["ok"], verdict["problems"]
+
+
 def test_every_scenario_is_here() -> None:
     assert len(SCENARIOS) >= 30
-    assert {p.stem for p in SCENARIOS_DIR.glob("*.json")} >= {"run", "msg", "wait_result", "invalid_input"}
+    assert {p.stem for p in SCENARIOS_DIR.glob("*.json")} >= {"run", "msg", "wait_result", "invalid_input", "barrier"}
+    assert len(SCENARIOS) - len(TM_SCENARIOS) >= 10
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
-def test_scenario(judge: Judge, name: str) -> None:
-    replay(judge, name, use_async=False)
+def test_scenario(judge: Judge, name: str, tmp_path: pathlib.Path) -> None:
+    if "database" in SCENARIOS[name]:
+        replay_barrier(judge, name, tmp_path)
+    else:
+        replay(judge, name, use_async=False)
 
 
-@pytest.mark.parametrize("name", sorted(SCENARIOS))
+@pytest.mark.parametrize("name", TM_SCENARIOS)
 def test_scenario_async(judge: Judge, name: str) -> None:
     replay(judge, name, use_async=True)

@@ -70,7 +70,12 @@ def test_class_members() -> None:
         rt = getattr(_native, cname)
         members = {n: v for n, v in vars(rt).items() if not n.startswith("__")}
         stub_members = {n.name: n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name != "__init__"}
-        assert set(stub_members) == set(members), cname
+        # Annotated class attributes: the variants of an enum (``Own: Ownership``).
+        stub_attrs = {n.target.id: ast.unparse(n.annotation) for n in cls.body
+                      if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
+        assert set(stub_members) | set(stub_attrs) == set(members), cname
+        for name, type_name in stub_attrs.items():
+            assert type(members[name]).__name__ == type_name, f"{cname}.{name}"
         for name, f in stub_members.items():
             decorators = {d.id for d in f.decorator_list if isinstance(d, ast.Name)}
             value = members[name]

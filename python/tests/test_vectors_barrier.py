@@ -39,9 +39,11 @@ def default_table(data: Any, dialect: str) -> Dict[str, Any]:
     return next(t for t in data["tables"] if t["dialect"] == dialect and t["table"] is None)
 
 
-def replay(machine: Any, steps: List[Dict[str, Any]], table: Dict[str, Any]) -> Any:
+def replay(current: Any, machine: Any, steps: List[Dict[str, Any]], table: Dict[str, Any]) -> Any:
+    """Feeds ``steps`` to ``machine`` (a call, a check-back or a guard), checking each
+    statement ``current()`` asks for; what ``current()`` says after the last one."""
     for s in steps:
-        kind, sql, ps = machine.step()
+        kind, sql, ps = current()
         want = "execute" if s["run"] == "insert_ignore" else "query"
         assert kind == want
         assert sql == table[s["run"]]
@@ -50,9 +52,7 @@ def replay(machine: Any, steps: List[Dict[str, Any]], table: Dict[str, Any]) -> 
             machine.feed_affected(s["affected"])
         else:
             machine.feed_reason(s["reason"])
-    step = machine.step()
-    assert step[0] == "done"
-    return step[1]
+    return current()
 
 
 @params("dialects")
@@ -112,12 +112,18 @@ def test_call(case: Dict[str, Any], data: Any) -> None:
         for _ in range(case.get("call_index", 1) - 1):
             b.next_barrier_id()
         call = b.call(_native.BarrierTable(dialect, None))
-        assert replay(call, case["steps"], default_table(data, dialect)) == case["decision"]
+        # The same call carried out by the core's guard, in the caller's transaction.
+        guard = _native.Guard(call, _native.Ownership.Join)
+        table = default_table(data, dialect)
+        assert replay(call.step, call, case["steps"], table) == ("done", case["decision"])
+        end = replay(guard.action, guard, case["steps"], table)
+        assert guard.decision == case["decision"]
         if case.get("error_kind"):
-            with pytest.raises(KIND_CLASS[case["error_kind"]]):
-                call.check()
+            assert end[0] == "raise" and isinstance(end[1], KIND_CLASS[case["error_kind"]]), end
+        elif case["decision"] == "run_business":
+            assert end == ("business",)
         else:
-            call.check()
+            assert end == ("return", case["decision"])
 
 
 @params("query_prepared")
@@ -126,10 +132,10 @@ def test_query_prepared(case: Dict[str, Any], data: Any) -> None:
         q = barrier(case["barrier"]).query_prepared(_native.BarrierTable(dialect, None))
         table = default_table(data, dialect)
         if "result" in case:
-            assert replay(q, case["steps"], table) == case["result"]
+            assert replay(q.step, q, case["steps"], table) == ("done", case["result"])
         else:
             with pytest.raises(KIND_CLASS[case["error_kind"]]):
-                replay(q, case["steps"], table)
+                replay(q.step, q, case["steps"], table)
 
 
 @params("xa")
@@ -139,7 +145,8 @@ def test_xa(case: Dict[str, Any], data: Any) -> None:
         t = _native.BarrierTable(dialect, None)
         table = default_table(data, dialect)
         if case["kind"] == "action":
-            assert replay(b.xa_action(t), case["steps"], table) == case["decision"]
+            call = b.xa_action(t)
+            assert replay(call.step, call, case["steps"], table) == ("done", case["decision"])
         else:
             sql, ps = b.xa_rollback_fence(t)
             assert sql == table[case["statement"]["run"]]
