@@ -13,6 +13,8 @@ require_relative 'dtmx/msg'
 require_relative 'dtmx/tcc'
 require_relative 'dtmx/xa'
 require_relative 'dtmx/barrier'
+require_relative 'dtmx/connection'
+require_relative 'dtmx/guard'
 require_relative 'dtmx/branch'
 
 module Dtmx

@@ -2,7 +2,8 @@
 
 # The barrier helpers (Barrier#guard, Barrier#check_prepared) on a real SQLite database
 # (Debian's ruby-sqlite3): duplicates, null compensations, suspensions, rollbacks and
-# the msg check-back, as DTM's barrier decides them.
+# the msg check-back, as DTM's barrier decides them; the barrier's own transaction on a
+# bare connection, the caller's joined inside `db.transaction`.
 require_relative 'test_helper'
 require 'sqlite3'
 
@@ -31,14 +32,18 @@ class BarrierSqliteTest < Minitest::Test
     @db.get_first_value('select balance from account')
   end
 
-  # One branch call: a new barrier from the query dtm would send, guarded in a transaction.
+  # One branch call: a new barrier from the query dtm would send, guarded in the
+  # barrier's own transaction. Returns the decision.
   def branch(op, amount, trans_type: 'saga', gid: 'g1', branch_id: '01')
     barrier = Dtmx::Barrier.from_query("gid=#{gid}&trans_type=#{trans_type}&branch_id=#{branch_id}&op=#{op}")
-    decision = nil
-    @db.transaction do # (sqlite3 1.4's transaction returns true, not the block's value)
-      decision = barrier.guard(@table, @runner) { @db.execute('update account set balance = balance + ?', [amount]) }
+    ran = barrier.guard(@db) { |db| db.execute('update account set balance = balance + ?', [amount]) && :ran }
+    if barrier.last_decision == :run_business
+      assert_equal :ran, ran
+    else
+      assert_nil ran, 'skipped'
     end
-    decision
+    refute @db.transaction_active?, 'committed'
+    barrier.last_decision
   end
 
   def test_action_then_duplicate
@@ -59,13 +64,12 @@ class BarrierSqliteTest < Minitest::Test
   def test_failed_business_rolls_the_barrier_back
     barrier = Dtmx::Barrier.new('tcc', 'g2', '01', 'try')
     assert_raises(Dtmx::FailureError) do
-      @db.transaction do
-        barrier.guard(@table, @runner) do
-          @db.execute('update account set balance = balance - 1')
-          raise Dtmx::FailureError, 'no money'
-        end
+      barrier.guard(@db) do
+        @db.execute('update account set balance = balance - 1')
+        raise Dtmx::FailureError, 'no money'
       end
     end
+    refute @db.transaction_active?, 'rolled back'
     assert_equal 100, balance
     assert_equal 0, @db.get_first_value('select count(*) from barrier')
     # Delivered again, it runs (its barrier row went with the rollback).
@@ -75,21 +79,107 @@ class BarrierSqliteTest < Minitest::Test
 
   def test_msg_check_back
     msg = Dtmx::Barrier.for_msg('m1')
-    @db.transaction { msg.guard(@table, @runner) { @db.execute('update account set balance = 50') } }
+    msg.guard(@db, @table) { @db.execute('update account set balance = 50') }
     # Committed: SUCCESS (nil); whatever branch the check-back request names.
     check = Dtmx::Barrier.from_query('gid=m1&trans_type=msg&branch_id=00&op=msg')
-    assert_nil check.check_prepared(@table, @runner)
+    assert_nil check.check_prepared(@db)
 
-    # Never committed: fenced off (FAILURE), and a late local transaction is refused.
+    # Never committed: fenced off (FAILURE, the fence committed), and a late local
+    # transaction is refused.
     e = assert_raises(Dtmx::FailureError) do
-      Dtmx::Barrier.from_query('gid=m2&trans_type=msg&branch_id=00&op=msg').check_prepared(@table, @runner)
+      Dtmx::Barrier.from_query('gid=m2&trans_type=msg&branch_id=00&op=msg').check_prepared(@db)
     end
     assert_equal 'failure', e.kind
+    refute @db.transaction_active?
     late = Dtmx::Barrier.for_msg('m2')
-    assert_raises(Dtmx::DuplicatedError) do
-      @db.transaction { late.guard(@table, @runner) { flunk 'must not run' } }
-    end
+    assert_raises(Dtmx::DuplicatedError) { late.guard(@db) { flunk 'must not run' } }
+    assert_equal :msg_duplicated, late.last_decision
     assert_equal 50, balance
+  end
+
+  def test_joins_the_callers_transaction
+    barrier = Dtmx::Barrier.new('tcc', 'g4', '01', 'try')
+    @db.transaction
+    assert_equal :ran, barrier.guard(@db) { @db.execute('update account set balance = 1') && :ran }
+    assert @db.transaction_active?, 'still the caller\'s'
+    @db.rollback
+    assert_equal 100, balance
+    assert_equal 0, @db.get_first_value('select count(*) from barrier'), 'the barrier row went with it'
+
+    # A raise inside the caller's transaction leaves it open for the caller to roll back.
+    @db.transaction
+    assert_raises(Dtmx::FailureError) { barrier.guard(@db) { raise Dtmx::FailureError, 'no money' } }
+    assert @db.transaction_active?
+    assert_equal 1, @db.get_first_value('select count(*) from barrier')
+    @db.rollback
+    assert_equal 0, @db.get_first_value('select count(*) from barrier')
+  end
+
+  def test_the_blocks_own_exception_is_raised_as_is
+    boom = KeyError.new('disk on fire')
+    e = assert_raises(KeyError) do
+      Dtmx::Barrier.new('saga', 'g5', '01', 'action').guard(@db) do
+        @db.execute('update account set balance = 0')
+        raise boom
+      end
+    end
+    assert_same boom, e
+    assert_empty Dtmx.notes(e)
+    refute @db.transaction_active?
+    assert_equal 100, balance
+  end
+
+  def test_in_transaction_keyword
+    e = assert_raises(ArgumentError) { Dtmx::Barrier.new('saga', 'g6', '01', 'action').guard(@db, in_transaction: true) { nil } }
+    assert_match(/driver cannot tell/, e.message)
+    # A connection whose driver cannot tell: not in a transaction unless the caller says so.
+    conn = Recorder.new(@db)
+    Dtmx::Barrier.new('saga', 'g6', '01', 'action').guard(conn, @table) { nil }
+    assert_equal %i[begin execute commit], conn.calls
+    conn = Recorder.new(@db)
+    @db.transaction
+    Dtmx::Barrier.new('saga', 'g6', '01', 'compensate').guard(conn, @table, in_transaction: true) { nil }
+    @db.commit
+    assert_equal %i[execute execute], conn.calls, 'a null compensation: two rows, no transaction of its own'
+    assert_raises(ArgumentError) { Dtmx::Barrier.new('saga', 'g6', '01', 'action').guard(conn) { nil } }
+    assert_raises(ArgumentError) { Dtmx::Barrier.new('saga', 'g6', '01', 'action').guard(Object.new, @table) { nil } }
+  end
+
+  # A connection of a driver that cannot tell whether it is in a transaction; records
+  # what it is asked to do.
+  class Recorder
+    attr_reader :calls
+
+    def initialize(db)
+      @db = db
+      @calls = []
+    end
+
+    def begin
+      @calls << :begin
+      @db.transaction
+    end
+
+    def commit
+      @calls << :commit
+      @db.commit
+    end
+
+    def rollback
+      @calls << :rollback
+      @db.rollback
+    end
+
+    def execute(sql, params)
+      @calls << :execute
+      @db.execute(sql, params)
+      @db.changes
+    end
+
+    def query_reason(sql, params)
+      @calls << :query_reason
+      @db.get_first_value(sql, params)
+    end
   end
 
   def test_step_machine_by_hand

@@ -51,18 +51,6 @@ class Bank
     db { |d| d.execute('select balance from accounts order by id').flatten }
   end
 
-  # Runs the barrier's SQL on `d`.
-  def self.runner(d)
-    lambda do |kind, sql, params|
-      if kind == :execute
-        d.execute(sql, params)
-        d.changes
-      else
-        d.get_first_value(sql, params)
-      end
-    end
-  end
-
   def adjust(d, id, amount)
     d.execute('update accounts set balance = balance + ? where id = ?', [amount, id])
   end
@@ -76,7 +64,7 @@ class Bank
     Dtmx::Branch.handle do
       case name
       when 'QueryPrepared'
-        db { |d| Dtmx::Barrier.from_query(req.query).check_prepared(@table, Bank.runner(d)) }
+        db { |d| Dtmx::Barrier.from_query(req.query).check_prepared(d, @table) }
       when 'XaCommit', 'XaRollback', 'Plain'
         nil
       else
@@ -89,19 +77,17 @@ class Bank
     barrier = Dtmx::Barrier.from_query(req.query)
     amount = payload.fetch('amount', 0)
     db do |d|
-      d.transaction do
-        barrier.guard(@table, Bank.runner(d)) do
-          case name
-          when 'TransOut', 'TransOutTry' then adjust(d, 1, -amount)
-          when 'TransOutRevert', 'TransOutCancel' then adjust(d, 1, amount)
-          when 'TransIn', 'TransInTry'
-            raise Dtmx::FailureError, 'refused' if payload['trans_in_result'] == 'FAILURE'
+      barrier.guard(d, @table) do
+        case name
+        when 'TransOut', 'TransOutTry' then adjust(d, 1, -amount)
+        when 'TransOutRevert', 'TransOutCancel' then adjust(d, 1, amount)
+        when 'TransIn', 'TransInTry'
+          raise Dtmx::FailureError, 'refused' if payload['trans_in_result'] == 'FAILURE'
 
-            adjust(d, 2, amount)
-          when 'TransInRevert', 'TransInCancel' then adjust(d, 2, -amount)
-          when 'TransOutConfirm', 'TransInConfirm' then nil
-          else raise "unknown branch #{name}"
-          end
+          adjust(d, 2, amount)
+        when 'TransInRevert', 'TransInCancel' then adjust(d, 2, -amount)
+        when 'TransOutConfirm', 'TransInConfirm' then nil
+        else raise "unknown branch #{name}"
         end
       end
     end
@@ -198,8 +184,8 @@ class E2eTest < Minitest::Test
     msg.do_and_submit("#{busi}/QueryPrepared") do |barrier|
       assert_equal ['msg', msg.gid, '00', 'msg'], [barrier.trans_type, barrier.gid, barrier.branch_id, barrier.op]
       @bank.db do |d|
-        d.transaction do
-          barrier.guard(table, Bank.runner(d)) { @bank.adjust(d, 1, -7) }
+        d.transaction do # the caller's transaction, joined by the barrier
+          barrier.guard(d, table) { @bank.adjust(d, 1, -7) }
         end
       end
     end
@@ -244,9 +230,7 @@ class E2eTest < Minitest::Test
     msg.prepare("#{busi}/QueryPrepared")
     table = Dtmx::BarrierTable.new('sqlite')
     barrier = Dtmx::Barrier.for_msg(msg.gid)
-    @bank.db do |d|
-      d.transaction { barrier.guard(table, Bank.runner(d)) { @bank.adjust(d, 1, -4) } }
-    end
+    @bank.db { |d| barrier.guard(d, table) { @bank.adjust(d, 1, -4) } }
     assert_equal 'succeed', @client.wait_final(msg.gid, timeout: 30)
     assert_equal [-4, 4], moved
   end

@@ -3,7 +3,7 @@
 # The gem's bindings against libdtmx's header (c/include/dtmx.h): every function of the
 # header attached with its parameters and return type, the callback types, the struct
 # layouts, and every enum number the gem keeps (error codes, outcomes, step kinds,
-# decisions). Nothing is kept by hand unchecked.
+# decisions, guard actions). Nothing is kept by hand unchecked.
 require_relative 'test_helper'
 
 class HeaderTest < Minitest::Test
@@ -95,7 +95,8 @@ class HeaderTest < Minitest::Test
   def test_enum_tables
     { 'DtmxOutcome' => ['DTMX_OUTCOME_', Dtmx::OUTCOMES],
       'DtmxStepKind' => ['DTMX_STEP_', Dtmx::BarrierCall::STEPS],
-      'DtmxDecision' => ['DTMX_DECISION_', Dtmx::BarrierCall::DECISIONS] }.each do |name, (prefix, table)|
+      'DtmxDecision' => ['DTMX_DECISION_', Dtmx::BarrierCall::DECISIONS],
+      'DtmxGuardAction' => ['DTMX_GUARD_', Dtmx::Guard::ACTIONS] }.each do |name, (prefix, table)|
       members = enum(name)
       assert_equal members.size, table.size, "#{name}: size"
       members.each do |member, value|

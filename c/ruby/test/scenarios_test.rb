@@ -2,9 +2,12 @@
 
 # Replays every scenario of tests/vectors/scenarios (see the README there) through the
 # gem's public API against judge.py, the scripted DTM server, branch service and judge:
-# one test per scenario.
+# one test per scenario. The barrier scenarios run Barrier#guard and
+# Barrier#check_prepared on a real SQLite database (the sqlite3 gem), read back on a
+# second connection.
 require_relative 'test_helper'
 require 'net/http'
+require 'sqlite3'
 
 module Scenarios
   DIR = File.join(REPO, 'tests', 'vectors', 'scenarios')
@@ -73,6 +76,53 @@ module Scenarios
     out
   end
 
+  # Runs barrier scenario `s` on a new SQLite file; the outcome for the judge.
+  def run_barrier(s, dir)
+    path = File.join(dir, "#{s['name']}.db")
+    db = SQLite3::Database.new(path)
+    db.busy_timeout = 10_000
+    db.execute('pragma journal_mode = wal')
+    Dtmx::BarrierTable.new('sqlite').ddl.each { |sql| db.execute(sql) }
+    db.execute('create table ledger (gid text, value text)')
+    outcomes = s['steps'].map do |step|
+      { result: barrier_step(db, step) }
+    rescue ArgumentError
+      raise
+    rescue StandardError => e
+      { error: error_json(e) }
+    end
+    reader = SQLite3::Database.new(path)
+    ledger = reader.execute("select gid || ' ' || value from ledger order by 1").flatten
+    rows = reader.execute('select trans_type, gid, branch_id, op, barrier_id, reason from barrier order by 1, 2, 3, 4, 5, 6')
+    { host: 'ruby', outcomes: outcomes, ledger: ledger, barrier_rows: rows, in_transaction: db.transaction_active? }
+  ensure
+    reader&.close
+    db&.close
+  end
+
+  # One barrier scenario step on `db`; its result.
+  def barrier_step(db, step)
+    case step['op']
+    when 'begin' then db.transaction && nil
+    when 'commit' then db.commit && nil
+    when 'rollback' then db.rollback && nil
+    when 'check_back' then Dtmx::Barrier.for_msg(step['gid']).check_prepared(db)
+    when 'barrier_call'
+      b = step['barrier']
+      Dtmx::Barrier.new(b['trans_type'], b['gid'], b['branch_id'], b['op']).guard(db) do |conn|
+        value = nil
+        step['body'].each do |busi|
+          next conn.execute('insert into ledger (gid, value) values (?, ?)', [b['gid'], busi['value']]) if busi['op'] == 'write'
+
+          value = body([busi], nil) # return or raise
+          break
+        end
+        value
+      end
+    else raise ArgumentError, "unknown barrier step #{step['op']}"
+    end
+  end
+
   # Runs body steps on the transaction the body was given.
   def body(steps, trans)
     steps.each do |step|
@@ -117,15 +167,25 @@ class ScenariosTest < Minitest::Test
       urls = Scenarios.post('/__scenario', { name: scenario['name'] })
       text = JSON.generate(scenario)
       %w[dtm branch closed].each { |k| text = text.gsub("{#{k}}", urls[k]) }
-      outcome = begin
-        { host: 'ruby', result: Scenarios.run(JSON.parse(text), urls), error: nil }
-      rescue ArgumentError
-        raise
-      rescue StandardError => e
-        { host: 'ruby', result: nil, error: Scenarios.error_json(e) }
-      end
+      s = JSON.parse(text)
+      outcome = s['database'] ? barrier_outcome(s) : outcome(s, urls)
       verdict = Scenarios.post('/__outcome', outcome)
       assert verdict['ok'], verdict['problems'].join('; ')
     end
+  end
+
+  # The outcome of a transaction scenario.
+  def outcome(scenario, urls)
+    { host: 'ruby', result: Scenarios.run(scenario, urls), error: nil }
+  rescue ArgumentError
+    raise
+  rescue StandardError => e
+    { host: 'ruby', result: nil, error: Scenarios.error_json(e) }
+  end
+
+  # The outcome of a barrier scenario, on SQLite.
+  def barrier_outcome(scenario)
+    assert_equal 'sqlite', scenario['database']
+    Dir.mktmpdir('dtmx-ruby-scenario-') { |dir| Scenarios.run_barrier(scenario, dir) }
   end
 end

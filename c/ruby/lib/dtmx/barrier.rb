@@ -53,14 +53,10 @@ module Dtmx
   # The barrier of one branch call (DTM's BarrierFrom): trans type, gid, branch id, op,
   # and a counter of barrier ids. Used by one thread at a time.
   #
-  # Guard a branch's business code in the branch's own database transaction:
+  # Guard a branch's business code on the branch's database connection:
   #
   #   barrier = Dtmx::Barrier.from_query(request.query_string)
-  #   db.transaction do
-  #     barrier.guard(table, runner) { debit(db, amount) }
-  #   end
-  #
-  # where `runner` executes the barrier's SQL on the same connection (see #guard).
+  #   barrier.guard(db) { |db| debit(db, amount) }   # db: SQLite3::Database, PG::Connection
   class Barrier
     include Handle
 
@@ -188,37 +184,44 @@ module Dtmx
       end
     end
 
-    # Guards the business code (the block) with the barrier, in the caller's database
-    # transaction: `runner` (a Proc, or any object with `call(kind, sql, params)`)
-    # executes the barrier's statements on that transaction's connection; for `:execute`
-    # it returns the rows affected, for `:query_reason` the `reason` column of the row
-    # (nil: no row). Runs the block only when the barrier says so; returns the decision
-    # (:run_business, :null_compensation, :duplicate or :suspended). Raises
-    # DuplicatedError for a msg whose local transaction already ran (roll back then).
-    def guard(table, runner)
-      machine = call(table)
-      begin
-        machine.run(runner)
-        machine.check
-        decision = machine.decision
-        yield if decision == :run_business && block_given?
-        decision
+    # Runs the business code (the block, given `db`) at most once for this branch, in one
+    # database transaction with the barrier's rows, as libdtmx's guard decides. `db` is a
+    # SQLite3::Database, a PG::Connection or another Dtmx::Connection; `table` the barrier
+    # table (default: the dialect's default table of a built-in connection).
+    #
+    # The transaction, by the rule of every dtmx package: when `db` is inside one (its
+    # driver says so: a `db.transaction do ... end` block, a `BEGIN`; or, for a
+    # connection whose driver cannot tell, `in_transaction: true`), the barrier joins it
+    # and committing or rolling back stays with the caller (roll back when this raises).
+    # When none is open, the barrier begins its own, commits it when the block returns or
+    # is skipped, and rolls it back when anything raises.
+    #
+    # Returns the block's value, or nil when the barrier skipped it (`last_decision` says
+    # why: :null_compensation, :duplicate, :suspended). Raises what the block raised (a
+    # failed rollback is a note on it, Dtmx.notes), the driver's exception, or
+    # DuplicatedError for a msg whose local transaction already ran or was fenced off by
+    # the check-back.
+    def guard(db, table = nil, in_transaction: nil, &busi)
+      raise ArgumentError, 'guard needs a block' unless busi
+
+      guarded(db, table, in_transaction, :dtmx_guard_new) do |guard, conn|
+        guard.run(conn, db, &busi)
       ensure
-        machine.free
+        @last_decision = guard.decision
       end
     end
 
-    # The msg check-back (the `query_prepared` handler), in the database of the local
-    # transaction, with `runner` as for #guard. Returns nil when the local transaction
-    # committed; raises FailureError (#check_back: dtm aborts the message) when it never
-    # did (it is fenced off now).
-    def check_prepared(table, runner)
-      machine = query_prepared(table)
-      begin
-        check_back(machine.run(runner))
-      ensure
-        machine.free
-      end
+    # The decision of the last #guard: :run_business, :null_compensation, :duplicate,
+    # :suspended or :msg_duplicated (nil before).
+    attr_reader :last_decision
+
+    # The msg check-back (the `query_prepared` handler) for the barrier's gid on `db`, as
+    # #guard takes it (the same rule for the transaction: its own, committed with either
+    # answer, unless `db` is inside one). Returns nil when the local transaction
+    # committed; raises FailureError (dtm aborts the message) when it never did, which
+    # also fences it off (a late local transaction is then a DuplicatedError).
+    def check_prepared(db, table = nil, in_transaction: nil)
+      guarded(db, table, in_transaction, :dtmx_guard_check_back) { |guard, conn| guard.run(conn, db) { nil } }
     end
 
     # What a check-back handler answers for `result` (`"SUCCESS"` or `"FAILURE"`, the
@@ -227,6 +230,22 @@ module Dtmx
     def check_back(result)
       Native.check { |err| Native.dtmx_barrier_check_back(self, result.to_s, err) }
       nil
+    end
+
+    private
+
+    # Yields the guard libdtmx's `make` (dtmx_guard_new, dtmx_guard_check_back) builds
+    # for `db` and its connection, then frees it.
+    def guarded(db, table, in_transaction, make)
+      conn = Connection.for(db)
+      table ||= BarrierTable.new(conn.respond_to?(:dialect) ? conn.dialect : raise(ArgumentError, "#{db.class}: pass the barrier table"))
+      joined = Connection.in_transaction?(conn, in_transaction)
+      guard = Guard.send(:make, [self, table]) { |err| Native.send(make, self, table, joined, err) }
+      begin
+        yield guard, conn
+      ensure
+        guard.free
+      end
     end
   end
 

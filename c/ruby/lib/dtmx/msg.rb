@@ -6,7 +6,7 @@ module Dtmx
   #   msg = Dtmx::Msg.new(client)
   #   msg.add("#{busi}/TransIn", { amount: 30 })
   #   msg.do_and_submit("#{busi}/QueryPrepared") do |barrier|
-  #     db.transaction { barrier.guard(table, runner) { debit(db) } }
+  #     barrier.guard(db) { |db| debit(db) }
   #   end
   class Msg
     include Handle
