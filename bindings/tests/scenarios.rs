@@ -9,18 +9,7 @@ use serde_json::{json, Value};
 #[path = "../../core/tests/judge/mod.rs"]
 mod judge;
 
-/// A body's own error (the host's exception in other languages): told apart from the
-/// package's errors by this source.
-#[derive(Debug)]
-struct HostError;
-
-impl std::fmt::Display for HostError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the body's own error")
-    }
-}
-
-impl std::error::Error for HostError {}
+use judge::{error_json, HostError};
 
 fn s<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key].as_str().unwrap_or_default()
@@ -144,26 +133,6 @@ async fn run(scenario: &Value, urls: &Value) -> Result<Value> {
         }
     }
     Ok(out)
-}
-
-/// The error as the judge reads it.
-fn error_json(e: &Error) -> Value {
-    let host = std::error::Error::source(e).is_some_and(|s| s.is::<HostError>());
-    let (kind, class) = if host {
-        ("host", "HostError")
-    } else {
-        (
-            e.kind().as_str(),
-            dtmx_bindings::error::class_name(e.kind()),
-        )
-    };
-    json!({
-        "kind": kind,
-        "class": class,
-        "message": e.message(),
-        "notes": e.notes(),
-        "status": e.status().map(|s| s.as_str()),
-    })
 }
 
 fn substitute(v: &Value, urls: &Value) -> Value {

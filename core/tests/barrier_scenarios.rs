@@ -11,17 +11,7 @@ use std::time::Duration;
 
 mod judge;
 
-/// A body's own error, told apart from dtmx's errors by this source.
-#[derive(Debug)]
-struct HostError;
-
-impl std::fmt::Display for HostError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the body's own error")
-    }
-}
-
-impl std::error::Error for HostError {}
+use judge::{error_json, HostError};
 
 fn s<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key].as_str().unwrap_or_default()
@@ -70,23 +60,6 @@ fn business(
             Ok(Value::Null)
         })
     }
-}
-
-fn error_json(e: &Error) -> Value {
-    let host = std::error::Error::source(e).is_some_and(|s| s.is::<HostError>());
-    let (kind, class) = if host {
-        ("host".to_string(), "HostError".to_string())
-    } else {
-        let k = e.kind().as_str();
-        let class = k
-            .split('_')
-            .map(|w| w[..1].to_uppercase() + &w[1..])
-            .collect::<String>()
-            + "Error";
-        (k.to_string(), class)
-    };
-    json!({"kind": kind, "class": class, "message": e.message(), "notes": e.notes(),
-           "status": e.status().map(|s| s.as_str())})
 }
 
 /// One step on the pool, or inside the caller's transaction `tx` when it is open.

@@ -2,6 +2,7 @@
 //! replays of the scenario vectors (core's barrier scenarios, bindings' TM scenarios).
 
 use dtmx::transport::{HttpRequest, ReqwestTransport, Transport};
+use dtmx::Error;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -77,4 +78,35 @@ impl Drop for Judge {
         drop(self.child.stdin.take());
         let _ = self.child.wait();
     }
+}
+
+/// A body's own error (the host's exception in other languages): told apart from dtmx's
+/// errors by this source.
+#[derive(Debug)]
+pub struct HostError;
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the body's own error")
+    }
+}
+
+impl std::error::Error for HostError {}
+
+/// An error as the judge reads it: kind `host` for a body's own error, else the dtmx kind
+/// with its class name (`invalid_argument` → `InvalidArgumentError`).
+pub fn error_json(e: &Error) -> Value {
+    let host = std::error::Error::source(e).is_some_and(|s| s.is::<HostError>());
+    let (kind, class) = if host {
+        ("host".to_string(), "HostError".to_string())
+    } else {
+        let k = e.kind().as_str();
+        let class: String = k
+            .split('_')
+            .map(|w| w[..1].to_uppercase() + &w[1..])
+            .collect();
+        (k.to_string(), class + "Error")
+    };
+    json!({"kind": kind, "class": class, "message": e.message(), "notes": e.notes(),
+           "status": e.status().map(|s| s.as_str())})
 }
