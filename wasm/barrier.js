@@ -1,20 +1,30 @@
 // The barrier on the host's own database or Redis. The machines (Barrier, BarrierCall,
-// QueryPrepared, RedisCall, ...) decide; these helpers run their statements on a `db`:
+// QueryPrepared, Guard, RedisCall, ...) decide; these helpers run their statements on a
+// `db`:
 //
 //   {
 //     execute(sql, params) -> rows affected (number, or a Promise of it),
 //     reason(sql, params)  -> the first column of the first row, or null,
 //     paramStyle?          -> 'qmark' | 'format' | 'dollar' | 'numeric' (default: the
 //                             dialect's own SQL: `?`, or `$1` on PostgreSQL),
+//     inTransaction?       -> whether the connection is inside a transaction now (a getter
+//                             on the driver's fact, e.g. better-sqlite3's db.inTransaction;
+//                             absent: not known, counted as not in one),
 //     transaction?(work)   -> runs `work()` in one local transaction and resolves to its
-//                             result (else begin()/commit()/rollback() when present),
+//                             result, rolling back when it throws (else
+//                             begin()/commit()/rollback() when present),
 //   }
 //
 // so the same code serves pg, D1 (no interactive transactions: pass a `transaction` that
-// batches, or none), sql.js, ...
+// batches, or none), sql.js, better-sqlite3, ...
 
-import { Barrier, BarrierTable } from './pkg/dtmx_wasm.js';
+import { Barrier, BarrierTable, Guard } from './pkg/dtmx_wasm.js';
 import { InvalidArgumentError } from './errors.js';
+
+/** The SQL of a step or action in `db`'s placeholder style. */
+function sqlOf(step, db, table) {
+  return table && db.paramStyle ? table.render(step.sql, db.paramStyle) : step.sql;
+}
 
 /** Runs a machine's steps on `db` until it is done; resolves to its result (a decision,
  * or `SUCCESS`/`FAILURE` for a check-back). */
@@ -22,11 +32,10 @@ export async function drive(machine, db, table) {
   for (;;) {
     const step = machine.step();
     if (step.kind === 'done') return step.result;
-    const sql = table && db.paramStyle ? table.render(step.sql, db.paramStyle) : step.sql;
     if (step.kind === 'execute') {
-      machine.feedAffected(Number(await db.execute(sql, step.params)) || 0);
+      machine.feedAffected(Number(await db.execute(sqlOf(step, db, table), step.params)) || 0);
     } else {
-      const reason = await db.reason(sql, step.params);
+      const reason = await db.reason(sqlOf(step, db, table), step.params);
       machine.feedReason(reason === undefined || reason === null ? null : String(reason));
     }
   }
@@ -38,51 +47,107 @@ function checkDb(db) {
   }
 }
 
-/** Runs `work` as one local transaction of `db`. */
-async function inTransaction(db, work) {
-  if (typeof db.transaction === 'function') return db.transaction(work);
-  if (db.begin) await db.begin();
-  try {
-    const result = await work();
-    if (db.commit) await db.commit();
-    return result;
-  } catch (e) {
+/** Thrown out of the work of `db.transaction` to have it roll back. */
+const ROLL_BACK = Symbol('roll back');
+
+/** Carries out `guard`'s actions on `db` until it returns (resolves to the business code's
+ * value, if it ran) or raises (rejects). */
+async function follow(guard, db, table, busi) {
+  const run = { value: undefined, hooked: false };
+  for (;;) {
+    const action = guard.action();
+    if (action.kind === 'return') return run.value;
+    if (action.kind === 'raise') throw guard.error();
     try {
-      if (db.rollback) await db.rollback();
-    } catch {
-      // the original error matters more than a failed rollback
+      await carryOut(guard, action, db, table, busi, run);
+    } catch (e) {
+      guard.fail(e);
     }
-    throw e;
   }
+}
+
+/** Carries out one action on `db` and reports it done to `guard`. */
+async function carryOut(guard, action, db, table, busi, run) {
+  switch (action.kind) {
+    case 'begin':
+      if (typeof db.transaction === 'function') return hooked(guard, db, table, busi, run);
+      if (db.begin) await db.begin();
+      break;
+    case 'execute':
+      return guard.feedAffected(Number(await db.execute(sqlOf(action, db, table), action.params)) || 0);
+    case 'query': {
+      const reason = await db.reason(sqlOf(action, db, table), action.params);
+      return guard.feedReason(reason === undefined || reason === null ? null : String(reason));
+    }
+    case 'business':
+      run.value = await busi();
+      break;
+    case 'commit':
+      if (db.commit) await db.commit();
+      break;
+    case 'rollback':
+      // After db.transaction, whatever ended its work was rolled back there.
+      if (!run.hooked && db.rollback) await db.rollback();
+      break;
+  }
+  guard.ok();
+}
+
+/** The guard's own transaction through `db.transaction(work)`: the work carries out the
+ * actions from the begin until the commit (it returns) or the rollback (it throws). */
+async function hooked(guard, db, table, busi, run) {
+  run.hooked = true;
+  try {
+    await db.transaction(async () => {
+      guard.ok();
+      for (;;) {
+        const action = guard.action();
+        if (action.kind === 'commit') return;
+        if (action.kind === 'rollback') throw ROLL_BACK;
+        try {
+          await carryOut(guard, action, db, table, busi, run);
+        } catch (e) {
+          guard.fail(e);
+        }
+      }
+    });
+  } catch (e) {
+    if (e !== ROLL_BACK) throw e;
+  }
+  guard.ok();
+}
+
+/** Whether the call runs on a connection inside a transaction: the call's
+ * `inTransaction` option, else the db's `inTransaction`. */
+function inTransaction(db, options) {
+  return options.inTransaction ?? db.inTransaction;
 }
 
 /**
  * Runs `busi()` at most once for the branch `barrier` guards, in one local transaction
- * with the barrier rows (table: `options.table`, a BarrierTable). Resolves to `busi`'s
- * result, or undefined when the barrier skipped it (a duplicate, a null compensation or
- * a suspended try); throws a DuplicatedError for a msg whose check-back already rolled
- * it back.
+ * with the barrier rows (table: `options.table`, a BarrierTable). On a connection inside
+ * a transaction (`options.inTransaction`, else `db.inTransaction`) it joins that
+ * transaction and leaves its commit or rollback to the caller; otherwise it begins its
+ * own, committed when `busi` returns or is skipped and rolled back when anything throws.
+ * Resolves to `busi`'s result, or undefined when the barrier skipped it (a duplicate, a
+ * null compensation or a suspended try); rejects with what `busi` threw, or a
+ * DuplicatedError for a msg whose check-back already rolled it back.
  */
 export async function runBarrier(db, barrier, busi, options = {}) {
   checkDb(db);
   const table = options.table || new BarrierTable(db.dialect || 'sqlite');
-  const machine = barrier.call(table);
-  return inTransaction(db, async () => {
-    const decision = await drive(machine, db, table);
-    machine.check();
-    return decision === 'run_business' ? busi() : undefined;
-  });
+  const guard = new Guard(barrier.call(table), inTransaction(db, options));
+  return follow(guard, db, table, busi);
 }
 
-/** The msg check-back for `branch` (`{gid}`) on `db`: resolves when its local
- * transaction committed, rejects with a FailureError when it did not (and now never
- * will). */
+/** The msg check-back for `branch` (`{gid}`) on `db`, with the ownership rule of
+ * `runBarrier`: resolves when its local transaction committed, rejects with a
+ * FailureError when it did not (and now never will). */
 export async function queryPrepared(db, branch, options = {}) {
   checkDb(db);
   const table = options.table || new BarrierTable(db.dialect || 'sqlite');
-  const machine = Barrier.forMsg(branch.gid).queryPrepared(table);
-  await inTransaction(db, () => drive(machine, db, table));
-  machine.check();
+  const guard = Guard.checkBack(Barrier.forMsg(branch.gid).queryPrepared(table), inTransaction(db, options));
+  await follow(guard, db, table);
 }
 
 /** Adds `amount` to the integer at `key` at most once for `barrier`'s branch, with

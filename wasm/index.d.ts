@@ -1,14 +1,15 @@
 // Types of the dtmx-wasm package.
 
-import type { Branch, Reply, OutcomeParts, BarrierStep } from './pkg/dtmx_wasm.js';
+import type { Branch, Reply, OutcomeParts, BarrierStep, GuardAction } from './pkg/dtmx_wasm.js';
 import { Barrier, BarrierTable, BarrierCall, QueryPrepared } from './pkg/dtmx_wasm.js';
 
-export type { Branch, Reply, OutcomeParts, BarrierStep };
+export type { Branch, Reply, OutcomeParts, BarrierStep, GuardAction };
 export {
   Barrier,
   BarrierTable,
   BarrierCall,
   QueryPrepared,
+  Guard,
   RedisCall,
   RedisQueryPrepared,
   outcomeOf,
@@ -199,7 +200,12 @@ export interface BarrierDb {
   execute(sql: string, params: string[]): number | Promise<number>;
   /** Runs a query; the first column of its first row, or null. */
   reason(sql: string, params: string[]): string | null | undefined | Promise<string | null | undefined>;
-  /** Runs `work` in one local transaction (else begin/commit/rollback are used). */
+  /** Whether the connection is inside a transaction now (the driver's fact; a getter such
+   * as `get inTransaction() { return conn.inTransaction; }` for better-sqlite3). Absent:
+   * not known, counted as not in one. A call's `inTransaction` option overrides it. */
+  readonly inTransaction?: boolean;
+  /** Runs `work` in one local transaction, rolled back when `work` throws (else
+   * begin/commit/rollback are used). */
   transaction?<T>(work: () => Promise<T>): Promise<T>;
   begin?(): unknown;
   commit?(): unknown;
@@ -208,14 +214,24 @@ export interface BarrierDb {
 
 /** Runs a machine's steps on `db` until done; its result. */
 export function drive(machine: BarrierCall | QueryPrepared, db: BarrierDb, table?: BarrierTable): Promise<string>;
+/** Options of `runBarrier` and `queryPrepared`. */
+export interface BarrierOptions {
+  /** The barrier table (default: the dialect's default table). */
+  table?: BarrierTable;
+  /** The connection is inside the caller's transaction (true: joined, its commit or
+   * rollback left to the caller) or not (false: the barrier's own transaction). Default:
+   * `db.inTransaction`. For drivers that cannot tell (node-postgres, mysql2). */
+  inTransaction?: boolean;
+}
 /** Runs `busi()` at most once for the branch `barrier` guards, in one local transaction
- * with the barrier rows; `busi`'s result, or undefined when the barrier skipped it. */
+ * with the barrier rows (the caller's when the connection is inside one, else its own);
+ * `busi`'s result, or undefined when the barrier skipped it. */
 export function runBarrier<T>(
-  db: BarrierDb, barrier: Barrier, busi: () => Promise<T> | T, options?: { table?: BarrierTable },
+  db: BarrierDb, barrier: Barrier, busi: () => Promise<T> | T, options?: BarrierOptions,
 ): Promise<T | undefined>;
 /** The msg check-back on `db`: resolves when the local transaction of `branch.gid`
  * committed, rejects with a FailureError when it did not. */
-export function queryPrepared(db: BarrierDb, branch: Pick<Branch, 'gid'>, options?: { table?: BarrierTable }): Promise<void>;
+export function queryPrepared(db: BarrierDb, branch: Pick<Branch, 'gid'>, options?: BarrierOptions): Promise<void>;
 /** Runs Lua on Redis: `(script, keys, args) => reply`. */
 export type EvalScript = (script: string, keys: string[], args: string[]) => unknown;
 /** The Redis barrier adjusting `key` by `amount` at most once; keys live `expire` seconds

@@ -16,6 +16,7 @@ export {
   BarrierTable,
   BarrierCall,
   QueryPrepared,
+  Guard,
   RedisCall,
   RedisQueryPrepared,
   outcomeOf,

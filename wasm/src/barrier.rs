@@ -1,9 +1,14 @@
 //! The sans-IO barrier for hosts that run it on their own database (D1, pg, ...) or Redis:
 //! tables, guarded calls, the msg check-back and the Redis scripts. A step is
-//! `{kind: "execute" | "query" | "done", sql, params, result}`.
+//! `{kind: "execute" | "query" | "done", sql, params, result}`; a [`Guard`] drives a whole
+//! guarded call or check-back (its statements, the business code and the database
+//! transaction around them) as the actions the host carries out.
 
-use crate::convert::{bad, get_string, js, object, pairs, strings, to_js, JsResult};
-use dtmx_bindings::barrier::{self as b, render, ParamStyle, Step};
+use crate::body::with_notes;
+use crate::convert::{
+    bad, get_string, js, object, pairs, strings, text, thrown_error, to_js, JsResult,
+};
+use dtmx_bindings::barrier::{self as b, render, Action, Ownership, ParamStyle, Step};
 use dtmx_bindings::{Error, ErrorKind};
 use wasm_bindgen::prelude::*;
 
@@ -389,5 +394,165 @@ impl RedisQueryPrepared {
     pub fn check(&self, reply: Option<String>) -> JsResult<()> {
         let r = js(self.inner.decide(reply.as_deref()))?;
         js(b::check_back_result(&self.gid, r))
+    }
+}
+
+/// One guarded call, or one msg check-back, as the actions the host carries out on its
+/// database (`action()`): `begin`, `execute` (feed the rows affected), `query` (feed the
+/// reason read), `business` (call the business code), `commit`, `rollback` (then `ok()`),
+/// until `return` (the business code's value if it ran) or `raise` (throw `error()`).
+/// Whatever an action throws goes to `fail()`. Every decision, and who owns the database
+/// transaction, is the core's (`Guard` in core/src/barrier/guard.rs).
+#[wasm_bindgen]
+pub struct Guard {
+    inner: b::Guard,
+    /// The values the host's actions threw, in order; a core error whose source is
+    /// [`Thrown`]`(i)` stands for the i-th.
+    thrown: Vec<JsValue>,
+}
+
+/// Marks the core error fed for a value the host threw: its index in `Guard::thrown`.
+#[derive(Debug)]
+struct Thrown(usize);
+
+impl std::fmt::Display for Thrown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the host's own error #{}", self.0)
+    }
+}
+
+impl std::error::Error for Thrown {}
+
+/// The ownership rule on the driver's fact: `inTransaction` true joins the caller's open
+/// transaction, false (or `null`/`undefined`: not known) gets the barrier's own.
+fn ownership(in_transaction: &JsValue) -> JsResult<Ownership> {
+    let fact = if in_transaction.is_undefined() || in_transaction.is_null() {
+        false
+    } else {
+        in_transaction.as_bool().ok_or_else(|| {
+            bad(format!(
+                "inTransaction must be a boolean, got {}",
+                text(in_transaction)
+            ))
+        })?
+    };
+    Ok(Ownership::for_connection(fact))
+}
+
+#[wasm_bindgen]
+impl Guard {
+    /// The guarded call `call` (from `barrier.call(table)`, consumed) on a connection that
+    /// is inside a transaction or not (`inTransaction`, the driver's fact): an open
+    /// transaction is joined and its commit or rollback left to the caller; otherwise the
+    /// guard begins its own, commits it when the business code returns or is skipped and
+    /// rolls it back when anything throws.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        call: BarrierCall,
+        #[wasm_bindgen(
+            js_name = inTransaction,
+            unchecked_param_type = "boolean | null | undefined"
+        )]
+        in_transaction: JsValue,
+    ) -> JsResult<Guard> {
+        Ok(Guard {
+            inner: b::Guard::new(call.inner, ownership(&in_transaction)?),
+            thrown: Vec::new(),
+        })
+    }
+
+    /// The msg check-back `query` (from `Barrier.forMsg(gid).queryPrepared(table)`,
+    /// consumed), with the same ownership rule; both of its answers are committed.
+    #[wasm_bindgen(js_name = checkBack)]
+    pub fn check_back(
+        query: QueryPrepared,
+        #[wasm_bindgen(
+            js_name = inTransaction,
+            unchecked_param_type = "boolean | null | undefined"
+        )]
+        in_transaction: JsValue,
+    ) -> JsResult<Guard> {
+        Ok(Guard {
+            inner: b::Guard::check_back(query.inner, &query.gid, ownership(&in_transaction)?),
+            thrown: Vec::new(),
+        })
+    }
+
+    /// Who owns the database transaction: `own` (the guard's) or `join` (the caller's).
+    #[wasm_bindgen(getter, unchecked_return_type = "'own' | 'join'")]
+    pub fn ownership(&self) -> String {
+        self.inner.ownership().as_str().to_string()
+    }
+
+    /// What to do now: `{kind, sql, params}` for `execute` and `query`, `{kind,
+    /// decision}` for `return` (the barrier's decision, `null` for a check-back), `{kind}`
+    /// otherwise.
+    #[wasm_bindgen(unchecked_return_type = "GuardAction")]
+    pub fn action(&self) -> JsValue {
+        let statement = |kind: &str, s: &b::Statement| {
+            object(&[
+                ("kind", kind.into()),
+                ("sql", s.sql.as_str().into()),
+                ("params", strings(&s.params).into()),
+            ])
+        };
+        let kind = match self.inner.action() {
+            Action::Execute(s) => return statement("execute", s),
+            Action::QueryReason(s) => return statement("query", s),
+            Action::Return(d) => {
+                return object(&[
+                    ("kind", "return".into()),
+                    ("decision", d.map_or(JsValue::NULL, |d| d.as_str().into())),
+                ])
+            }
+            Action::Begin => "begin",
+            Action::RunBusiness => "business",
+            Action::Commit => "commit",
+            Action::Rollback => "rollback",
+            Action::Raise(_) => "raise",
+        };
+        object(&[("kind", kind.into())])
+    }
+
+    /// The `begin`, `business`, `commit` or `rollback` action succeeded.
+    pub fn ok(&mut self) -> JsResult<()> {
+        js(self.inner.ok().map(drop))
+    }
+
+    /// The rows affected by the `execute` action's statement.
+    #[wasm_bindgen(js_name = feedAffected)]
+    pub fn feed_affected(&mut self, rows: u32) -> JsResult<()> {
+        js(self.inner.feed_affected(u64::from(rows)).map(drop))
+    }
+
+    /// The reason the `query` action read (`null`: no row).
+    #[wasm_bindgen(js_name = feedReason)]
+    pub fn feed_reason(&mut self, reason: Option<String>) -> JsResult<()> {
+        js(self.inner.feed_reason(reason.as_deref()).map(drop))
+    }
+
+    /// The current action threw `thrown` (the driver's error, the business code's): the
+    /// core sees a dtmx error as its kind and anything else as a host error; the value is
+    /// kept, to be thrown again by `error()` when it is what the call ends with.
+    pub fn fail(&mut self, thrown: JsValue) {
+        let error = thrown_error(&thrown).with_source(Thrown(self.thrown.len()));
+        self.thrown.push(thrown);
+        self.inner.fail(error);
+    }
+
+    /// Once the action is `raise`: what to throw, the host's own value when that is what
+    /// the call ends with (its `notes` set to the core's, e.g. a failed rollback), else
+    /// the core's error (`DuplicatedError`, the check-back's `FailureError`).
+    pub fn error(&mut self) -> JsValue {
+        let Some(e) = self.inner.take_error() else {
+            return bad("the guard has not raised");
+        };
+        let own = std::error::Error::source(&e)
+            .and_then(|s| s.downcast_ref::<Thrown>())
+            .and_then(|t| self.thrown.get(t.0).cloned());
+        match own {
+            Some(value) => with_notes(value, &e),
+            None => to_js(e),
+        }
     }
 }

@@ -59,7 +59,7 @@ impl Body {
 }
 
 /// `original` with `notes` set to the notes of `e` (a primitive is thrown as it is).
-fn with_notes(original: JsValue, e: &Error) -> JsValue {
+pub fn with_notes(original: JsValue, e: &Error) -> JsValue {
     if original.is_object() || original.is_function() {
         let _ = Reflect::set(&original, &"notes".into(), &strings(e.notes()).into());
     }

@@ -49,6 +49,17 @@ export interface BarrierStep {
   params?: string[];
   result?: string;
 }
+/** What a barrier Guard wants done next: `begin`, `execute` (run `sql` with `params`, feed
+ * the rows affected), `query` (feed the first column of the first row, or null),
+ * `business` (call the business code), `commit`, `rollback` (then `ok()`); or the end:
+ * `return` (the business code's value if it ran; `decision` is the barrier's, null for a
+ * check-back) or `raise` (throw `error()`). */
+export interface GuardAction {
+  kind: 'begin' | 'execute' | 'query' | 'business' | 'commit' | 'rollback' | 'return' | 'raise';
+  sql?: string;
+  params?: string[];
+  decision?: string | null;
+}
 "#;
 
 /// The bindings' error table, in code order: `[{code, kind, className}]`.

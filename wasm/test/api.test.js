@@ -206,6 +206,147 @@ test('api: the barrier on SQLite runs the business once and skips what it must',
   assert.ok(seen.every((s) => !s.includes('?') && s.includes(':1')), seen.join('\n'));
 });
 
+test('api: the Guard applies the ownership rule to the driver fact it is given', () => {
+  const table = new dtmx.BarrierTable('sqlite');
+  const call = () => new dtmx.Barrier({ transType: 'tcc', gid: 'o1', branchId: '01', op: 'try' }).call(table);
+  assert.equal(new dtmx.Guard(call(), true).ownership, 'join');
+  assert.equal(new dtmx.Guard(call(), false).ownership, 'own');
+  assert.equal(new dtmx.Guard(call(), undefined).ownership, 'own', 'not known: not in a transaction');
+  assert.throws(() => new dtmx.Guard(call(), 'yes'), {
+    name: 'InvalidArgumentError',
+    message: 'inTransaction must be a boolean, got yes',
+  });
+  // Own: the guard begins; joined: the first action is the barrier's insert.
+  assert.deepEqual(new dtmx.Guard(call(), false).action(), { kind: 'begin' });
+  assert.equal(new dtmx.Guard(call(), true).action().kind, 'execute');
+  const check = dtmx.Guard.checkBack(dtmx.Barrier.forMsg('o2').queryPrepared(table), true);
+  assert.equal(check.ownership, 'join');
+});
+
+/** `db` with every call it gets recorded in `calls` (`begin`, `execute`, ...). */
+function recorded(db, calls) {
+  const out = { dialect: db.dialect };
+  for (const name of ['begin', 'commit', 'rollback', 'execute', 'reason', 'transaction']) {
+    if (db[name]) out[name] = (...args) => (calls.push(name), db[name](...args));
+  }
+  return out;
+}
+
+test('api: runBarrier joins the caller\'s transaction (inTransaction) and owns one otherwise', async () => {
+  const SQL = await initSqlJs();
+  const sqlite = new SQL.Database();
+  const base = sqlJsDb(sqlite);
+  for (const s of new dtmx.BarrierTable('sqlite').ddl()) base.execute(s, []);
+  sqlite.run('create table ledger (v text)');
+  const write = (v) => () => (sqlite.run('insert into ledger values (?)', [v]), v);
+  const count = (sql) => sqlite.exec(sql)[0].values[0][0];
+  const try_ = (gid) => new dtmx.Barrier({ transType: 'tcc', gid, branchId: '01', op: 'try' });
+
+  // Joined (the call's option): no begin, commit or rollback of its own; the caller's
+  // rollback undoes the business code and the barrier row.
+  const calls = [];
+  sqlite.run('BEGIN');
+  assert.equal(await dtmx.runBarrier(recorded(base, calls), try_('j1'), write('j1'), { inTransaction: true }), 'j1');
+  assert.deepEqual(calls, ['execute']);
+  sqlite.run('ROLLBACK');
+  assert.equal(count("select count(*) from barrier where gid = 'j1'"), 0);
+  assert.equal(count('select count(*) from ledger'), 0);
+
+  // Joined (the db's own fact), the business code throwing: its error, the caller's
+  // transaction left open for the caller to roll back.
+  calls.length = 0;
+  sqlite.run('BEGIN');
+  const joined = { ...recorded(base, calls), inTransaction: true };
+  const refused = new dtmx.FailureError('no money');
+  await assert.rejects(
+    dtmx.runBarrier(joined, try_('j2'), () => {
+      throw refused;
+    }),
+    (e) => e === refused,
+  );
+  assert.deepEqual(calls, ['execute']);
+  sqlite.run('ROLLBACK');
+
+  // The call's option wins over the db's fact: a connection the db thinks is in a
+  // transaction, told it is not, gets the barrier's own.
+  calls.length = 0;
+  await dtmx.runBarrier(joined, try_('j3'), write('j3'), { inTransaction: false });
+  assert.deepEqual(calls, ['begin', 'execute', 'commit']);
+  assert.equal(count("select count(*) from ledger where v = 'j3'"), 1);
+});
+
+test('api: runBarrier on db.transaction(work): committed, rolled back, the thrown value kept', async () => {
+  const SQL = await initSqlJs();
+  const sqlite = new SQL.Database();
+  const base = sqlJsDb(sqlite);
+  for (const s of new dtmx.BarrierTable('sqlite').ddl()) base.execute(s, []);
+  const ends = [];
+  const db = {
+    dialect: 'sqlite',
+    execute: base.execute,
+    reason: base.reason,
+    async transaction(work) {
+      sqlite.run('BEGIN');
+      try {
+        const result = await work();
+        sqlite.run('COMMIT');
+        ends.push('commit');
+        return result;
+      } catch (e) {
+        sqlite.run('ROLLBACK');
+        ends.push('rollback');
+        throw e;
+      }
+    },
+  };
+  const count = (gid) => sqlite.exec(`select count(*) from barrier where gid = '${gid}'`)[0].values[0][0];
+  const msg = (gid) => dtmx.Barrier.forMsg(gid);
+
+  assert.equal(await dtmx.runBarrier(db, msg('t1'), () => 'done'), 'done');
+  assert.equal(count('t1'), 1);
+  await assert.rejects(dtmx.runBarrier(db, msg('t1'), () => 'again'), dtmx.DuplicatedError);
+  const own = new TypeError('bad row');
+  await assert.rejects(
+    dtmx.runBarrier(db, msg('t2'), () => {
+      throw own;
+    }),
+    (e) => e === own && e.notes.length === 0,
+  );
+  assert.equal(count('t2'), 0);
+  await assert.rejects(dtmx.queryPrepared(db, { gid: 't2' }), dtmx.FailureError);
+  await dtmx.queryPrepared(db, { gid: 't1' });
+  assert.deepEqual(ends, ['commit', 'rollback', 'rollback', 'commit', 'commit']);
+});
+
+test('api: a failing rollback is a note on the error that caused it', async () => {
+  const SQL = await initSqlJs();
+  const sqlite = new SQL.Database();
+  const base = sqlJsDb(sqlite);
+  for (const s of new dtmx.BarrierTable('sqlite').ddl()) base.execute(s, []);
+  const db = {
+    ...base,
+    rollback: () => {
+      sqlite.run('ROLLBACK');
+      throw new Error('connection lost');
+    },
+  };
+  const own = new Error('disk on fire');
+  const b = new dtmx.Barrier({ transType: 'saga', gid: 'r1', branchId: '01', op: 'action' });
+  await assert.rejects(
+    dtmx.runBarrier(db, b, () => {
+      throw own;
+    }),
+    (e) => e === own && e.notes.length === 1 && e.notes[0] === 'rollback failed: database: connection lost',
+  );
+  // A DuplicatedError of the core keeps its class, the failed rollback noted on it.
+  await dtmx.runBarrier(base, dtmx.Barrier.forMsg('r2'), () => 1);
+  await assert.rejects(dtmx.runBarrier(db, dtmx.Barrier.forMsg('r2'), () => 2), (e) => {
+    assert.equal(e.name, 'DuplicatedError');
+    assert.deepEqual(e.notes, ['rollback failed: database: connection lost']);
+    return true;
+  });
+});
+
 test('api: the msg check-back and the Redis barrier defaults come from the core', async () => {
   const SQL = await initSqlJs();
   const sqlite = new SQL.Database();

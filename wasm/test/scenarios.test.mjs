@@ -1,13 +1,17 @@
 // Replays every scenario of tests/vectors/scenarios through the package's public API
 // (host name `wasm`, option names in camelCase) against the scripted server and judge
-// judge.py (see the README there): one test per scenario.
+// judge.py (see the README there): one test per scenario. The barrier scenarios run
+// runBarrier and queryPrepared on a real SQLite database file through better-sqlite3 (one
+// connection for the steps, a second one reading what is committed).
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
+import os from 'node:os';
 import { spawn } from 'node:child_process';
+import Database from 'better-sqlite3';
 import * as dtmx from '../node.js';
 import { VECTORS } from '../testkit/helpers.js';
 
@@ -135,9 +139,117 @@ function errorJson(e) {
   };
 }
 
+/** better-sqlite3's connection `conn` as the barrier helpers' `db`; `inTransaction` is the
+ * driver's own fact. */
+function betterSqliteDb(conn) {
+  return {
+    dialect: 'sqlite',
+    get inTransaction() {
+      return conn.inTransaction;
+    },
+    begin: () => conn.exec('BEGIN'),
+    commit: () => conn.exec('COMMIT'),
+    rollback: () => conn.exec('ROLLBACK'),
+    execute: (sql, params) => conn.prepare(sql).run(...params).changes,
+    reason: (sql, params) => conn.prepare(sql).pluck().get(...params) ?? null,
+  };
+}
+
+/** The business code of a barrier scenario's body on `conn`, for the barrier's gid. */
+function business(conn, gid, steps) {
+  return async () => {
+    for (const step of steps) {
+      switch (step.op) {
+        case 'write':
+          conn.prepare('insert into ledger (gid, value) values (?, ?)').run(gid, step.value);
+          break;
+        case 'return':
+          return step.value;
+        case 'raise':
+          if (step.kind === 'host') throw new Error(step.message);
+          throw new dtmx.byKind[step.kind](step.message);
+        default:
+          throw new Error(`unknown body step ${step.op}`);
+      }
+    }
+    return undefined;
+  };
+}
+
+/** One step of a barrier scenario on `conn` (`db` over it); resolves to its value. */
+async function barrierStep(conn, db, step) {
+  switch (step.op) {
+    case 'begin':
+    case 'commit':
+    case 'rollback':
+      conn.exec(step.op.toUpperCase());
+      return undefined;
+    case 'check_back':
+      return dtmx.queryPrepared(db, { gid: step.gid });
+    case 'barrier_call': {
+      const b = step.barrier;
+      const barrier = new dtmx.Barrier({ transType: b.trans_type, gid: b.gid, branchId: b.branch_id, op: b.op });
+      return dtmx.runBarrier(db, barrier, business(conn, b.gid, step.body));
+    }
+    default:
+      throw new Error(`unknown barrier step ${step.op}`);
+  }
+}
+
+/** Runs a barrier scenario on a new SQLite file; the outcome the judge reads. */
+async function runBarrierScenario(s, dir) {
+  const file = path.join(dir, `${s.name}.db`);
+  const conn = new Database(file);
+  const reader = new Database(file);
+  try {
+    conn.pragma('journal_mode = WAL');
+    const db = betterSqliteDb(conn);
+    for (const sql of new dtmx.BarrierTable('sqlite').ddl()) conn.exec(sql);
+    conn.exec('create table ledger (gid text, value text)');
+    const outcomes = [];
+    for (const step of s.steps) {
+      try {
+        const value = await barrierStep(conn, db, step);
+        outcomes.push({ result: value === undefined ? null : value });
+      } catch (e) {
+        outcomes.push({ error: errorJson(e) });
+      }
+    }
+    const inTransaction = conn.inTransaction;
+    // What is committed, read on the second connection while the first one's
+    // transaction (if any) is still open.
+    const ledger = reader.prepare("select gid || ' ' || value from ledger order by 1").pluck().all();
+    const rows = reader
+      .prepare('select trans_type, gid, branch_id, op, barrier_id, reason from barrier order by 1, 2, 3, 4, 5, 6')
+      .raw()
+      .all();
+    return { host: 'wasm', outcomes, ledger, barrier_rows: rows, in_transaction: inTransaction };
+  } finally {
+    reader.close();
+    conn.close();
+  }
+}
+
+let barrierDir;
+
+test.before(() => {
+  barrierDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dtmx-wasm-barrier-'));
+});
+
+test.after(() => {
+  fs.rmSync(barrierDir, { recursive: true, force: true });
+});
+
 for (const scenario of SCENARIOS) {
   test(`scenario: ${scenario.name}`, async () => {
     const urls = await post('/__scenario', { name: scenario.name });
+    if (scenario.database) {
+      assert.equal(scenario.database, 'sqlite');
+      const outcome = await runBarrierScenario(scenario, barrierDir);
+      const verdict = await post('/__outcome', outcome);
+      assert.ok(verdict.ok, `${verdict.problems.join('\n')}\noutcome: ${JSON.stringify(outcome)}`);
+      return;
+    }
     const s = substitute(scenario, urls);
     let outcome;
     try {
@@ -153,4 +265,5 @@ for (const scenario of SCENARIOS) {
 
 test('scenarios: every file holds scenarios', () => {
   assert.ok(SCENARIOS.length >= 30, `only ${SCENARIOS.length} scenarios found`);
+  assert.ok(SCENARIOS.filter((s) => s.database).length >= 10, 'the barrier scenarios are missing');
 });

@@ -2,8 +2,8 @@
 
 import {
   init, Client, Barrier, BarrierTable, DtmxError, FailureError, UnfinishedError, parseBranch, reply,
-  runBarrier, queryPrepared, outcomeOf, type BarrierDb, type Branch, type TransOptions,
-  type ClientOptions,
+  runBarrier, queryPrepared, outcomeOf, Guard, type BarrierDb, type Branch, type TransOptions,
+  type ClientOptions, type GuardAction,
 } from 'dtmx-wasm';
 
 export async function usage(db: BarrierDb): Promise<string> {
@@ -33,7 +33,13 @@ export async function usage(db: BarrierDb): Promise<string> {
   const check = Barrier.forMsg('gid-1').queryPrepared(new BarrierTable('sqlite'));
   check.check();
   const branch = parseBranch('gid=g&trans_type=msg&branch_id=00&op=msg');
-  await queryPrepared(db, branch, { table: new BarrierTable('postgres') });
+  await queryPrepared(db, branch, { table: new BarrierTable('postgres'), inTransaction: false });
+  await runBarrier(db, new Barrier(branch), () => 1, { inTransaction: db.inTransaction ?? true });
+  const guard = new Guard(new Barrier(branch).call(new BarrierTable('sqlite')), false);
+  const action: GuardAction = guard.action();
+  if (action.kind === 'execute' && action.sql) guard.feedAffected(Number(await db.execute(action.sql, action.params ?? [])));
+  if (guard.ownership === 'join') guard.fail(new Error('x'));
+  if (action.kind === 'raise') throw guard.error();
   const step = new Barrier(branch).call(new BarrierTable('sqlite')).step();
   const r = reply(new FailureError('x'));
   try {
