@@ -274,7 +274,8 @@ def redis_client() -> Iterator[Any]:
 
 
 def test_redis_barrier(redis_client: Any) -> None:
-    gid = uuid.uuid4().hex
+    # Barrier keys are named after the gid: "dtmx-" gids are what scripts/clean-test-databases drops.
+    gid = f"dtmx-py-{uuid.uuid4().hex}"
     key = f"dtmx-py:{gid}"
     redis_client.set(key, 100)
     try:
@@ -286,7 +287,7 @@ def test_redis_barrier(redis_client: Any) -> None:
             Barrier("saga", gid, "02", "action").redis_check_adjust_amount(redis_client, key, -1000)
         assert Barrier("msg", gid, "00", "msg").redis_check_adjust_amount(redis_client, key, 1) == "applied"
         redis_query_prepared(redis_client, dtmx.BranchRequest(gid=gid))
-        lost = uuid.uuid4().hex
+        lost = f"dtmx-py-{uuid.uuid4().hex}"
         with pytest.raises(dtmx.FailureError, match=f"msg {lost} did not commit"):
             redis_query_prepared(redis_client, dtmx.BranchRequest(gid=lost))
         # The fence row expires after the core's default (one week, as DTM).

@@ -71,7 +71,8 @@ final class MiniRedis
 T::test('redis: the barrier adjusts an amount at most once', static function (): void {
     $redis = new MiniRedis();
     $eval = $redis->evaluator();
-    $gid = 'php-' . bin2hex(random_bytes(8));
+    // Barrier keys are named after the gid: "dtmx-" gids are what scripts/clean-test-databases drops.
+    $gid = 'dtmx-php-' . bin2hex(random_bytes(8));
     $key = "dtmx-php:$gid";
     $redis->command('SET', $key, '100');
     try {
