@@ -57,7 +57,11 @@ final class Native
             self::$ffi = FFI::cdef($code, $library);
         } catch (\Throwable $e) {
             $hint = str_contains($e->getMessage(), "ffi.enable") ? " (set ffi.enable=1 in php.ini, or run php -d ffi.enable=1: web SAPIs allow FFI only then)" : "";
-            throw new InternalError("cannot load libdtmx from $library: " . $e->getMessage() . $hint, $e);
+            throw new InternalError(
+                "cannot load libdtmx from $library: " . $e->getMessage() . $hint
+                . '; set DTMX_LIB to the path of libdtmx.so (c/install PREFIX builds and installs it)',
+                $e,
+            );
         }
         return self::$ffi;
     }

@@ -106,3 +106,12 @@ T::test('errors: handles are freed (no growth over many transactions)', static f
 T::test('native: version and header found', static function (): void {
     T::ok(preg_match('/^\d+\.\d+\.\d+/', Native::version()) === 1, Native::version());
 });
+
+T::test('errors: a libdtmx that cannot be loaded says how to fix it', static function (): void {
+    $script = 'require ' . var_export(__DIR__ . '/../autoload.php', true) . ';'
+        . ' try { Dtmx\\Native::load("/nonexistent/libdtmx.so"); }'
+        . ' catch (Dtmx\\InternalError $e) { echo $e->getMessage(); }';
+    $out = (string) shell_exec(escapeshellarg(PHP_BINARY) . ' -d ffi.enable=1 -r ' . escapeshellarg($script) . ' 2>&1');
+    T::ok(str_contains($out, 'cannot load libdtmx from /nonexistent/libdtmx.so'), $out);
+    T::ok(str_contains($out, 'set DTMX_LIB') && str_contains($out, 'c/install'), $out);
+});

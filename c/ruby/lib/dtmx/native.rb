@@ -13,7 +13,12 @@ module Dtmx
   # and take the GVL back.
   module Native
     extend FFI::Library
-    ffi_lib ENV['DTMX_LIB'] || 'dtmx'
+    begin
+      ffi_lib ENV['DTMX_LIB'] || 'dtmx'
+    rescue LoadError => e
+      raise LoadError, "cannot load libdtmx (#{e.message}); set DTMX_LIB to the path of " \
+                       'libdtmx.so (c/install PREFIX builds and installs it)'
+    end
 
     # DtmxError: `{DtmxCode code; char *message; DtmxErrorDetails *details}`,
     # zero-initialised (the test suite checks every layout here against dtmx.h).
