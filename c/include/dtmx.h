@@ -123,6 +123,33 @@ typedef enum DtmxGuardAction {
   DTMX_GUARD_RAISE = 7,
 } DtmxGuardAction;
 
+// Which half of the XA protocol a branch call asks for.
+typedef enum DtmxXaPhase {
+  // Phase 1 (op `action`): the business SQL in a new XA transaction, then prepare.
+  DTMX_XA_PHASE_ACTION = 0,
+  // Phase 2 (op `commit`): commit the prepared XA transaction.
+  DTMX_XA_PHASE_COMMIT = 1,
+  // Phase 2 (op `rollback`): roll back the prepared XA transaction.
+  DTMX_XA_PHASE_ROLLBACK = 2,
+} DtmxXaPhase;
+
+// What the host does next.
+typedef enum DtmxXaStep {
+  // Run `dtmx_xa_local_sql` with its parameters on the XA connection, then
+  // `dtmx_xa_local_feed_affected` (or `dtmx_xa_local_feed_sql_error`).
+  DTMX_XA_EXECUTE = 0,
+  // Run the query, then `dtmx_xa_local_feed_reason` with the first column of its first
+  // row (NULL: no row), or `dtmx_xa_local_feed_sql_error`.
+  DTMX_XA_QUERY_REASON = 1,
+  // Run the business SQL on the XA connection, then `dtmx_xa_local_feed_business`.
+  DTMX_XA_RUN_BUSINESS = 2,
+  // Send `dtmx_xa_local_request` to dtm, then `dtmx_xa_local_feed_reply` (or
+  // `dtmx_xa_local_feed_send_error`).
+  DTMX_XA_SEND = 3,
+  // Finished: `dtmx_xa_local_finish` gives the error to reply with, if any.
+  DTMX_XA_DONE = 4,
+} DtmxXaStep;
+
 // The barrier of one branch call: trans type, gid, branch id and op, and a counter of
 // barrier ids. Used by one thread at a time.
 typedef struct DtmxBarrier DtmxBarrier;
@@ -172,6 +199,9 @@ typedef struct DtmxTcc DtmxTcc;
 // An XA global transaction: the caller's branch calls (each an XA transaction of the
 // branch's database), then dtm's commits or rollbacks.
 typedef struct DtmxXa DtmxXa;
+
+// One XA branch call on the host's XA connection. Used by one thread at a time.
+typedef struct DtmxXaLocal DtmxXaLocal;
 
 // An error out-parameter. Zero-initialise it (`DtmxError error = {0};`) before its first
 // use. Every call that takes one rewrites it: `code` is `DTMX_OK` and `message` NULL after
@@ -892,6 +922,98 @@ enum DtmxCode dtmx_xa_run(const struct DtmxXa *xa,
 
 // Frees an XA transaction. NULL-safe.
 void dtmx_xa_free(struct DtmxXa *xa);
+
+// The XA branch call `branch` describes (its `gid`, `branch_id`, `op`, `trans_type`, and
+// for phase 1 `dtm` and `phase2_url`, as `dtmx_branch_from_query` reads them from dtm's
+// request; NULL fields are empty), keeping its barrier rows in `table` (MySQL or
+// PostgreSQL: `DTMX_INVALID_ARGUMENT` for SQLite, which has no XA). The XA connection
+// must be in autocommit mode, outside any transaction. NULL on error. Free with
+// `dtmx_xa_local_free`.
+struct DtmxXaLocal *dtmx_xa_local_new(const struct DtmxBranch *branch,
+                                      const struct DtmxBarrierTable *table,
+                                      struct DtmxError *error);
+
+// The XA branch call of a request whose URL had query string `query` (with or without
+// its leading `?`), as `dtmx_xa_local_new`. NULL on error.
+struct DtmxXaLocal *dtmx_xa_local_from_query(const char *query,
+                                             const struct DtmxBarrierTable *table,
+                                             struct DtmxError *error);
+
+// The phase the call is in (`DTMX_XA_PHASE_ACTION` for NULL).
+enum DtmxXaPhase dtmx_xa_local_phase(const struct DtmxXaLocal *xa);
+
+// The XA transaction id, `<gid>-<branch_id>`. Borrowed from the call.
+const char *dtmx_xa_local_xid(const struct DtmxXaLocal *xa);
+
+// What the host does now (`DTMX_XA_DONE` for NULL and once finished).
+enum DtmxXaStep dtmx_xa_local_step(const struct DtmxXaLocal *xa);
+
+// The SQL of `DTMX_XA_EXECUTE` and `DTMX_XA_QUERY_REASON` (NULL for any other step), in
+// the table's dialect. Borrowed: valid until the call is fed.
+const char *dtmx_xa_local_sql(const struct DtmxXaLocal *xa);
+
+// How many parameters the current SQL has (0 when none: the XA statements have none, the
+// barrier rows have theirs).
+size_t dtmx_xa_local_param_count(const struct DtmxXaLocal *xa);
+
+// Parameter `index` of the current SQL (NULL when out of range). Borrowed: valid until
+// the call is fed.
+const char *dtmx_xa_local_param(const struct DtmxXaLocal *xa, size_t index);
+
+// The request of `DTMX_XA_SEND` (`POST <dtm>/registerBranch`), read with the
+// `dtmx_request_*` functions; NULL for any other step. Borrowed: valid until the call is
+// fed.
+const struct DtmxHttpRequest *dtmx_xa_local_request(const struct DtmxXaLocal *xa);
+
+// Feeds the rows affected by the statement of `DTMX_XA_EXECUTE`.
+// `DTMX_INVALID_ARGUMENT` for any other step (which stays).
+enum DtmxCode dtmx_xa_local_feed_affected(struct DtmxXaLocal *xa,
+                                          uint64_t rows,
+                                          struct DtmxError *error);
+
+// Feeds the first column of the first row read by `DTMX_XA_QUERY_REASON` (NULL: no
+// row).
+enum DtmxCode dtmx_xa_local_feed_reason(struct DtmxXaLocal *xa,
+                                        const char *reason,
+                                        struct DtmxError *error);
+
+// Feeds the database's error `message` for the statement of `DTMX_XA_EXECUTE` or
+// `DTMX_XA_QUERY_REASON` (dtmx judges it: "no such XA transaction" in phase 2 counts as
+// done).
+enum DtmxCode dtmx_xa_local_feed_sql_error(struct DtmxXaLocal *xa,
+                                           const char *message,
+                                           struct DtmxError *error);
+
+// Feeds the result of the business SQL of `DTMX_XA_RUN_BUSINESS`: `failure` NULL (or
+// `DTMX_OK`) for success, else its code and message (set with `dtmx_error_set`, or
+// `dtmx_error_set_host` for the host's own exception). A failure rolls the XA
+// transaction back and is what `dtmx_xa_local_finish` reports.
+enum DtmxCode dtmx_xa_local_feed_business(struct DtmxXaLocal *xa,
+                                          const struct DtmxError *failure,
+                                          struct DtmxError *error);
+
+// Feeds dtm's reply to `DTMX_XA_SEND`: its status and `len` body bytes.
+enum DtmxCode dtmx_xa_local_feed_reply(struct DtmxXaLocal *xa,
+                                       uint16_t status,
+                                       const uint8_t *body,
+                                       size_t len,
+                                       struct DtmxError *error);
+
+// Reports that the request of `DTMX_XA_SEND` could not be sent (a `DTMX_TRANSPORT`
+// error with a copy of `message`).
+enum DtmxCode dtmx_xa_local_feed_send_error(struct DtmxXaLocal *xa,
+                                            const char *message,
+                                            struct DtmxError *error);
+
+// Ends the call once `DTMX_XA_DONE`: the error to reply to dtm with (the first SQL
+// error as `DTMX_DATABASE`, the business SQL's failure, a refused registration, a
+// `DTMX_FAILURE` for a phase 1 fenced by an earlier rollback), `DTMX_OK` when it
+// succeeded. `DTMX_INVALID_ARGUMENT` before the last step (the call stays usable) and
+// when called twice.
+enum DtmxCode dtmx_xa_local_finish(struct DtmxXaLocal *xa, struct DtmxError *error);
+
+// Frees an XA call. NULL-safe.
+void dtmx_xa_local_free(struct DtmxXaLocal *xa);
 
 #ifdef __cplusplus
 }  // extern "C"

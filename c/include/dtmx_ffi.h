@@ -45,6 +45,20 @@ typedef enum DtmxGuardAction {
   DTMX_GUARD_RAISE = 7,
 } DtmxGuardAction;
 
+typedef enum DtmxXaPhase {
+  DTMX_XA_PHASE_ACTION = 0,
+  DTMX_XA_PHASE_COMMIT = 1,
+  DTMX_XA_PHASE_ROLLBACK = 2,
+} DtmxXaPhase;
+
+typedef enum DtmxXaStep {
+  DTMX_XA_EXECUTE = 0,
+  DTMX_XA_QUERY_REASON = 1,
+  DTMX_XA_RUN_BUSINESS = 2,
+  DTMX_XA_SEND = 3,
+  DTMX_XA_DONE = 4,
+} DtmxXaStep;
+
 typedef struct DtmxBarrier DtmxBarrier;
 
 typedef struct DtmxBarrierCall DtmxBarrierCall;
@@ -72,6 +86,8 @@ typedef struct DtmxStatement DtmxStatement;
 typedef struct DtmxTcc DtmxTcc;
 
 typedef struct DtmxXa DtmxXa;
+
+typedef struct DtmxXaLocal DtmxXaLocal;
 
 typedef struct DtmxError {
   enum DtmxCode code;
@@ -499,4 +515,56 @@ enum DtmxCode dtmx_xa_run(const struct DtmxXa *xa,
                           struct DtmxError *error);
 
 void dtmx_xa_free(struct DtmxXa *xa);
+
+struct DtmxXaLocal *dtmx_xa_local_new(const struct DtmxBranch *branch,
+                                      const struct DtmxBarrierTable *table,
+                                      struct DtmxError *error);
+
+struct DtmxXaLocal *dtmx_xa_local_from_query(const char *query,
+                                             const struct DtmxBarrierTable *table,
+                                             struct DtmxError *error);
+
+enum DtmxXaPhase dtmx_xa_local_phase(const struct DtmxXaLocal *xa);
+
+const char *dtmx_xa_local_xid(const struct DtmxXaLocal *xa);
+
+enum DtmxXaStep dtmx_xa_local_step(const struct DtmxXaLocal *xa);
+
+const char *dtmx_xa_local_sql(const struct DtmxXaLocal *xa);
+
+size_t dtmx_xa_local_param_count(const struct DtmxXaLocal *xa);
+
+const char *dtmx_xa_local_param(const struct DtmxXaLocal *xa, size_t index);
+
+const struct DtmxHttpRequest *dtmx_xa_local_request(const struct DtmxXaLocal *xa);
+
+enum DtmxCode dtmx_xa_local_feed_affected(struct DtmxXaLocal *xa,
+                                          uint64_t rows,
+                                          struct DtmxError *error);
+
+enum DtmxCode dtmx_xa_local_feed_reason(struct DtmxXaLocal *xa,
+                                        const char *reason,
+                                        struct DtmxError *error);
+
+enum DtmxCode dtmx_xa_local_feed_sql_error(struct DtmxXaLocal *xa,
+                                           const char *message,
+                                           struct DtmxError *error);
+
+enum DtmxCode dtmx_xa_local_feed_business(struct DtmxXaLocal *xa,
+                                          const struct DtmxError *failure,
+                                          struct DtmxError *error);
+
+enum DtmxCode dtmx_xa_local_feed_reply(struct DtmxXaLocal *xa,
+                                       uint16_t status,
+                                       const uint8_t *body,
+                                       size_t len,
+                                       struct DtmxError *error);
+
+enum DtmxCode dtmx_xa_local_feed_send_error(struct DtmxXaLocal *xa,
+                                            const char *message,
+                                            struct DtmxError *error);
+
+enum DtmxCode dtmx_xa_local_finish(struct DtmxXaLocal *xa, struct DtmxError *error);
+
+void dtmx_xa_local_free(struct DtmxXaLocal *xa);
 

@@ -60,9 +60,9 @@ struct HostSender {
 unsafe impl Send for HostSender {}
 unsafe impl Sync for HostSender {}
 
-impl HostSender {
-    fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
-        let req = DtmxHttpRequest {
+impl From<&HttpRequest> for DtmxHttpRequest {
+    fn from(request: &HttpRequest) -> DtmxHttpRequest {
+        DtmxHttpRequest {
             method: c_string(request.method.as_str()),
             url: c_string(&request.url),
             headers: request
@@ -74,7 +74,13 @@ impl HostSender {
             timeout_ms: request
                 .timeout
                 .map_or(0, |t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
-        };
+        }
+    }
+}
+
+impl HostSender {
+    fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+        let req = DtmxHttpRequest::from(&request);
         let mut resp = DtmxHttpResponse::default();
         (self.send)(self.user, &req, &mut resp);
         if let Some(why) = resp.failure {

@@ -14,3 +14,4 @@ pub mod guard;
 #[cfg(test)]
 mod header;
 pub mod trans;
+pub mod xa_local;

@@ -2,8 +2,9 @@
  * barrier*.json) through libdtmx's C API. Usage: vectors <tests/vectors directory>.
  *
  * Requests go through a client whose transport is a callback that records each request
- * and answers with the case's scripted replies. The RM side of XA (xa_local cases) is not
- * part of the C API and is skipped. */
+ * and answers with the case's scripted replies. The RM side of XA (xa_local cases) runs
+ * a DtmxXaLocal with the case's scripted SQL results, business outcome and replies, and
+ * compares what it did (its events) with the case's. */
 #include <dirent.h>
 
 #include "check.h"
@@ -63,9 +64,8 @@ static cJSON *query_object(const char *query) {
   return obj;
 }
 
-/* The transport: records the request, answers with the scripted reply for its URL. */
-static void record(void *user, const DtmxHttpRequest *request, DtmxHttpResponse *response) {
-  struct recorder *r = user;
+/* Records the request; the scripted reply for its URL. */
+static const cJSON *record_request(struct recorder *r, const DtmxHttpRequest *request) {
   const char *url = dtmx_request_url(request);
   const char *q = strchr(url, '?');
   size_t base_len = q ? (size_t)(q - url) : strlen(url);
@@ -99,10 +99,86 @@ static void record(void *user, const DtmxHttpRequest *request, DtmxHttpResponse 
   cJSON_ArrayForEach(each, r->replies) {
     if (same(jstr(each, "url"), base)) reply = each;
   }
+  free(base);
+  return reply;
+}
+
+/* The transport: records the request, answers with the scripted reply for its URL. */
+static void record(void *user, const DtmxHttpRequest *request, DtmxHttpResponse *response) {
+  const cJSON *reply = record_request(user, request);
   const char *reply_body = jstr(reply, "body");
   dtmx_response_set(response, (uint16_t)jnum(reply, "status", 200), (const uint8_t *)reply_body,
                     reply_body ? strlen(reply_body) : 0);
-  free(base);
+}
+
+static void branch_query(const cJSON *branch, char *out, size_t size);
+
+/* The parameters of the XA call's current SQL as a JSON array. */
+static cJSON *xa_params(const DtmxXaLocal *xa) {
+  cJSON *params = cJSON_CreateArray();
+  for (size_t i = 0; i < dtmx_xa_local_param_count(xa); i++) {
+    cJSON_AddItemToArray(params, cJSON_CreateString(dtmx_xa_local_param(xa, i)));
+  }
+  return params;
+}
+
+/* The RM side of one XA branch call (an xa_local case) with the case's scripted SQL
+ * errors (every other statement affects 1 row), business outcome and replies; appends
+ * what it did to `events`. Returns the code of dtmx_xa_local_finish. */
+static DtmxCode run_xa_local(const cJSON *c, struct recorder *rec, cJSON *events, DtmxError *err) {
+  DtmxBarrierTable *table = dtmx_barrier_table_new(jstr(c, "dialect"), NULL, err);
+  char query[1024];
+  branch_query(jget(c, "branch"), query, sizeof query);
+  DtmxBranch *branch = dtmx_branch_from_query(query, err);
+  DtmxXaLocal *xa = table && branch ? dtmx_xa_local_new(branch, table, err) : NULL;
+  dtmx_branch_free(branch);
+  dtmx_barrier_table_free(table);
+  if (xa == NULL) return err->code;
+  const cJSON *errors = jget(c, "sql_errors");
+  const char *business = jstr(c, "business") ? jstr(c, "business") : "ok";
+  DtmxCode code = DTMX_OK;
+  for (int n = 0; code == DTMX_OK && n < 100; n++) {
+    DtmxXaStep step = dtmx_xa_local_step(xa);
+    if (step == DTMX_XA_DONE) break;
+    cJSON *event = cJSON_CreateObject();
+    cJSON_AddItemToArray(events, event);
+    if (step == DTMX_XA_EXECUTE) {
+      const char *sql = dtmx_xa_local_sql(xa);
+      if (strncmp(sql, "insert", 6) == 0) {
+        cJSON_AddItemToObject(event, "barrier_insert", xa_params(xa));
+      } else {
+        cJSON_AddStringToObject(event, "sql", sql);
+      }
+      const char *failed = jstr(errors, sql);
+      code = failed ? dtmx_xa_local_feed_sql_error(xa, failed, err)
+                    : dtmx_xa_local_feed_affected(xa, 1, err);
+    } else if (step == DTMX_XA_QUERY_REASON) {
+      cJSON_AddItemToObject(event, "query_reason", xa_params(xa));
+      code = dtmx_xa_local_feed_reason(xa, NULL, err);
+    } else if (step == DTMX_XA_RUN_BUSINESS) {
+      cJSON_AddBoolToObject(event, "business", 1);
+      DtmxError failure = {0};
+      if (same(business, "failure")) {
+        dtmx_error_set(&failure, DTMX_FAILURE, "business failure");
+      } else if (!same(business, "ok")) {
+        dtmx_error_set(&failure, DTMX_DATABASE, "business error");
+      }
+      code = dtmx_xa_local_feed_business(xa, &failure, err);
+      dtmx_error_free(&failure);
+    } else {
+      const cJSON *reply = record_request(rec, dtmx_xa_local_request(xa));
+      int last = cJSON_GetArraySize(rec->requests) - 1;
+      cJSON_AddItemToObject(event, "request",
+                            cJSON_Duplicate(cJSON_GetArrayItem(rec->requests, last), 1));
+      const char *body = jstr(reply, "body");
+      code = dtmx_xa_local_feed_reply(xa, (uint16_t)jnum(reply, "status", 200),
+                                      (const uint8_t *)body, body ? strlen(body) : 0, err);
+    }
+    CHECK(code == DTMX_OK, "feeding the XA call: %s", err->message);
+  }
+  if (code == DTMX_OK) code = dtmx_xa_local_finish(xa, err);
+  dtmx_xa_local_free(xa);
+  return code;
 }
 
 /* The local transaction of do_and_submit: `user` is the vectors' `busi` word. */
@@ -258,10 +334,30 @@ static void replay_requests(const char *dir) {
   cJSON *file = load_json(path);
   const cJSON *c;
   cJSON_ArrayForEach(c, jget(file, "cases")) {
-    if (same(jstr(c, "kind"), "xa_local")) continue;
     case_begin("requests: %s", jstr(c, "name"));
     struct recorder rec = {jget(c, "replies"), jget(file, "default_reply"), cJSON_CreateArray()};
     DtmxError err = {0};
+    if (same(jstr(c, "kind"), "xa_local")) {
+      cJSON *events = cJSON_CreateArray();
+      DtmxCode code = run_xa_local(c, &rec, events, &err);
+      CHECK_STR(code_name(code), jstr(c, "result"));
+      const cJSON *want = jget(c, "events");
+      CHECK(cJSON_GetArraySize(events) == cJSON_GetArraySize(want), "events: %s",
+            cJSON_PrintUnformatted(events));
+      for (int i = 0; i < cJSON_GetArraySize(want) && i < cJSON_GetArraySize(events); i++) {
+        const cJSON *have = cJSON_GetArrayItem(events, i), *exp = cJSON_GetArrayItem(want, i);
+        if (jget(exp, "request")) {
+          check_request(jget(have, "request"), jget(exp, "request"), i);
+        } else {
+          CHECK(cJSON_Compare(have, exp, 1), "event %d: %s", i, cJSON_PrintUnformatted(have));
+        }
+      }
+      cJSON_Delete(events);
+      dtmx_error_free(&err);
+      cJSON_Delete(rec.requests);
+      case_end();
+      continue;
+    }
     DtmxClient *client = dtmx_client_new_with_transport(jstr(file, "dtm"), record, &rec, &err);
     CHECK(client != NULL, "client: %s", err.message);
     char *value = NULL;
