@@ -1,8 +1,8 @@
 <?php
 
 // The package's numbers against libdtmx's header (c/include/dtmx.h): the error codes and
-// their classes, the outcomes, the step kinds, the guard's actions and decisions, and
-// every libdtmx function the package calls. None of them is kept by hand unchecked.
+// their classes, the outcomes, the step kinds, the guard's actions and decisions, the XA
+// call's steps and phases, and every libdtmx function the package calls. None of them is kept by hand unchecked.
 
 declare(strict_types=1);
 
@@ -10,6 +10,7 @@ use Dtmx\BarrierCall;
 use Dtmx\DtmxError;
 use Dtmx\Guard;
 use Dtmx\Native;
+use Dtmx\XaLocal;
 
 final class Header
 {
@@ -76,6 +77,21 @@ T::test('header: the guard\'s actions and decisions are dtmx.h\'s', static funct
     }
     ksort($decisions);
     T::eq($decisions, Guard::DECISIONS);
+});
+
+T::test('header: the XA call\'s steps and phases are dtmx.h\'s', static function (): void {
+    $steps = [];
+    foreach (Header::enum('DtmxXaStep') as $member => $value) {
+        $steps[$value] = strtolower(substr($member, strlen('DTMX_XA_')));
+    }
+    ksort($steps);
+    T::eq($steps, XaLocal::STEPS);
+    $phases = [];
+    foreach (Header::enum('DtmxXaPhase') as $member => $value) {
+        $phases[$value] = strtolower(substr($member, strlen('DTMX_XA_PHASE_')));
+    }
+    ksort($phases);
+    T::eq($phases, XaLocal::PHASES);
 });
 
 T::test('header: every libdtmx function the package calls is declared', static function (): void {
