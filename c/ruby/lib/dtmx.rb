@@ -16,6 +16,7 @@ require_relative 'dtmx/barrier'
 require_relative 'dtmx/connection'
 require_relative 'dtmx/guard'
 require_relative 'dtmx/branch'
+require_relative 'dtmx/xa_local'
 
 module Dtmx
   # The version of the loaded libdtmx.

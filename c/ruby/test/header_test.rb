@@ -96,7 +96,9 @@ class HeaderTest < Minitest::Test
     { 'DtmxOutcome' => ['DTMX_OUTCOME_', Dtmx::OUTCOMES],
       'DtmxStepKind' => ['DTMX_STEP_', Dtmx::BarrierCall::STEPS],
       'DtmxDecision' => ['DTMX_DECISION_', Dtmx::BarrierCall::DECISIONS],
-      'DtmxGuardAction' => ['DTMX_GUARD_', Dtmx::Guard::ACTIONS] }.each do |name, (prefix, table)|
+      'DtmxGuardAction' => ['DTMX_GUARD_', Dtmx::Guard::ACTIONS],
+      'DtmxXaStep' => ['DTMX_XA_', Dtmx::XaLocal::STEPS],
+      'DtmxXaPhase' => ['DTMX_XA_PHASE_', Dtmx::XaLocal::PHASES] }.each do |name, (prefix, table)|
       members = enum(name)
       assert_equal members.size, table.size, "#{name}: size"
       members.each do |member, value|

@@ -2,7 +2,8 @@
 
 # Replays every case of tests/vectors/requests.json through the Ruby API, with a client
 # whose transport (an FFI callback) records each request and answers with the case's
-# scripted replies. xa_local cases (the RM side of XA) are not in the C API: skipped.
+# scripted replies. xa_local cases (the RM side of XA) drive a Dtmx::XaLocal with the
+# case's scripted SQL results, business outcome and replies, and compare its events.
 require_relative 'test_helper'
 
 class VectorsRequestsTest < Minitest::Test
@@ -115,11 +116,63 @@ class VectorsRequestsTest < Minitest::Test
     assert_equal want['body'].keys, got['body'].keys, "request #{i} key order"
   end
 
+  # The RM side of one XA branch call with the case's scripted SQL errors (every other
+  # statement affects 1 row), business outcome and replies; what it did, as events.
+  def run_xa_local(c, rec, events)
+    xa = Dtmx::XaLocal.new(c['branch'], Dtmx::BarrierTable.new(c['dialect']))
+    errors = c['sql_errors'] || {}
+    loop do
+      case xa.step
+      when :done then break
+      when :execute
+        sql = xa.sql
+        events << (sql.start_with?('insert') ? { 'barrier_insert' => xa.params } : { 'sql' => sql })
+        errors.key?(sql) ? xa.feed_sql_error(errors[sql]) : xa.feed_affected(1)
+      when :query_reason
+        events << { 'query_reason' => xa.params }
+        xa.feed_reason(nil)
+      when :run_business
+        events << { 'business' => true }
+        xa.feed_business(case c['business'] || 'ok'
+                         when 'ok' then nil
+                         when 'failure' then Dtmx::FailureError.new('business failure')
+                         else Dtmx::DatabaseError.new('business error')
+                         end)
+      when :send
+        status, body = rec.call(xa.request)
+        events << { 'request' => rec.requests.last }
+        xa.feed_reply(status, body)
+      end
+    end
+    xa.finish
+  ensure
+    xa&.free
+  end
+
+  def check_xa_local(c, rec)
+    events = []
+    result = 'ok'
+    begin
+      run_xa_local(c, rec, events)
+    rescue Dtmx::Error => e
+      result = e.kind
+    end
+    assert_equal c['result'], result, "result of #{c['name']}"
+    assert_equal c['events'].size, events.size, events.inspect
+    c['events'].each_with_index do |want, i|
+      if want['request']
+        check_request(events[i]['request'], want['request'], i)
+      else
+        assert_equal want, events[i], "event #{i}"
+      end
+    end
+  end
+
   FILE['cases'].each do |c|
     define_method("test_requests_#{c['name'].gsub(/\W+/, '_')}") do
-      skip 'xa_local (the RM side of XA) is not in the C API' if c['kind'] == 'xa_local'
-
       rec = Recorder.new(c['replies'], FILE['default_reply'])
+      next check_xa_local(c, rec) if c['kind'] == 'xa_local'
+
       client = Dtmx::Client.with_transport(c['dtm'] || FILE['dtm']) { |req| rec.call(req) }
       result = 'ok'
       value = nil

@@ -198,7 +198,25 @@ module Dtmx
       dtmx_xa_submit: [%i[pointer pointer], :int, { blocking: true }],
       dtmx_xa_abort: [%i[pointer pointer], :int, { blocking: true }],
       dtmx_xa_run: [%i[pointer xa_body_fn pointer pointer], :int, { blocking: true }],
-      dtmx_xa_free: [[:pointer], :void]
+      dtmx_xa_free: [[:pointer], :void],
+      # -- the RM side of XA
+      dtmx_xa_local_new: [%i[pointer pointer pointer], :pointer],
+      dtmx_xa_local_from_query: [%i[string pointer pointer], :pointer],
+      dtmx_xa_local_phase: [[:pointer], :int],
+      dtmx_xa_local_xid: [[:pointer], :pointer],
+      dtmx_xa_local_step: [[:pointer], :int],
+      dtmx_xa_local_sql: [[:pointer], :pointer],
+      dtmx_xa_local_param_count: [[:pointer], :size_t],
+      dtmx_xa_local_param: [%i[pointer size_t], :pointer],
+      dtmx_xa_local_request: [[:pointer], :pointer],
+      dtmx_xa_local_feed_affected: [%i[pointer uint64 pointer], :int],
+      dtmx_xa_local_feed_reason: [%i[pointer string pointer], :int],
+      dtmx_xa_local_feed_sql_error: [%i[pointer string pointer], :int],
+      dtmx_xa_local_feed_business: [%i[pointer pointer pointer], :int],
+      dtmx_xa_local_feed_reply: [%i[pointer uint16 pointer size_t pointer], :int],
+      dtmx_xa_local_feed_send_error: [%i[pointer string pointer], :int],
+      dtmx_xa_local_finish: [%i[pointer pointer], :int],
+      dtmx_xa_local_free: [[:pointer], :void]
     }.freeze
     FUNCTIONS.each { |name, (params, ret, options)| attach_function name, params, ret, options || {} }
 
