@@ -1,7 +1,7 @@
 //! The business-service side: the branch identity from a request, and the reply for an
 //! outcome or for whatever the handler raised.
 
-pub use dtmx::rm::{http_reply, BranchRequest, HttpReply};
+pub use dtmx::rm::{outcome_reply, Branch, HttpReply};
 use dtmx::ErrorKind;
 pub use dtmx::Outcome;
 

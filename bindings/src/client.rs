@@ -3,15 +3,15 @@
 
 use crate::error::{invalid, Result};
 use crate::options::Options;
-use dtmx::rm::BranchRequest;
-use dtmx::tm::{DtmClient, Msg, Saga, Tcc, Xa};
+use dtmx::rm::Branch;
+use dtmx::tm::{Client as CoreClient, Msg, Saga, Tcc, Xa};
 use dtmx::Transport;
 use std::sync::Arc;
 
 /// A DTM server and the transport to reach it. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Client {
-    inner: DtmClient,
+    inner: CoreClient,
 }
 
 impl Client {
@@ -19,7 +19,7 @@ impl Client {
     pub fn new(server: &str) -> Result<Client> {
         check_server(server)?;
         Ok(Client {
-            inner: DtmClient::http(server),
+            inner: CoreClient::http(server),
         })
     }
 
@@ -27,7 +27,7 @@ impl Client {
     pub fn with_transport(server: &str, transport: Arc<dyn Transport>) -> Result<Client> {
         check_server(server)?;
         Ok(Client {
-            inner: DtmClient::new(server, transport),
+            inner: CoreClient::new(server, transport),
         })
     }
 
@@ -42,7 +42,7 @@ impl Client {
     }
 
     /// The core client, for everything the facade does not wrap (queries, raw requests).
-    pub fn dtm(&self) -> &DtmClient {
+    pub fn dtm(&self) -> &CoreClient {
         &self.inner
     }
 
@@ -88,8 +88,8 @@ impl Client {
     }
 
     /// A TCC nested in the branch that `branch` (a try request's query) describes.
-    pub fn tcc_from_branch(&self, branch: &BranchRequest) -> Result<Tcc> {
-        Tcc::from_branch(&self.inner, branch)
+    pub fn tcc_from_branch(&self, branch: &Branch) -> Result<Tcc> {
+        self.inner.tcc_from_branch(branch)
     }
 }
 

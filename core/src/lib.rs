@@ -24,12 +24,15 @@ pub mod rm;
 pub mod tm;
 pub mod transport;
 
+/// The version of this crate (and of every dtmx package built from it).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 pub use error::{Error, ErrorKind, Result};
 pub use outcome::Outcome;
 pub use protocol::{
     branch_id, BranchOp, DtmResult, MsgCustomData, Protocol, SagaCustomData, TransOptions,
     TransRequest, TransStatus, TransType,
 };
-pub use rm::BranchRequest;
-pub use tm::{DtmClient, Msg, Saga, Tcc, Xa};
+pub use rm::Branch;
+pub use tm::{Client, Msg, Saga, Tcc, Xa};
 pub use transport::{HttpRequest, HttpResponse, Transport};

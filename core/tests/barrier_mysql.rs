@@ -68,7 +68,7 @@ async fn default_table_ddl_is_idempotent() {
     let mut conn = pool().await.acquire().await.expect("connection");
     let table = BarrierTable::new(Dialect::Mysql);
     for _ in 0..2 {
-        mysql::create_table(&mut conn, &table).await.expect("ddl");
+        mysql::create(&mut conn, &table).await.expect("ddl");
     }
     let unique: i64 = sqlx::query_scalar(
         "select count(*) from information_schema.statistics where table_schema = 'dtm_barrier' \

@@ -51,9 +51,7 @@ async fn default_table_ddl_is_idempotent() {
     let mut conn = pool().await.acquire().await.expect("connection");
     let table = BarrierTable::new(Dialect::Postgres);
     for _ in 0..2 {
-        postgres::create_table(&mut conn, &table)
-            .await
-            .expect("ddl");
+        postgres::create(&mut conn, &table).await.expect("ddl");
     }
     let constraint: Option<String> = sqlx::query_scalar(
         "select conname::text from pg_constraint where conname = 'uniq_barrier' \

@@ -2,7 +2,7 @@
 //! through the sqlx SQLite executor: `call_with_pool` on a bare pool, `call` inside the
 //! caller's open transaction, `query_prepared` for the check-back; judged by judge.py.
 
-use dtmx::barrier::{check_back_result, sqlite, Barrier, BarrierTable, Dialect};
+use dtmx::barrier::{check_back, sqlite, Barrier, BarrierTable, Dialect};
 use dtmx::{Error, ErrorKind, Result};
 use serde_json::{json, Value};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
@@ -99,7 +99,7 @@ async fn step(
                     sqlite::query_prepared(&mut conn, &barrier, table).await?
                 }
             };
-            check_back_result(gid, result)?;
+            check_back(gid, result)?;
         }
         _ => {
             let b = &step["barrier"];
@@ -136,7 +136,7 @@ async fn run(scenario: &Value, dir: &std::path::Path) -> Value {
         .expect("sqlite");
     let table = BarrierTable::new(Dialect::Sqlite);
     let mut conn = pool.acquire().await.expect("connection");
-    sqlite::create_table(&mut conn, &table)
+    sqlite::create(&mut conn, &table)
         .await
         .expect("barrier table");
     sqlx::query("create table ledger (gid text, value text)")

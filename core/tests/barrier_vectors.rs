@@ -193,7 +193,7 @@ fn construction() {
                     s(f, "op"),
                 )
             } else if case.get("query").is_some() {
-                Barrier::from_query(pairs("query"))
+                Barrier::from_query_pairs(pairs("query"))
             } else {
                 Barrier::from_grpc_metadata(pairs("grpc_metadata"))
             };
@@ -221,7 +221,7 @@ fn calls() {
         for (table, sql) in default_tables(&doc) {
             for case in array(&doc, "calls") {
                 let name = format!("{} [{}]", s(case, "name"), table.dialect());
-                let mut call = barrier_at(case).call(&table);
+                let mut call = barrier_at(case).call_machine(&table);
                 let got = replay_steps!(&name, call, case, &sql);
                 let decision = got.unwrap_or_else(|e| panic!("{name}: {e}"));
                 assert_eq!(decision.as_str(), s(case, "decision"), "{name}");
@@ -242,7 +242,7 @@ fn query_prepared() {
         for (table, sql) in default_tables(&doc) {
             for case in array(&doc, "query_prepared") {
                 let name = format!("{} [{}]", s(case, "name"), table.dialect());
-                let mut query = barrier(&case["barrier"]).query_prepared(&table);
+                let mut query = barrier(&case["barrier"]).query_prepared_machine(&table);
                 let got: dtmx::Result<DtmResult> = replay_steps!(&name, query, case, &sql);
                 match (got, case.get("result")) {
                     (Ok(r), Some(want)) => assert_eq!(r.as_str(), want, "{name}"),
@@ -264,7 +264,7 @@ fn xa() {
                 let b = barrier_at(case);
                 match s(case, "kind") {
                     "action" => {
-                        let mut call = b.xa_action(&table);
+                        let mut call = b.xa_action_machine(&table);
                         let got: dtmx::Result<Decision> = replay_steps!(&name, call, case, &sql);
                         let decision = got.unwrap_or_else(|e| panic!("{name}: {e}"));
                         assert_eq!(decision.as_str(), s(case, "decision"), "{name}");
@@ -290,7 +290,7 @@ fn redis() {
             let amount = case["amount"].as_i64().expect("amount");
             let expire = case["expire"].as_u64().expect("expire");
             let got = b
-                .redis_check_adjust_amount(s(case, "key"), amount, expire)
+                .redis_check_adjust_amount_call(s(case, "key"), amount, expire)
                 .and_then(|call| {
                     assert!(call.script().contains("INCRBY"), "{name}");
                     assert_eq!(call.keys(), strings(&case["keys"]), "{name}: keys");
@@ -307,7 +307,7 @@ fn redis() {
             let name = s(case, "name");
             let b = barrier(&case["barrier"]);
             let expire = case["expire"].as_u64().expect("expire");
-            let got = b.redis_query_prepared(expire).and_then(|q| {
+            let got = b.redis_query_prepared_call(expire).and_then(|q| {
                 assert_eq!(q.keys(), strings(&case["keys"]), "{name}: keys");
                 assert_eq!(q.args(), strings(&case["args"]), "{name}: args");
                 q.decide(case["reply"].as_str())

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::routing::any;
 use axum::Router;
 use dtmx::barrier::{sqlite, Barrier, BarrierTable, Dialect};
-use dtmx::{DtmClient, DtmResult, Error, ErrorKind, TransStatus};
+use dtmx::{Client, DtmResult, Error, ErrorKind, TransStatus};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::SqlitePool;
 use std::path::PathBuf;
@@ -40,7 +40,7 @@ struct Busi {
 }
 
 async fn msg_in(State(b): State<Busi>, RawQuery(q): RawQuery) -> (StatusCode, &'static str) {
-    let branch = dtmx::BranchRequest::from_query_string(&q.unwrap_or_default());
+    let branch = dtmx::Branch::from_query(&q.unwrap_or_default());
     b.delivered.lock().expect("lock").push(branch.gid);
     (StatusCode::OK, r#"{"dtm_result":"SUCCESS"}"#)
 }
@@ -49,7 +49,7 @@ async fn query_prepared(
     State(b): State<Busi>,
     RawQuery(q): RawQuery,
 ) -> (StatusCode, &'static str) {
-    let branch = dtmx::BranchRequest::from_query_string(&q.unwrap_or_default());
+    let branch = dtmx::Branch::from_query(&q.unwrap_or_default());
     let Ok(barrier) = Barrier::new(
         &branch.trans_type,
         &branch.gid,
@@ -80,7 +80,7 @@ async fn start_busi() -> (Busi, String) {
         .expect("sqlite");
     let table = BarrierTable::new(Dialect::Sqlite);
     let mut conn = pool.acquire().await.expect("conn");
-    sqlite::create_table(&mut conn, &table)
+    sqlite::create(&mut conn, &table)
         .await
         .expect("barrier table");
     sqlx::query("CREATE TABLE orders (gid TEXT PRIMARY KEY, amount INTEGER)")
@@ -137,7 +137,7 @@ async fn order_exists(busi: &Busi, gid: &str) -> bool {
         .is_some()
 }
 
-async fn forward(dtm: &DtmClient, seconds: u64) {
+async fn forward(dtm: &Client, seconds: u64) {
     let req = dtmx::HttpRequest::post_json(
         format!("{}/test/forward?seconds={seconds}", dtm.server()),
         Vec::new(),
@@ -146,13 +146,13 @@ async fn forward(dtm: &DtmClient, seconds: u64) {
     assert_eq!(reply.status, 200, "the server needs DTMX_TEST_HOOKS=1");
 }
 
-async fn final_status(dtm: &DtmClient, gid: &str) -> TransStatus {
+async fn final_status(dtm: &Client, gid: &str) -> TransStatus {
     dtm.wait_final(gid, Duration::from_secs(15), Duration::from_millis(50))
         .await
         .expect("final status")
 }
 
-fn barrier_for(branch: &dtmx::BranchRequest) -> Barrier {
+fn barrier_for(branch: &dtmx::Branch) -> Barrier {
     Barrier::new(
         &branch.trans_type,
         &branch.gid,
@@ -166,7 +166,7 @@ fn barrier_for(branch: &dtmx::BranchRequest) -> Barrier {
 async fn outbox_with_the_sqlite_barrier() {
     let server = start_server(&binary().expect("dtmx binary"), "outbox").await;
     let (busi, url) = start_busi().await;
-    let dtm = DtmClient::http(server.dtm.clone());
+    let dtm = Client::http(server.dtm.clone());
     let qp = format!("{url}/QueryPrepared");
 
     // Normal path: the order commits with its barrier row, the message is delivered once.

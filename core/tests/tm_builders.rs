@@ -2,8 +2,8 @@
 //! `Send` futures, the XA state machine's less common paths.
 
 use dtmx::barrier::{BarrierTable, Dialect};
-use dtmx::rm::{BranchRequest, XaLocal, XaPhase, XaStep};
-use dtmx::tm::{BranchIdGen, DtmClient};
+use dtmx::rm::{Branch, XaLocal, XaPhase, XaStep};
+use dtmx::tm::{BranchIdGen, Client};
 use dtmx::transport::{BoxFuture, HttpRequest, HttpResponse, ManualClock, Transport};
 use dtmx::{ErrorKind, Result};
 use std::sync::{Arc, Mutex};
@@ -23,12 +23,9 @@ impl Transport for Recorder {
     }
 }
 
-fn client() -> (DtmClient, Arc<Recorder>) {
+fn client() -> (Client, Arc<Recorder>) {
     let rec = Arc::new(Recorder::default());
-    (
-        DtmClient::new("http://dtm.test/api/dtmsvr/", rec.clone()),
-        rec,
-    )
+    (Client::new("http://dtm.test/api/dtmsvr/", rec.clone()), rec)
 }
 
 fn assert_send<T: Send>(_: &T) {}
@@ -71,8 +68,8 @@ async fn invalid_arguments() {
         .expect_err("not UTF-8");
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     assert!(rec.0.lock().expect("log").is_empty(), "nothing sent");
-    let nested = BranchRequest::from_query_string("gid=g&branch_id=01");
-    assert!(dtmx::Tcc::from_branch(&c, &nested).is_err(), "no dtm");
+    let nested = Branch::from_query("gid=g&branch_id=01");
+    assert!(c.tcc_from_branch(&nested).is_err(), "no dtm");
 }
 
 #[tokio::test]
@@ -130,7 +127,7 @@ async fn wait_final_needs_a_sleeper() {
 }
 
 fn xa(op: &str, dialect: Dialect) -> XaLocal {
-    let b = BranchRequest::from_query_string(&format!(
+    let b = Branch::from_query(&format!(
         "dtm=http%3A%2F%2Fdtm&gid=g&branch_id=01&trans_type=xa&op={op}&phase2_url=http%3A%2F%2Fb"
     ));
     XaLocal::new(&b, &BarrierTable::new(dialect)).expect("xa")
@@ -183,7 +180,7 @@ fn xa_misuse_is_an_error() {
     assert!(x.feed_reply(200, b"").is_err());
     let x = xa("commit", Dialect::Mysql);
     assert!(x.finish().is_err(), "not finished");
-    let b = BranchRequest::from_query_string("gid=g&branch_id=01&op=action&trans_type=xa");
+    let b = Branch::from_query("gid=g&branch_id=01&op=action&trans_type=xa");
     assert!(
         XaLocal::new(&b, &BarrierTable::new(Dialect::Mysql)).is_err(),
         "no dtm"

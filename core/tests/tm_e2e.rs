@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 use dtmx::barrier::{BarrierTable, Dialect};
-use dtmx::rm::{http_reply, outcome_from_result, BranchRequest, XaLocal, XaStep};
-use dtmx::tm::DtmClient;
+use dtmx::rm::{outcome_from_result, outcome_reply, Branch, XaLocal, XaStep};
+use dtmx::tm::Client;
 use dtmx::{Error, ErrorKind, Outcome, Result, Tcc, TransStatus};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -28,13 +28,13 @@ use dtmx_server::{binary, start_server, Server};
 #[derive(Debug, Clone)]
 struct Call {
     name: String,
-    branch: BranchRequest,
+    branch: Branch,
     body: String,
 }
 
 #[derive(Clone)]
 struct App {
-    client: DtmClient,
+    client: Client,
     calls: Arc<Mutex<Vec<Call>>>,
     check_back: Arc<Mutex<Outcome>>,
 }
@@ -59,7 +59,7 @@ impl App {
 }
 
 fn reply(outcome: &Outcome) -> Response {
-    let r = http_reply(outcome);
+    let r = outcome_reply(outcome);
     (
         axum::http::StatusCode::from_u16(r.status).expect("status"),
         [("content-type", dtmx::rm::reply::CONTENT_TYPE)],
@@ -74,7 +74,7 @@ async fn busi_handler(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    let branch = BranchRequest::from_query_string(query.as_deref().unwrap_or(""));
+    let branch = Branch::from_query(query.as_deref().unwrap_or(""));
     let body = String::from_utf8_lossy(&body).into_owned();
     app.calls.lock().expect("calls").push(Call {
         name: name.clone(),
@@ -94,8 +94,8 @@ async fn busi_handler(
 }
 
 /// A TCC try that opens a nested TCC and calls one sub-branch.
-async fn nested_try(app: &App, branch: &BranchRequest) -> Result<()> {
-    let tcc = Tcc::from_branch(&app.client, branch)?;
+async fn nested_try(app: &App, branch: &Branch) -> Result<()> {
+    let tcc = app.client.tcc_from_branch(branch)?;
     let busi = busi_url(app);
     tcc.call_branch(
         br#"{"amount":7}"#,
@@ -108,7 +108,7 @@ async fn nested_try(app: &App, branch: &BranchRequest) -> Result<()> {
 }
 
 /// An XA branch on a stand-in database that accepts every statement.
-async fn xa_branch(app: &App, branch: &BranchRequest) -> Result<()> {
+async fn xa_branch(app: &App, branch: &Branch) -> Result<()> {
     let mut xa = XaLocal::new(branch, &BarrierTable::new(Dialect::Mysql))?;
     loop {
         match xa.step().clone() {
@@ -135,7 +135,7 @@ fn busi_url(app: &App) -> String {
 
 struct Env {
     _server: Server,
-    dtm: DtmClient,
+    dtm: Client,
     app: App,
     busi: String,
 }
@@ -143,7 +143,7 @@ struct Env {
 async fn setup(tag: &str) -> Option<Env> {
     let bin = binary()?;
     let server = start_server(&bin, tag).await;
-    let dtm = DtmClient::http(server.dtm.clone());
+    let dtm = Client::http(server.dtm.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind busi");

@@ -4,8 +4,8 @@
 //! replies.
 
 use dtmx::barrier::{BarrierTable, Dialect};
-use dtmx::rm::{self, BranchRequest, XaLocal, XaStep};
-use dtmx::tm::{branch_reply_error, check_dtm_reply, DtmClient};
+use dtmx::rm::{self, Branch, XaLocal, XaStep};
+use dtmx::tm::{check_branch_reply, check_server_reply, Client};
 use dtmx::transport::{BoxFuture, HttpRequest, HttpResponse, Transport};
 use dtmx::{Error, ErrorKind, Outcome, Result, TransOptions};
 use serde_json::{json, Map, Value};
@@ -165,7 +165,7 @@ fn busi_result(name: &str) -> Result<()> {
 async fn run_case(file: &Value, case: &Value) -> (Result<Option<String>>, Vec<Value>) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let fake = Arc::new(Fake::new(file, case, events.clone()));
-    let client = DtmClient::new(s(file, "dtm"), fake.clone());
+    let client = Client::new(s(file, "dtm"), fake.clone());
     let options: TransOptions =
         serde_json::from_value(case.get("options").cloned().unwrap_or(json!({}))).expect("options");
     let gid = s(case, "gid");
@@ -250,14 +250,14 @@ async fn run_case(file: &Value, case: &Value) -> (Result<Option<String>>, Vec<Va
             let mut tcc = if s(case, "kind") == "tcc" {
                 client.tcc(gid)
             } else {
-                let branch = BranchRequest::from_query(
+                let branch = Branch::from_query_pairs(
                     case["branch"]
                         .as_object()
                         .expect("branch")
                         .iter()
                         .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())),
                 );
-                dtmx::Tcc::from_branch(&client, &branch).expect("nested tcc")
+                client.tcc_from_branch(&branch).expect("nested tcc")
             };
             tcc.set_options(options);
             let calls = calls.to_vec();
@@ -305,8 +305,8 @@ async fn run_case(file: &Value, case: &Value) -> (Result<Option<String>>, Vec<Va
     }
 }
 
-async fn run_xa_local(client: &DtmClient, case: &Value, events: &Mutex<Vec<Value>>) -> Result<()> {
-    let branch = BranchRequest::from_query(
+async fn run_xa_local(client: &Client, case: &Value, events: &Mutex<Vec<Value>>) -> Result<()> {
+    let branch = Branch::from_query_pairs(
         case["branch"]
             .as_object()
             .expect("branch")
@@ -449,7 +449,7 @@ fn reply_vectors() {
         check_fields(&format!("branch reply {c}"), &outcome_json(&o), &want);
     }
     for c in arr(&file, "client_branch_replies") {
-        let r = branch_reply_error(
+        let r = check_branch_reply(
             c["status"].as_u64().expect("status") as u16,
             s(c, "body").as_bytes(),
         );
@@ -460,7 +460,7 @@ fn reply_vectors() {
         check_fields(&format!("client branch reply {c}"), &kind_json(r), &want);
     }
     for c in arr(&file, "server_replies") {
-        let r = check_dtm_reply(
+        let r = check_server_reply(
             c["status"].as_u64().expect("status") as u16,
             s(c, "body").as_bytes(),
         );
@@ -472,7 +472,7 @@ fn reply_vectors() {
     }
     for c in arr(&file, "outcome_replies") {
         let o = outcome_from(c);
-        let http = rm::http_reply(&o);
+        let http = rm::outcome_reply(&o);
         assert_eq!(
             u64::from(http.status),
             c["http_status"].as_u64().expect("status"),
@@ -502,13 +502,13 @@ fn reply_vectors() {
             .iter()
             .find(|k| k.as_str() == s(c, "kind"))
             .expect("kind");
-        let o = rm::outcome_from_error(&Error::new(kind, s(c, "message")));
+        let o = rm::outcome_of_error(&Error::new(kind, s(c, "message")));
         assert_eq!(outcome_json(&o)["outcome"], c["outcome"], "{c}");
     }
     for c in arr(&file, "branch_requests") {
         let b = match c.get("query").and_then(Value::as_str) {
-            Some(q) => BranchRequest::from_query_string(q),
-            None => BranchRequest::from_grpc_metadata(
+            Some(q) => Branch::from_query(q),
+            None => Branch::from_grpc_metadata(
                 c["metadata"]
                     .as_object()
                     .expect("metadata")

@@ -10,9 +10,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 use dtmx::barrier::{BarrierTable, Dialect, Statement};
-use dtmx::rm::reply::{http_reply, outcome_from_result};
+use dtmx::rm::reply::{outcome_from_result, outcome_reply};
 use dtmx::rm::{XaLocal, XaStep};
-use dtmx::{BranchRequest, DtmClient, Error, ErrorKind, Result, TransStatus};
+use dtmx::{Branch, Client, Error, ErrorKind, Result, TransStatus};
 use sqlx::{Connection, MySqlConnection, PgConnection};
 use std::time::Duration;
 
@@ -41,8 +41,8 @@ macro_rules! xa_driver {
     ($name:ident, $conn:ty) => {
         async fn $name(
             conn: &mut $conn,
-            client: &DtmClient,
-            branch: &BranchRequest,
+            client: &Client,
+            branch: &Branch,
             table: &BarrierTable,
             business: &str,
             amount: i64,
@@ -113,7 +113,7 @@ xa_driver!(xa_on_postgres, PgConnection);
 
 #[derive(Clone)]
 struct App {
-    client: DtmClient,
+    client: Client,
 }
 
 /// `/api/busi/{Db}{Out|In}`: the two sides of a transfer on MariaDB (`My`) or
@@ -124,7 +124,7 @@ async fn branch(
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Response {
-    let branch = BranchRequest::from_query_string(q.as_deref().unwrap_or(""));
+    let branch = Branch::from_query(q.as_deref().unwrap_or(""));
     let refuse = String::from_utf8_lossy(&body).contains(r#""refuse":true"#);
     // The driver runs on its own single-threaded runtime: sqlx's borrowed-connection
     // futures are not provably Send, which axum handlers must be.
@@ -137,7 +137,7 @@ async fn branch(
     })
     .await
     .unwrap_or_else(|e| Err(Error::new(ErrorKind::Internal, e.to_string())));
-    let reply = http_reply(&outcome_from_result(&result));
+    let reply = outcome_reply(&outcome_from_result(&result));
     (
         axum::http::StatusCode::from_u16(reply.status).expect("status"),
         reply.body,
@@ -145,12 +145,7 @@ async fn branch(
         .into_response()
 }
 
-async fn run_branch(
-    client: &DtmClient,
-    name: &str,
-    branch: &BranchRequest,
-    refuse: bool,
-) -> Result<()> {
+async fn run_branch(client: &Client, name: &str, branch: &Branch, refuse: bool) -> Result<()> {
     let (delta, row) = if name.ends_with("Out") {
         (-30, "1")
     } else {
@@ -184,7 +179,7 @@ async fn start_busi(dtm: &str) -> String {
     let app = Router::new()
         .route("/api/busi/{name}", any(branch))
         .with_state(App {
-            client: DtmClient::http(dtm),
+            client: Client::http(dtm),
         });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -245,7 +240,7 @@ async fn setup_pg(gid: &str) -> PgConnection {
 }
 
 async fn run_transfer(
-    dtm: &DtmClient,
+    dtm: &Client,
     gid: &str,
     out: String,
     into: String,
@@ -265,7 +260,7 @@ async fn run_transfer(
         .await
 }
 
-async fn wait_final(dtm: &DtmClient, gid: &str) -> TransStatus {
+async fn wait_final(dtm: &Client, gid: &str) -> TransStatus {
     dtm.wait_final(gid, Duration::from_secs(15), Duration::from_millis(50))
         .await
         .expect("final")
@@ -275,7 +270,7 @@ async fn wait_final(dtm: &DtmClient, gid: &str) -> TransStatus {
 async fn xa_on_real_mariadb_and_postgres() {
     let server = start_server(&binary().expect("dtmx binary"), "xa").await;
     let busi = start_busi(&server.dtm).await;
-    let dtm = DtmClient::http(server.dtm.clone());
+    let dtm = Client::http(server.dtm.clone());
 
     for db in ["My", "Pg"] {
         let balances = |rows: Vec<(i32, i32)>| rows.into_iter().map(|(_, b)| b).collect::<Vec<_>>();

@@ -183,7 +183,7 @@ fn drive(
 /// One guarded local transaction: decision, business code, commit or rollback.
 fn local_transaction(input: &mut Input, model: &mut Model, b: &mut Barrier, table: &BarrierTable) {
     let op = b.op().to_owned();
-    let mut call = b.call(table);
+    let mut call = b.call_machine(table);
     let bid = call.barrier_id().to_owned();
     let want = expected(&model.rows, b, &op, &bid);
     let mut rows = model.rows.clone();
@@ -230,7 +230,7 @@ fn xa(input: &mut Input, model: &mut Model, b: &Barrier, table: &BarrierTable, f
         model.rows.entry(k).or_insert_with(|| p[5].clone());
         return;
     }
-    let mut call = b.xa_action(table);
+    let mut call = b.xa_action_machine(table);
     assert_eq!(call.barrier_id(), "01");
     let want = expected(&model.rows, b, "action", "01");
     let mut rows = model.rows.clone();
@@ -249,7 +249,7 @@ fn xa(input: &mut Input, model: &mut Model, b: &Barrier, table: &BarrierTable, f
 
 /// The msg check-back on the table.
 fn check_back(model: &mut Model, b: &Barrier, table: &BarrierTable) {
-    let mut q = b.query_prepared(table);
+    let mut q = b.query_prepared_machine(table);
     let msg_key = (b.gid().to_owned(), "00".into(), "msg".into(), "01".into());
     let Step::Execute(st) = q.step().clone() else {
         panic!("the check-back starts with its insert")
@@ -298,7 +298,7 @@ fn redis_adjust(input: &mut Input, model: &mut Model, b: &mut Barrier) {
     let amount = i64::from(input.byte() as i8);
     let expire = u64::from(input.byte() % 3);
     let calls = b.calls();
-    let Ok(call) = b.redis_check_adjust_amount(amount_key, amount, expire) else {
+    let Ok(call) = b.redis_check_adjust_amount_call(amount_key, amount, expire) else {
         assert!(amount_key.is_empty() || expire == 0);
         assert_eq!(b.calls(), calls, "a refused call uses no barrier id");
         return;
@@ -375,7 +375,7 @@ fn redis_adjust(input: &mut Input, model: &mut Model, b: &mut Barrier) {
 /// The msg check-back on Redis.
 fn redis_check_back(input: &mut Input, model: &mut Model, b: &Barrier) {
     let expire = u64::from(input.byte() % 3);
-    let Ok(q) = b.redis_query_prepared(expire) else {
+    let Ok(q) = b.redis_query_prepared_call(expire) else {
         assert_eq!(expire, 0);
         return;
     };

@@ -1,18 +1,18 @@
 //! Query strings and gRPC metadata as business services read them (`dtmx` core):
-//! `transport::decode_query` / `encode_query`, `BranchRequest::from_query_string`,
+//! `transport::decode_query` / `encode_query`, `Branch::from_query`,
 //! `from_url` and `from_grpc_metadata`, and `Barrier::from_query` / `from_grpc_metadata`.
 //!
 //! Input: any bytes, read as a query string (lossy UTF-8). Invariants:
 //! * decoding, encoding and decoding again gives the same pairs (sorted by key, stably);
-//! * a branch identity survives `to_query` → `encode_query` → `from_query_string`, and
+//! * a branch identity survives `to_query` → `encode_query` → `from_query`, and
 //!   `to_grpc_metadata` → `from_grpc_metadata`;
-//! * from gRPC metadata, `Barrier` and `BranchRequest` agree: the barrier is built exactly
+//! * from gRPC metadata, `Barrier` and `Branch` agree: the barrier is built exactly
 //!   when the identity passes `validate_for_barrier`, with the same fields.
 #![no_main]
 
 use dtmx::barrier::Barrier;
 use dtmx::transport::{decode_query, encode_query};
-use dtmx::BranchRequest;
+use dtmx::Branch;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -26,28 +26,28 @@ fuzz_target!(|data: &[u8]| {
         "query round trip"
     );
 
-    let branch = BranchRequest::from_query_string(&query);
-    let again = BranchRequest::from_query_string(&encode_query(&branch.to_query()));
+    let branch = Branch::from_query(&query);
+    let again = Branch::from_query(&encode_query(&branch.to_query()));
     assert_eq!(again, branch, "branch identity through a query string");
     assert_eq!(
-        BranchRequest::from_url(&format!("http://h/p?{query}")),
+        Branch::from_url(&format!("http://h/p?{query}")),
         branch,
         "branch identity from a URL"
     );
     assert_eq!(
-        BranchRequest::from_grpc_metadata(branch.to_grpc_metadata()),
+        Branch::from_grpc_metadata(branch.to_grpc_metadata()),
         branch,
         "branch identity through gRPC metadata"
     );
     // The barrier from the HTTP query never panics (see docs/FUZZING.md on key case).
-    let _ = Barrier::from_query(pairs.iter().map(|(k, v)| (k, v)));
+    let _ = Barrier::from_query_pairs(pairs.iter().map(|(k, v)| (k, v)));
 
     // The pairs as gRPC metadata: every key with the `dtm-` prefix.
     let metadata: Vec<(String, String)> = pairs
         .iter()
         .map(|(k, v)| (format!("dtm-{k}"), v.clone()))
         .collect();
-    let identity = BranchRequest::from_grpc_metadata(metadata.iter().cloned());
+    let identity = Branch::from_grpc_metadata(metadata.iter().cloned());
     match Barrier::from_grpc_metadata(metadata.iter().cloned()) {
         Ok(b) => {
             assert!(identity.validate_for_barrier().is_ok(), "{identity:?}");

@@ -245,7 +245,7 @@ mod tests {
 
     fn run(op: &str, affected: &[u64], reason: Option<&str>) -> Decision {
         let mut b = Barrier::new("tcc", "g", "01", op).expect("valid");
-        let mut call = b.call(&BarrierTable::new(Dialect::Sqlite));
+        let mut call = b.call_machine(&BarrierTable::new(Dialect::Sqlite));
         let mut fed = affected.iter();
         loop {
             match call.step() {
@@ -285,7 +285,7 @@ mod tests {
     #[test]
     fn misuse_is_an_error() {
         let mut b = Barrier::new("saga", "g", "01", "action").expect("valid");
-        let mut call = b.call(&BarrierTable::new(Dialect::Mysql));
+        let mut call = b.call_machine(&BarrierTable::new(Dialect::Mysql));
         assert!(call.feed_reason(Some("x")).is_err());
         call.feed_affected(1).expect("execute");
         assert_eq!(call.decision(), Some(Decision::RunBusiness));

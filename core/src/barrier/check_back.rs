@@ -84,7 +84,7 @@ impl QueryPrepared {
 
 /// What a check-back handler answers for `result`: success when the msg's local
 /// transaction committed, else an error of kind `failure` (dtm then rolls the msg back).
-pub fn check_back_result(gid: &str, result: DtmResult) -> Result<()> {
+pub fn check_back(gid: &str, result: DtmResult) -> Result<()> {
     match result {
         DtmResult::Success => Ok(()),
         _ => Err(Error::new(
@@ -100,14 +100,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn check_back() {
+    fn check_back_verdicts() {
         let b = Barrier::new("msg", "g", "00", "msg").expect("valid");
         let table = BarrierTable::new(Dialect::Postgres);
         for (reason, want) in [
             ("rollback", DtmResult::Failure),
             ("msg", DtmResult::Success),
         ] {
-            let mut q = b.query_prepared(&table);
+            let mut q = b.query_prepared_machine(&table);
             let Step::Execute(insert) = q.step() else {
                 panic!("insert first")
             };
@@ -122,7 +122,7 @@ mod tests {
                 &Step::Done(want)
             );
         }
-        let mut q = b.query_prepared(&table);
+        let mut q = b.query_prepared_machine(&table);
         q.feed_affected(1).expect("insert");
         let err = q.feed_reason(None).expect_err("missing row");
         assert_eq!(err.kind(), ErrorKind::Database);

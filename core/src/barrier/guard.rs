@@ -4,7 +4,7 @@
 //! driver and reports back; every decision (what to run, when to commit, what to raise) is
 //! made here.
 
-use super::{check_back_result, BarrierCall, Decision, QueryPrepared, Statement, Step};
+use super::{check_back, BarrierCall, Decision, QueryPrepared, Statement, Step};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Who begins, commits and rolls back the database transaction of a guarded call.
@@ -231,7 +231,7 @@ impl Guard {
             Machine::CheckBack { query, gid } => match query.step() {
                 Step::Execute(s) => (Some(Action::Execute(s.clone())), None),
                 Step::QueryReason(s) => (Some(Action::QueryReason(s.clone())), None),
-                Step::Done(r) => match check_back_result(gid, *r) {
+                Step::Done(r) => match check_back(gid, *r) {
                     Ok(()) => (None, Some((Ending::Return(None), true))),
                     Err(e) => (None, Some((Ending::Raise(e), true))),
                 },
@@ -289,7 +289,7 @@ mod tests {
         let mut b =
             Barrier::new(if op == "msg" { "msg" } else { "tcc" }, "g", "01", op).expect("barrier");
         let mut g = Guard::new(
-            b.call(&BarrierTable::new(Dialect::Sqlite)),
+            b.call_machine(&BarrierTable::new(Dialect::Sqlite)),
             Ownership::for_connection(in_tx),
         );
         let mut fed = affected.iter();
@@ -419,7 +419,7 @@ mod tests {
             ("rollback", Ownership::Own, Err(ErrorKind::Failure)),
             ("rollback", Ownership::Join, Err(ErrorKind::Failure)),
         ] {
-            let mut g = Guard::check_back(b.query_prepared(&table), "g", own);
+            let mut g = Guard::check_back(b.query_prepared_machine(&table), "g", own);
             if own == Ownership::Own {
                 assert!(matches!(g.action(), Action::Begin));
                 g.ok().expect("begun");
@@ -442,7 +442,10 @@ mod tests {
     #[test]
     fn misuse_is_an_error() {
         let mut b = Barrier::new("tcc", "g", "01", "try").expect("barrier");
-        let mut g = Guard::new(b.call(&BarrierTable::new(Dialect::Sqlite)), Ownership::Own);
+        let mut g = Guard::new(
+            b.call_machine(&BarrierTable::new(Dialect::Sqlite)),
+            Ownership::Own,
+        );
         assert!(g.feed_affected(1).is_err());
         g.ok().expect("begun");
         assert!(g.ok().is_err());

@@ -7,17 +7,17 @@
 //!
 //! * [`Barrier`] is built from a branch request (`trans_type`, `gid`, `branch_id`, `op`) and
 //!   hands out barrier ids `01`, `02`, ... to the local transactions it guards.
-//! * [`Barrier::call`] starts a [`BarrierCall`]: a small state machine whose [`Step`]s are
+//! * [`Barrier::call_machine`] starts a [`BarrierCall`]: a small state machine whose [`Step`]s are
 //!   SQL [`Statement`]s for a [`BarrierTable`] (dialect + table name); the host runs each one
 //!   in its transaction, feeds back the affected rows (or the queried reason), and finally
 //!   gets a [`Decision`]: run the business code, or skip it and commit, or roll back.
-//! * [`Barrier::query_prepared`] is the msg check-back ([`QueryPrepared`]).
+//! * [`Barrier::query_prepared_machine`] is the msg check-back ([`QueryPrepared`]).
 //! * [`Guard`] wraps a call or a check-back into everything a host does around it: begin,
 //!   statements, business code, commit or rollback, as [`Action`]s, with the one rule for
 //!   who owns the database transaction ([`Ownership`]). Language packages drive a `Guard`
 //!   so that no host decides when to commit, roll back or raise.
-//! * [`Barrier::xa_action`] and [`Barrier::xa_rollback_fence`] are the XA barrier rows.
-//! * [`Barrier::redis_check_adjust_amount`] and [`Barrier::redis_query_prepared`] are the
+//! * [`Barrier::xa_action_machine`] and [`Barrier::xa_rollback_fence`] are the XA barrier rows.
+//! * [`Barrier::redis_check_adjust_amount_call`] and [`Barrier::redis_query_prepared_call`] are the
 //!   Redis barrier: Lua text, keys and arguments, and the meaning of the script's reply.
 //!
 //! A host drives a call like this (pseudo-code; every binding has the same loop):
@@ -26,7 +26,7 @@
 //! use dtmx::barrier::{Barrier, BarrierTable, Decision, Dialect, Step};
 //!
 //! let mut barrier = Barrier::new("tcc", "gid-1", "01", "cancel")?;
-//! let mut call = barrier.call(&BarrierTable::new(Dialect::Postgres));
+//! let mut call = barrier.call_machine(&BarrierTable::new(Dialect::Postgres));
 //! let decision = loop {
 //!     match call.step() {
 //!         // run statement.sql with statement.params in the transaction ...
@@ -51,6 +51,7 @@ mod call;
 mod check_back;
 mod guard;
 pub mod redis;
+mod render;
 mod sql;
 mod xa;
 
@@ -74,9 +75,10 @@ pub use sqlx_exec::sqlite;
 pub use sqlx_exec::{BusiFuture, CallOutput};
 
 pub use call::{origin_op, BarrierCall, Decision, Step};
-pub use check_back::{check_back_result, QueryPrepared};
+pub use check_back::{check_back, QueryPrepared};
 pub use guard::{Action, Guard, Ownership};
-pub use redis::{RedisCall, RedisDecision, RedisQueryPrepared, REDIS_EXPIRE_SECS};
+pub use redis::{RedisCall, RedisDecision, RedisQueryPrepared, REDIS_DEFAULT_EXPIRE};
+pub use render::ParamStyle;
 pub use sql::{BarrierTable, Dialect, Statement, DEFAULT_SQLITE_TABLE, DEFAULT_TABLE};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -93,8 +95,8 @@ pub const REASON_ROLLBACK: &str = "rollback";
 
 /// The barrier of one branch call: its identity and the counter of barrier ids.
 ///
-/// Every guarded local transaction of the same branch call ([`Barrier::call`],
-/// [`Barrier::redis_check_adjust_amount`]) gets the next barrier id, `01`, `02`, ..., so a
+/// Every guarded local transaction of the same branch call ([`Barrier::call_machine`],
+/// [`Barrier::redis_check_adjust_amount_call`]) gets the next barrier id, `01`, `02`, ..., so a
 /// handler may guard several local transactions. Build a fresh `Barrier` per branch
 /// request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,10 +134,26 @@ impl Barrier {
         })
     }
 
+    /// The barrier of the branch call that `branch` describes.
+    pub fn from_branch(branch: &crate::rm::Branch) -> Result<Barrier> {
+        Barrier::new(
+            &branch.trans_type,
+            &branch.gid,
+            &branch.branch_id,
+            &branch.op,
+        )
+    }
+
+    /// A barrier from the raw query string of an HTTP branch call (`gid=...&op=...`, with
+    /// or without `?`).
+    pub fn from_query(query: &str) -> Result<Barrier> {
+        Barrier::from_query_pairs(crate::transport::decode_query(query))
+    }
+
     /// A barrier from the decoded query parameters of an HTTP branch call (`trans_type`,
     /// `gid`, `branch_id`, `op`; the first value of a repeated key wins; other keys are
     /// ignored).
-    pub fn from_query<I, K, V>(pairs: I) -> Result<Barrier>
+    pub fn from_query_pairs<I, K, V>(pairs: I) -> Result<Barrier>
     where
         I: IntoIterator<Item = (K, V)>,
         K: AsRef<str>,
@@ -212,7 +230,7 @@ impl Barrier {
 
     /// Starts the guarded call of one local transaction (PROTOCOL.md §7.4) with the next
     /// barrier id.
-    pub fn call(&mut self, table: &BarrierTable) -> BarrierCall {
+    pub fn call_machine(&mut self, table: &BarrierTable) -> BarrierCall {
         let barrier_id = self.next_barrier_id();
         BarrierCall::new(
             table,
@@ -233,7 +251,7 @@ impl Barrier {
 
     /// The msg check-back (PROTOCOL.md §7.5) on `table`: decides whether the local
     /// transaction of this gid committed. Does not use the barrier id counter.
-    pub fn query_prepared(&self, table: &BarrierTable) -> QueryPrepared {
+    pub fn query_prepared_machine(&self, table: &BarrierTable) -> QueryPrepared {
         QueryPrepared::new(table, &self.trans_type, &self.gid)
     }
 }
@@ -271,7 +289,7 @@ mod tests {
             ("op", "action"),
             ("op", "compensate"),
         ];
-        let b = Barrier::from_query(q).expect("valid");
+        let b = Barrier::from_query_pairs(q).expect("valid");
         assert_eq!(b.op(), "action");
         let md = [
             ("dtm-gid", "g1"),
@@ -282,7 +300,7 @@ mod tests {
         ];
         let b = Barrier::from_grpc_metadata(md).expect("valid");
         assert_eq!((b.trans_type(), b.op()), ("saga", "compensate"));
-        assert!(Barrier::from_query([("gid", "g1")]).is_err());
+        assert!(Barrier::from_query_pairs([("gid", "g1")]).is_err());
     }
 
     #[test]
@@ -290,7 +308,7 @@ mod tests {
         let mut b = Barrier::new("saga", "g", "01", "action").expect("valid");
         assert_eq!(b.next_barrier_id(), "01");
         assert_eq!(b.next_barrier_id(), "02");
-        let call = b.call(&BarrierTable::new(Dialect::Mysql));
+        let call = b.call_machine(&BarrierTable::new(Dialect::Mysql));
         assert_eq!(call.barrier_id(), "03");
         assert_eq!(b.calls(), 3);
     }

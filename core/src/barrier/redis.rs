@@ -11,7 +11,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::DtmResult;
 use std::fmt;
 
-/// Lua script of [`Barrier::redis_check_adjust_amount`].
+/// Lua script of [`Barrier::redis_check_adjust_amount_call`].
 ///
 /// `KEYS[1]` the amount, `KEYS[2]` this op's barrier key, `KEYS[3]` (only for `cancel` and
 /// `compensate`) the barrier key of the op it compensates; `ARGV[1]` the amount to add,
@@ -47,7 +47,7 @@ redis.call('INCRBY', KEYS[1], ARGV[1])
 return 'SUCCESS'
 "#;
 
-/// Lua script of [`Barrier::redis_query_prepared`].
+/// Lua script of [`Barrier::redis_query_prepared_call`].
 ///
 /// `KEYS[1]` the msg barrier key `<gid>-00-msg-01`, `ARGV[1]` its expiry in seconds.
 /// Sets the key to `rollback` when missing; replies `FAILURE` when it holds `rollback`,
@@ -192,7 +192,7 @@ fn unexpected_reply(reply: &str) -> Error {
 }
 
 /// How long Redis barrier keys live when the caller does not say: one week, as DTM.
-pub const REDIS_EXPIRE_SECS: u64 = 7 * 24 * 3600;
+pub const REDIS_DEFAULT_EXPIRE: u64 = 7 * 24 * 3600;
 
 fn check_expire(expire_secs: u64) -> Result<()> {
     if expire_secs == 0 {
@@ -210,7 +210,7 @@ impl Barrier {
     /// compensation. Barrier keys are `<gid>-<branch_id>-<op>-<barrier id>` and expire after
     /// `expire_secs` (at least 1). `InvalidArgument` (and no barrier id used) for an empty
     /// key or a zero expiry.
-    pub fn redis_check_adjust_amount(
+    pub fn redis_check_adjust_amount_call(
         &mut self,
         key: &str,
         amount: i64,
@@ -236,7 +236,7 @@ impl Barrier {
 
     /// The msg check-back on Redis: key `<gid>-00-msg-01`, set to `rollback` when missing.
     /// `InvalidArgument` for a zero expiry.
-    pub fn redis_query_prepared(&self, expire_secs: u64) -> Result<RedisQueryPrepared> {
+    pub fn redis_query_prepared_call(&self, expire_secs: u64) -> Result<RedisQueryPrepared> {
         check_expire(expire_secs)?;
         Ok(RedisQueryPrepared {
             keys: vec![format!(
@@ -286,7 +286,7 @@ where
     invocation.invoke_async(conn).await.map_err(redis_error)
 }
 
-/// Runs [`Barrier::redis_check_adjust_amount`] on a redis connection (`EVALSHA`, falling
+/// Runs [`Barrier::redis_check_adjust_amount_call`] on a redis connection (`EVALSHA`, falling
 /// back to `EVAL`). `Failure` when the amount is missing or would go below zero,
 /// `Duplicated` for a msg barrier that exists, `Database` for Redis errors.
 #[cfg(feature = "redis")]
@@ -300,12 +300,12 @@ pub async fn check_adjust_amount<C>(
 where
     C: ::redis::aio::ConnectionLike + Send,
 {
-    let call = barrier.redis_check_adjust_amount(key, amount, expire_secs)?;
+    let call = barrier.redis_check_adjust_amount_call(key, amount, expire_secs)?;
     let reply = eval(conn, call.script(), call.keys(), call.args()).await?;
     call.decide(reply.as_deref())
 }
 
-/// Runs [`Barrier::redis_query_prepared`] on a redis connection: `Success` when the msg's
+/// Runs [`Barrier::redis_query_prepared_call`] on a redis connection: `Success` when the msg's
 /// local transaction committed, `Failure` when it did not (and now never will).
 #[cfg(feature = "redis")]
 pub async fn query_prepared<C>(
@@ -316,7 +316,7 @@ pub async fn query_prepared<C>(
 where
     C: ::redis::aio::ConnectionLike + Send,
 {
-    let query = barrier.redis_query_prepared(expire_secs)?;
+    let query = barrier.redis_query_prepared_call(expire_secs)?;
     let reply = eval(conn, query.script(), query.keys(), query.args()).await?;
     query.decide(reply.as_deref())
 }
@@ -329,23 +329,27 @@ mod tests {
     fn keys_and_args() {
         let mut b = Barrier::new("tcc", "g", "01", "cancel").expect("valid");
         let call = b
-            .redis_check_adjust_amount("acct", 30, 86400)
+            .redis_check_adjust_amount_call("acct", 30, 86400)
             .expect("valid");
         assert_eq!(call.keys(), ["acct", "g-01-cancel-01", "g-01-try-01"]);
         assert_eq!(call.args(), ["30", "cancel", "86400"]);
-        let call = b.redis_check_adjust_amount("acct", -5, 10).expect("valid");
+        let call = b
+            .redis_check_adjust_amount_call("acct", -5, 10)
+            .expect("valid");
         assert_eq!(call.keys()[1], "g-01-cancel-02");
-        assert!(b.redis_check_adjust_amount("acct", 1, 0).is_err());
-        assert!(b.redis_check_adjust_amount("", 1, 1).is_err());
+        assert!(b.redis_check_adjust_amount_call("acct", 1, 0).is_err());
+        assert!(b.redis_check_adjust_amount_call("", 1, 1).is_err());
         assert_eq!(b.calls(), 2);
-        let q = b.redis_query_prepared(60).expect("valid");
+        let q = b.redis_query_prepared_call(60).expect("valid");
         assert_eq!(q.keys(), ["g-00-msg-01"]);
     }
 
     #[test]
     fn replies() {
         let mut b = Barrier::new("saga", "g", "01", "action").expect("valid");
-        let call = b.redis_check_adjust_amount("acct", 30, 60).expect("valid");
+        let call = b
+            .redis_check_adjust_amount_call("acct", 30, 60)
+            .expect("valid");
         assert_eq!(call.decide(None).expect("ok"), RedisDecision::Applied);
         assert_eq!(
             call.decide(Some("SUSPENDED")).expect("ok"),
@@ -356,7 +360,9 @@ mod tests {
         let err = call.decide(Some("what")).expect_err("unknown");
         assert_eq!(err.kind(), ErrorKind::Internal);
         let mut m = Barrier::new("msg", "g", "00", "msg").expect("valid");
-        let call = m.redis_check_adjust_amount("acct", 1, 60).expect("valid");
+        let call = m
+            .redis_check_adjust_amount_call("acct", 1, 60)
+            .expect("valid");
         let err = call.decide(Some("DUPLICATE")).expect_err("dup");
         assert_eq!(err.kind(), ErrorKind::Duplicated);
     }

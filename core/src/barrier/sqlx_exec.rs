@@ -107,7 +107,7 @@ macro_rules! sqlx_executor {
             }
 
             /// Creates the barrier table when missing (runs [`BarrierTable::ddl`]).
-            pub async fn create_table(conn: &mut $conn, table: &BarrierTable) -> Result<()> {
+            pub async fn create(conn: &mut $conn, table: &BarrierTable) -> Result<()> {
                 check_dialect(table, $dialect)?;
                 for statement in table.ddl() {
                     ::sqlx::raw_sql(&statement)
@@ -135,7 +135,7 @@ macro_rules! sqlx_executor {
                 E: From<Error>,
             {
                 check_dialect(table, $dialect)?;
-                let guard = Guard::new(barrier.call(table), Ownership::Join);
+                let guard = Guard::new(barrier.call_machine(table), Ownership::Join);
                 drive(None, Some(tx), guard, busi).await
             }
 
@@ -154,7 +154,7 @@ macro_rules! sqlx_executor {
                 E: From<Error>,
             {
                 check_dialect(table, $dialect)?;
-                let guard = Guard::new(barrier.call(table), Ownership::Own);
+                let guard = Guard::new(barrier.call_machine(table), Ownership::Own);
                 drive(Some(pool), None, guard, busi).await
             }
 
@@ -261,7 +261,7 @@ macro_rules! sqlx_executor {
                 table: &BarrierTable,
             ) -> Result<DtmResult> {
                 check_dialect(table, $dialect)?;
-                let mut query: QueryPrepared = barrier.query_prepared(table);
+                let mut query: QueryPrepared = barrier.query_prepared_machine(table);
                 while let Some(answer) = feed(conn, query.step()).await? {
                     match answer {
                         Feed::Affected(rows) => query.feed_affected(rows)?,

@@ -14,7 +14,7 @@ impl Barrier {
     /// prepare), `Duplicate` (the action already ran), `Suspended` (a phase-2 rollback came
     /// first and fenced it: end and roll back the XA transaction, and fail the call). Does
     /// not use the barrier id counter.
-    pub fn xa_action(&self, table: &BarrierTable) -> BarrierCall {
+    pub fn xa_action_machine(&self, table: &BarrierTable) -> BarrierCall {
         BarrierCall::new(
             table,
             &self.trans_type,
@@ -27,7 +27,7 @@ impl Barrier {
 
     /// After a successful phase-2 rollback (or one that found no such XA transaction):
     /// insert-ignore `(trans_type, gid, branch_id, action, 01, reason=rollback)`, so that a
-    /// late phase 1 finds its row taken ([`Barrier::xa_action`] decides `Suspended`). The
+    /// late phase 1 finds its row taken ([`Barrier::xa_action_machine`] decides `Suspended`). The
     /// affected-row count does not matter.
     pub fn xa_rollback_fence(&self, table: &BarrierTable) -> Statement {
         table.insert_ignore_always(Row {
@@ -53,7 +53,7 @@ mod tests {
         let fence = phase2.xa_rollback_fence(&table);
         assert_eq!(fence.params, ["xa", "g", "01", "action", "01", "rollback"]);
         let phase1 = Barrier::new("xa", "g", "01", "action").expect("valid");
-        let mut call = phase1.xa_action(&table);
+        let mut call = phase1.xa_action_machine(&table);
         let Step::Execute(insert) = call.step() else {
             panic!("insert first")
         };

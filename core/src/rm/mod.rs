@@ -1,6 +1,6 @@
 //! RM side: what a business service needs to take part in a transaction.
 //!
-//! * [`BranchRequest`]: the branch identity dtm (or a TCC/XA client) sends with every
+//! * [`Branch`]: the branch identity dtm (or a TCC/XA client) sends with every
 //!   branch call, read from HTTP query parameters or gRPC metadata (PROTOCOL.md §1.5, §2.4).
 //! * [`reply`]: an [`Outcome`](crate::Outcome) turned into the HTTP status and body or the
 //!   gRPC status code dtm expects, and back.
@@ -10,8 +10,8 @@ pub mod reply;
 pub mod xa;
 
 pub use reply::{
-    grpc_code, http_reply, outcome_from_error, outcome_from_grpc, outcome_from_result, GrpcCode,
-    HttpReply,
+    grpc_code, outcome_from_grpc, outcome_from_result, outcome_of_error, outcome_reply, reply,
+    GrpcCode, HttpReply,
 };
 pub use xa::{is_missing_xa_error, xa_sql, XaCommand, XaLocal, XaPhase, XaStep};
 
@@ -27,7 +27,7 @@ pub const GRPC_METADATA_PREFIX: &str = "dtm-";
 /// ... (gRPC). Values have `\n`, `\r` and `;` removed, as DTM's SDKs do; absent ones are
 /// empty.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BranchRequest {
+pub struct Branch {
     /// Global transaction id.
     pub gid: String,
     /// `saga`, `msg`, `tcc`, `xa` or `workflow`.
@@ -43,16 +43,16 @@ pub struct BranchRequest {
     pub phase2_url: String,
 }
 
-impl BranchRequest {
+impl Branch {
     /// Reads the identity from query parameters (the first value of a repeated key wins, as
     /// with Go's `url.Values.Get`).
-    pub fn from_query<I, K, V>(pairs: I) -> BranchRequest
+    pub fn from_query_pairs<I, K, V>(pairs: I) -> Branch
     where
         I: IntoIterator<Item = (K, V)>,
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        let mut out = BranchRequest::default();
+        let mut out = Branch::default();
         let mut seen = [false; 6];
         for (k, v) in pairs {
             if let Some(i) = out.slot(k.as_ref()) {
@@ -66,25 +66,25 @@ impl BranchRequest {
     }
 
     /// Reads the identity from a raw query string (`gid=...&op=...`, with or without `?`).
-    pub fn from_query_string(query: &str) -> BranchRequest {
-        BranchRequest::from_query(decode_query(query))
+    pub fn from_query(query: &str) -> Branch {
+        Branch::from_query_pairs(decode_query(query))
     }
 
     /// Reads the identity from a URL's query string.
-    pub fn from_url(url: &str) -> BranchRequest {
-        BranchRequest::from_query_string(url.split_once('?').map_or("", |(_, q)| q))
+    pub fn from_url(url: &str) -> Branch {
+        Branch::from_query(url.split_once('?').map_or("", |(_, q)| q))
     }
 
     /// Reads the identity from gRPC metadata (`dtm-gid`, `dtm-trans_type`, `dtm-branch_id`,
     /// `dtm-op`, `dtm-dtm`, `dtm-phase2_url`; keys compared case-insensitively, first value
     /// wins).
-    pub fn from_grpc_metadata<I, K, V>(metadata: I) -> BranchRequest
+    pub fn from_grpc_metadata<I, K, V>(metadata: I) -> Branch
     where
         I: IntoIterator<Item = (K, V)>,
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        BranchRequest::from_query(metadata.into_iter().filter_map(|(k, v)| {
+        Branch::from_query_pairs(metadata.into_iter().filter_map(|(k, v)| {
             let k = k.as_ref().to_ascii_lowercase();
             k.strip_prefix(GRPC_METADATA_PREFIX)
                 .map(|rest| (rest.to_string(), v.as_ref().to_string()))
@@ -198,14 +198,14 @@ mod tests {
 
     #[test]
     fn parses_query_and_metadata() {
-        let b = BranchRequest::from_query_string(
+        let b = Branch::from_query(
             "gid=g%3B1&trans_type=tcc&branch_id=01&op=try&dtm=http%3A%2F%2Fd%2Fapi&gid=other",
         );
         assert_eq!(b.gid, "g1");
         assert_eq!(b.dtm, "http://d/api");
         assert_eq!(b.op, "try");
         b.validate_for_tcc().expect("tcc ok");
-        let m = BranchRequest::from_grpc_metadata([
+        let m = Branch::from_grpc_metadata([
             ("dtm-gid", "g"),
             ("DTM-Trans_Type", "xa"),
             ("dtm-branch_id", "02"),
@@ -218,7 +218,7 @@ mod tests {
         m.validate_for_xa().expect("xa ok");
         assert!(m.validate_for_tcc().is_err());
         assert_eq!(
-            BranchRequest::from_url("http://h/p?op=x").to_query(),
+            Branch::from_url("http://h/p?op=x").to_query(),
             vec![("op", "x")]
         );
     }

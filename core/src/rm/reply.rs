@@ -27,7 +27,7 @@ pub const CONTENT_TYPE: &str = "application/json";
 /// The message is left out when empty. A failure's message never contains `ONGOING` and an
 /// unknown outcome's never contains `FAILURE` or `ONGOING` (they are lower-cased), so dtm
 /// reads the reply as the outcome it is.
-pub fn http_reply(outcome: &Outcome) -> HttpReply {
+pub fn outcome_reply(outcome: &Outcome) -> HttpReply {
     let (status, result, message) = match outcome {
         Outcome::Success => (200, Some(DtmResult::Success), String::new()),
         Outcome::Failure(m) => (409, Some(DtmResult::Failure), defuse(m, &["ONGOING"])),
@@ -114,7 +114,7 @@ pub fn outcome_from_grpc(code: i32, message: &str) -> Outcome {
 /// The outcome a business handler's error stands for: kind `failure` is a failure, kind
 /// `ongoing` is ongoing, every other kind (a database error, a transport error, a
 /// duplicate...) is unknown and will be retried.
-pub fn outcome_from_error(error: &Error) -> Outcome {
+pub fn outcome_of_error(error: &Error) -> Outcome {
     match error.kind() {
         ErrorKind::Failure => Outcome::Failure(error.message().to_string()),
         ErrorKind::Ongoing => Outcome::Ongoing(error.message().to_string()),
@@ -122,11 +122,25 @@ pub fn outcome_from_error(error: &Error) -> Outcome {
     }
 }
 
-/// The outcome of a business handler's result (see [`outcome_from_error`]).
+/// The outcome of a business handler's result (see [`outcome_of_error`]).
 pub fn outcome_from_result<T>(result: &Result<T, Error>) -> Outcome {
     match result {
         Ok(_) => Outcome::Success,
-        Err(e) => outcome_from_error(e),
+        Err(e) => outcome_of_error(e),
+    }
+}
+
+/// The HTTP reply of a business handler: its error's outcome ([`outcome_of_error`]); on
+/// success `{"dtm_result":"SUCCESS"}`, or the handler's own JSON value with status 200 when
+/// it returned one (not `null`).
+pub fn reply(result: &Result<serde_json::Value, Error>) -> HttpReply {
+    match result {
+        Ok(serde_json::Value::Null) => outcome_reply(&Outcome::Success),
+        Ok(value) => HttpReply {
+            status: 200,
+            body: value.to_string(),
+        },
+        Err(e) => outcome_reply(&outcome_of_error(e)),
     }
 }
 
@@ -135,20 +149,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn handler_replies() {
+        assert_eq!(
+            reply(&Ok(serde_json::Value::Null)).body,
+            r#"{"dtm_result":"SUCCESS"}"#
+        );
+        let own = reply(&Ok(serde_json::json!({"n": 1})));
+        assert_eq!((own.status, own.body.as_str()), (200, r#"{"n":1}"#));
+        let failed = reply(&Err(Error::new(ErrorKind::Failure, "no stock")));
+        assert_eq!(failed.status, 409);
+        assert_eq!(
+            reply(&Err(Error::new(ErrorKind::Database, "gone"))).status,
+            500
+        );
+    }
+
+    #[test]
     fn replies() {
-        let r = http_reply(&Outcome::Success);
+        let r = outcome_reply(&Outcome::Success);
         assert_eq!(
             (r.status, r.body.as_str()),
             (200, r#"{"dtm_result":"SUCCESS"}"#)
         );
-        let r = http_reply(&Outcome::Unknown("db FAILURE, ONGOING".into()));
+        let r = outcome_reply(&Outcome::Unknown("db FAILURE, ONGOING".into()));
         assert_eq!(r.status, 500);
         assert_eq!(r.body, r#"{"message":"db failure, ongoing"}"#);
         assert_eq!(
             Outcome::from_http(r.status, r.body.as_bytes()),
             Outcome::Unknown(format!("http status 500: {}", r.body))
         );
-        let r = http_reply(&Outcome::Failure("no ONGOING money".into()));
+        let r = outcome_reply(&Outcome::Failure("no ONGOING money".into()));
         assert!(matches!(
             Outcome::from_http(r.status, r.body.as_bytes()),
             Outcome::Failure(_)

@@ -15,9 +15,9 @@
 //!
 //! ```
 //! use dtmx::barrier::{BarrierTable, Dialect};
-//! use dtmx::rm::{BranchRequest, XaLocal, XaStep};
+//! use dtmx::rm::{Branch, XaLocal, XaStep};
 //!
-//! let branch = BranchRequest::from_query_string(
+//! let branch = Branch::from_query(
 //!     "dtm=http%3A%2F%2Fdtm%2Fapi%2Fdtmsvr&gid=g1&branch_id=01&trans_type=xa&op=action\
 //!      &phase2_url=http%3A%2F%2Fbusi%2Fxa",
 //! );
@@ -30,7 +30,7 @@
 //!         XaStep::QueryReason(_statement) => xa.feed_reason(None)?,
 //!         // run the business SQL on the XA connection
 //!         XaStep::RunBusiness => xa.feed_business(Ok(()))?,
-//!         // send the request (or let DtmClient::send do it) and hand back the reply
+//!         // send the request (or let Client::send do it) and hand back the reply
 //!         XaStep::Send(_request) => xa.feed_reply(200, br#"{"dtm_result":"SUCCESS"}"#)?,
 //!         XaStep::Done => break,
 //!     };
@@ -41,8 +41,8 @@
 
 use crate::barrier::{Barrier, BarrierCall, BarrierTable, Decision, Step};
 use crate::error::{Error, ErrorKind, Result};
-use crate::rm::BranchRequest;
-use crate::tm::{check_dtm_reply, encode_register};
+use crate::rm::Branch;
+use crate::tm::{check_server_reply, encode_register};
 use crate::transport::HttpRequest;
 use std::collections::BTreeMap;
 
@@ -153,7 +153,7 @@ enum State {
 /// One XA branch call on the RM side, as a state machine (see the module docs).
 #[derive(Debug)]
 pub struct XaLocal {
-    branch: BranchRequest,
+    branch: Branch,
     dialect: Dialect,
     table: BarrierTable,
     barrier: Barrier,
@@ -170,7 +170,7 @@ impl XaLocal {
     /// Starts the XA branch call that `branch` describes (query of the call: `gid`,
     /// `branch_id`, `op`, `trans_type`, plus `dtm` and `phase2_url` for phase 1), with the
     /// barrier rows in `table` (MySQL or PostgreSQL).
-    pub fn new(branch: &BranchRequest, table: &BarrierTable) -> Result<XaLocal> {
+    pub fn new(branch: &Branch, table: &BarrierTable) -> Result<XaLocal> {
         branch.validate_for_xa()?;
         let dialect = table.dialect();
         if xa_sql(dialect, XaCommand::Start, "").is_none() {
@@ -231,7 +231,7 @@ impl XaLocal {
     }
 
     /// The branch request.
-    pub fn branch(&self) -> &BranchRequest {
+    pub fn branch(&self) -> &Branch {
         &self.branch
     }
 
@@ -347,7 +347,7 @@ impl XaLocal {
     /// Feeds back dtm's reply to [`XaStep::Send`].
     pub fn feed_reply(&mut self, status: u16, body: &[u8]) -> Result<&XaStep> {
         self.expect("a reply", matches!(self.step, XaStep::Send(_)))?;
-        match check_dtm_reply(status, body) {
+        match check_server_reply(status, body) {
             Ok(()) => self.prepare = true,
             Err(e) => self.error = Some(e),
         }
@@ -392,7 +392,7 @@ impl XaLocal {
     }
 
     fn barrier_state(&self) -> State {
-        State::Barrier(Box::new(self.barrier.xa_action(&self.table)))
+        State::Barrier(Box::new(self.barrier.xa_action_machine(&self.table)))
     }
 
     fn after_barrier(&mut self, call: Box<BarrierCall>) -> State {

@@ -1,10 +1,11 @@
-//! [`DtmClient`]: the DTM server's address plus the transport, clock and sleeper every
+//! [`Client`]: the DTM server's address plus the transport, clock and sleeper every
 //! builder sends through; and how the replies of dtm and of branches map to errors.
 
 use super::gid::GidGenerator;
 use super::{Msg, Saga, Tcc, Xa};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{DtmResult, TransStatus};
+use crate::rm::Branch;
 use crate::transport::{
     default_clock, default_sleeper, encode_query, Clock, HttpRequest, HttpResponse, Sleeper,
     Transport,
@@ -16,7 +17,7 @@ use std::time::Duration;
 /// A handle on one DTM server: its base URL (`http://host:36789/api/dtmsvr`) and the
 /// transport, clock and sleeper to reach it. Cheap to clone; clones share everything.
 #[derive(Clone)]
-pub struct DtmClient {
+pub struct Client {
     server: String,
     transport: Arc<dyn Transport>,
     clock: Arc<dyn Clock>,
@@ -26,22 +27,22 @@ pub struct DtmClient {
     authorization: Option<Arc<str>>,
 }
 
-impl fmt::Debug for DtmClient {
+impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DtmClient")
+        f.debug_struct("Client")
             .field("server", &self.server)
             .finish_non_exhaustive()
     }
 }
 
-impl DtmClient {
+impl Client {
     /// A client of the server at `server` (e.g. `http://localhost:36789/api/dtmsvr`; a
     /// trailing `/` is removed) sending through `transport`, with the target's default
     /// clock and sleeper.
-    pub fn new(server: impl Into<String>, transport: Arc<dyn Transport>) -> DtmClient {
+    pub fn new(server: impl Into<String>, transport: Arc<dyn Transport>) -> Client {
         let clock = default_clock();
         let gids = Arc::new(GidGenerator::new(clock.as_ref()));
-        DtmClient {
+        Client {
             server: trim_server(server.into()),
             transport,
             clock,
@@ -53,41 +54,41 @@ impl DtmClient {
 
     /// A client over HTTP with reqwest (feature `client`).
     #[cfg(feature = "client")]
-    pub fn http(server: impl Into<String>) -> DtmClient {
-        DtmClient::new(
+    pub fn http(server: impl Into<String>) -> Client {
+        Client::new(
             server,
             Arc::new(crate::transport::ReqwestTransport::default()),
         )
     }
 
     /// The same client with another clock.
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> DtmClient {
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Client {
         self.clock = clock;
         self
     }
 
     /// The same client with another sleeper.
-    pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> DtmClient {
+    pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Client {
         self.sleeper = Some(sleeper);
         self
     }
 
     /// The same client with another gid generator.
-    pub fn with_gid_generator(mut self, gids: GidGenerator) -> DtmClient {
+    pub fn with_gid_generator(mut self, gids: GidGenerator) -> Client {
         self.gids = Arc::new(gids);
         self
     }
 
     /// The same client sending `Authorization: Bearer <token>` with every request to the
     /// server (for a dtmx server with authentication on; branch calls are not affected).
-    pub fn with_token(mut self, token: &str) -> DtmClient {
+    pub fn with_token(mut self, token: &str) -> Client {
         self.authorization = Some(format!("Bearer {token}").into());
         self
     }
 
     /// The same transport, clock and sleeper, another server (a nested TCC uses the server
     /// its parent's request names).
-    pub fn with_server(&self, server: impl Into<String>) -> DtmClient {
+    pub fn with_server(&self, server: impl Into<String>) -> Client {
         let mut c = self.clone();
         c.server = trim_server(server.into());
         c
@@ -123,6 +124,13 @@ impl DtmClient {
         Tcc::new(self.clone(), gid)
     }
 
+    /// A nested TCC inside the branch that `branch` describes (the query of a try call:
+    /// `dtm`, `gid`, `branch_id`, `trans_type`): its branches are `<branch_id>01`, ...,
+    /// registered with the server the request names, through this client's transport.
+    pub fn tcc_from_branch(&self, branch: &Branch) -> Result<Tcc> {
+        Tcc::nested(self, branch)
+    }
+
     /// A new XA global transaction with this gid.
     pub fn xa(&self, gid: impl Into<String>) -> Xa {
         Xa::new(self.clone(), gid)
@@ -154,15 +162,15 @@ impl DtmClient {
         self.transport.send(request).await
     }
 
-    /// Sends a request to dtm and checks the reply with [`check_dtm_reply`].
+    /// Sends a request to dtm and checks the reply with [`check_server_reply`].
     pub async fn call_dtm(&self, request: HttpRequest) -> Result<HttpResponse> {
         let reply = self.transport.send(request).await?;
-        check_dtm_reply(reply.status, &reply.body)?;
+        check_server_reply(reply.status, &reply.body)?;
         Ok(reply)
     }
 
     /// Submits a transaction: `request` is its `POST /submit`. Without `wait_result` this
-    /// is [`DtmClient::call_dtm`]. With it, dtm's refusal (409, or 425 for a confirm that
+    /// is [`Client::call_dtm`]. With it, dtm's refusal (409, or 425 for a confirm that
     /// answered ONGOING) does not say whether the transaction rolled back or is still being
     /// retried, so the transaction is read back:
     /// * `failed`: an error of kind `failure` whose message is the rollback reason;
@@ -219,7 +227,7 @@ impl DtmClient {
     }
 
     /// Calls a branch the client calls itself (a TCC try, an XA action) and maps its reply
-    /// with [`branch_reply_error`]; `None` (an empty URL) succeeds without a call.
+    /// with [`check_branch_reply`]; `None` (an empty URL) succeeds without a call.
     pub(crate) async fn call_branch(&self, request: Option<HttpRequest>) -> Result<HttpResponse> {
         let Some(request) = request else {
             return Ok(HttpResponse {
@@ -228,7 +236,7 @@ impl DtmClient {
             });
         };
         let reply = self.transport.send(request).await?;
-        branch_reply_error(reply.status, &reply.body)?;
+        check_branch_reply(reply.status, &reply.body)?;
         Ok(reply)
     }
 
@@ -338,7 +346,7 @@ fn check_status(reply: &HttpResponse) -> Result<()> {
     if reply.status == 200 {
         return Ok(());
     }
-    check_dtm_reply(reply.status, &reply.body)?;
+    check_server_reply(reply.status, &reply.body)?;
     Err(Error::new(
         ErrorKind::Server,
         format!("http status {}: {}", reply.status, reply.text()),
@@ -356,7 +364,7 @@ pub(crate) fn seconds(secs: i64) -> Option<Duration> {
 /// success; otherwise an error whose message is the body: kind `failure` for 409 or a body
 /// containing `FAILURE`, `ongoing` for 425 or a body containing `ONGOING`, `server` for
 /// anything else.
-pub fn check_dtm_reply(status: u16, body: &[u8]) -> Result<()> {
+pub fn check_server_reply(status: u16, body: &[u8]) -> Result<()> {
     let failure = contains(body, DtmResult::Failure.as_str());
     if status == 200 && !failure {
         return Ok(());
@@ -382,7 +390,7 @@ pub fn check_dtm_reply(status: u16, body: &[u8]) -> Result<()> {
 /// `ongoing` with message `<body> ONGOING`; else 409 or `FAILURE` is kind `failure` with
 /// `<body> FAILURE` (the suffix is not doubled); else a status other than 200 is kind
 /// `server` with the body as message; else success.
-pub fn branch_reply_error(status: u16, body: &[u8]) -> Result<()> {
+pub fn check_branch_reply(status: u16, body: &[u8]) -> Result<()> {
     let text = String::from_utf8_lossy(body);
     if status == 425 || contains(body, DtmResult::Ongoing.as_str()) {
         Err(Error::new(
@@ -440,7 +448,7 @@ mod tests {
                 unreachable!("no request is sent")
             }
         }
-        let plain = DtmClient::new("http://dtm/api/dtmsvr", Arc::new(Unused));
+        let plain = Client::new("http://dtm/api/dtmsvr", Arc::new(Unused));
         assert_eq!(
             plain
                 .dtm_request("submit", vec![], 3)
@@ -466,29 +474,29 @@ mod tests {
     #[test]
     fn dtm_replies() {
         assert_eq!(
-            kind(check_dtm_reply(200, br#"{"dtm_result":"SUCCESS"}"#)),
+            kind(check_server_reply(200, br#"{"dtm_result":"SUCCESS"}"#)),
             None
         );
-        assert_eq!(kind(check_dtm_reply(200, b"ONGOING")), None);
+        assert_eq!(kind(check_server_reply(200, b"ONGOING")), None);
         assert_eq!(
-            kind(check_dtm_reply(200, br#"{"dtm_result":"FAILURE"}"#)),
+            kind(check_server_reply(200, br#"{"dtm_result":"FAILURE"}"#)),
             Some(ErrorKind::Failure)
         );
-        assert_eq!(kind(check_dtm_reply(409, b"")), Some(ErrorKind::Failure));
-        assert_eq!(kind(check_dtm_reply(425, b"")), Some(ErrorKind::Ongoing));
-        assert_eq!(kind(check_dtm_reply(500, b"x")), Some(ErrorKind::Server));
+        assert_eq!(kind(check_server_reply(409, b"")), Some(ErrorKind::Failure));
+        assert_eq!(kind(check_server_reply(425, b"")), Some(ErrorKind::Ongoing));
+        assert_eq!(kind(check_server_reply(500, b"x")), Some(ErrorKind::Server));
     }
 
     #[test]
     fn branch_replies() {
-        let e = branch_reply_error(409, b"no money").expect_err("failure");
+        let e = check_branch_reply(409, b"no money").expect_err("failure");
         assert_eq!(e.message(), "no money FAILURE");
-        let e = branch_reply_error(200, b"x FAILURE").expect_err("failure");
+        let e = check_branch_reply(200, b"x FAILURE").expect_err("failure");
         assert_eq!(e.message(), "x FAILURE");
         assert_eq!(
-            kind(branch_reply_error(409, b"ONGOING")),
+            kind(check_branch_reply(409, b"ONGOING")),
             Some(ErrorKind::Ongoing)
         );
-        assert_eq!(kind(branch_reply_error(200, b"")), None);
+        assert_eq!(kind(check_branch_reply(200, b"")), None);
     }
 }

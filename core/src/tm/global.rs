@@ -4,7 +4,7 @@
 
 use super::body::encode_trans;
 use super::branch_id::BranchIdGen;
-use super::client::DtmClient;
+use super::client::Client;
 use super::options::require_gid;
 use crate::error::Result;
 use crate::protocol::{BranchOp, TransRequest, TransType};
@@ -17,7 +17,7 @@ use std::sync::Arc;
 /// The client, the transaction and the branch id counter of a TCC or XA transaction.
 #[derive(Debug, Clone)]
 pub(super) struct GlobalTrans {
-    pub(super) client: DtmClient,
+    pub(super) client: Client,
     pub(super) trans: TransRequest,
     pub(super) ids: Arc<BranchIdGen>,
 }
@@ -26,7 +26,7 @@ impl GlobalTrans {
     /// A transaction of `trans_type` with this gid, whose branches are numbered under
     /// `parent_branch_id` (empty: top level).
     pub(super) fn new(
-        client: DtmClient,
+        client: Client,
         gid: String,
         trans_type: &str,
         parent_branch_id: String,
@@ -43,7 +43,7 @@ impl GlobalTrans {
     }
 
     /// A top-level transaction of `trans_type`.
-    pub(super) fn top(client: DtmClient, gid: String, trans_type: TransType) -> GlobalTrans {
+    pub(super) fn top(client: Client, gid: String, trans_type: TransType) -> GlobalTrans {
         GlobalTrans::new(client, gid, trans_type.as_str(), String::new())
     }
 
@@ -63,7 +63,7 @@ impl GlobalTrans {
         Ok(())
     }
 
-    /// Submits (with `wait_result`, see [`DtmClient::submit`]).
+    /// Submits (with `wait_result`, see [`Client::submit`]).
     pub(super) async fn submit(&self) -> Result<()> {
         let t = &self.trans;
         let request = self.dtm_request("submit")?;

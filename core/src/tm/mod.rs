@@ -2,7 +2,7 @@
 //!
 //! Every builder sends exactly the JSON DTM's Go SDK (`dtmcli`) sends for the same calls
 //! (PROTOCOL.md §1.2; checked against the real SDK by `tests/vectors/capture`), through the
-//! [`Transport`](crate::transport::Transport) of a [`DtmClient`]:
+//! [`Transport`](crate::transport::Transport) of a [`Client`]:
 //!
 //! * [`Saga`]: steps with action and compensation, optional concurrency with orders;
 //! * [`Msg`]: two-phase message: prepare, submit, abort, or [`Msg::do_and_submit`];
@@ -25,7 +25,7 @@ mod xa;
 
 pub use body::{encode_register, encode_trans};
 pub use branch_id::{BranchIdGen, MAX_BRANCH_ID_PARENT_LEN, MAX_SUB_BRANCHES};
-pub use client::{branch_reply_error, check_dtm_reply, DtmClient};
+pub use client::{check_branch_reply, check_server_reply, Client};
 pub use gid::GidGenerator;
 pub use msg::{Msg, MSG_CHECK_BRANCH_ID, TOPIC_PREFIX};
 pub use options::INVALID_PAYLOAD;

@@ -3,11 +3,11 @@
 //! comes.
 
 use super::body::{encode_trans, go_json};
-use super::client::{branch_reply_error, DtmClient};
+use super::client::{check_branch_reply, Client};
 use super::options::{option_setters, payload_text, require_gid};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{BranchOp, TransRequest, TransType};
-use crate::rm::BranchRequest;
+use crate::rm::Branch;
 use crate::transport::{encode_query, HttpRequest};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -21,7 +21,7 @@ pub const MSG_CHECK_BRANCH_ID: &str = "00";
 /// A two-phase message under construction.
 #[derive(Debug, Clone)]
 pub struct Msg {
-    client: DtmClient,
+    client: Client,
     trans: TransRequest,
     delay: u64,
     invalid: Option<String>,
@@ -31,7 +31,7 @@ option_setters!(Msg);
 
 impl Msg {
     /// An empty message with this gid.
-    pub fn new(client: DtmClient, gid: impl Into<String>) -> Msg {
+    pub fn new(client: Client, gid: impl Into<String>) -> Msg {
         Msg {
             client,
             trans: TransRequest {
@@ -155,8 +155,8 @@ impl Msg {
 
     /// The identity of the barrier that guards the local work of
     /// [`Msg::do_and_submit`]: trans type `msg`, this gid, branch `00`, op `msg`.
-    pub fn barrier_branch(&self) -> BranchRequest {
-        BranchRequest {
+    pub fn barrier_branch(&self) -> Branch {
+        Branch {
             gid: self.trans.gid.clone(),
             trans_type: TransType::Msg.as_str().into(),
             branch_id: MSG_CHECK_BRANCH_ID.into(),
@@ -173,7 +173,7 @@ impl Msg {
         Ok(())
     }
 
-    /// Submits the message (with `wait_result`, see [`DtmClient::submit`]).
+    /// Submits the message (with `wait_result`, see [`Client::submit`]).
     pub async fn submit(&mut self) -> Result<()> {
         let req = self.submit_request()?;
         let t = &self.trans;
@@ -200,7 +200,7 @@ impl Msg {
     /// the abort, the submit) is added to it as a note, never returned instead.
     pub async fn do_and_submit<F, Fut, T>(&mut self, query_prepared: &str, busi: F) -> Result<T>
     where
-        F: FnOnce(BranchRequest) -> Fut,
+        F: FnOnce(Branch) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
         let barrier = self.barrier_branch();
@@ -247,6 +247,6 @@ impl Msg {
             .client
             .send(self.check_back_request(query_prepared)?)
             .await?;
-        branch_reply_error(reply.status, &reply.body)
+        check_branch_reply(reply.status, &reply.body)
     }
 }

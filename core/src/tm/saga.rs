@@ -2,7 +2,7 @@
 //! failure, the compensations.
 
 use super::body::{encode_trans, go_json};
-use super::client::DtmClient;
+use super::client::Client;
 use super::options::{option_setters, payload_text, require_gid};
 use crate::error::{Error, Result};
 use crate::protocol::{SagaCustomData, TransRequest, TransType};
@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 /// A saga under construction.
 ///
 /// ```no_run
-/// # async fn f(dtm: dtmx::tm::DtmClient) -> dtmx::Result<()> {
+/// # async fn f(dtm: dtmx::tm::Client) -> dtmx::Result<()> {
 /// let mut saga = dtm.saga(dtm.new_gid().await?);
 /// saga.add("http://busi/TransOut", "http://busi/TransOutRevert", br#"{"amount":30}"#)
 ///     .add("http://busi/TransIn", "http://busi/TransInRevert", br#"{"amount":30}"#)
@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Saga {
-    client: DtmClient,
+    client: Client,
     trans: TransRequest,
     orders: BTreeMap<usize, Vec<usize>>,
     invalid: Option<String>,
@@ -32,7 +32,7 @@ option_setters!(Saga);
 
 impl Saga {
     /// An empty saga with this gid.
-    pub fn new(client: DtmClient, gid: impl Into<String>) -> Saga {
+    pub fn new(client: Client, gid: impl Into<String>) -> Saga {
         Saga {
             client,
             trans: TransRequest {
@@ -107,7 +107,7 @@ impl Saga {
     }
 
     /// Submits the saga. With `wait_result`, a failed saga is an error of kind `failure`
-    /// and one dtm still retries is kind `unfinished` (see [`DtmClient::submit`]).
+    /// and one dtm still retries is kind `unfinished` (see [`Client::submit`]).
     pub async fn submit(&self) -> Result<()> {
         let t = &self.trans;
         self.client

@@ -2,12 +2,12 @@
 //! itself, then submits (dtm confirms) or aborts (dtm cancels).
 
 use super::body::encode_register;
-use super::client::DtmClient;
+use super::client::Client;
 use super::global::{run_global, GlobalTrans};
 use super::options::{option_setters, payload_text, require_gid};
 use crate::error::Result;
 use crate::protocol::{BranchOp, TransType};
-use crate::rm::BranchRequest;
+use crate::rm::Branch;
 use crate::transport::{HttpRequest, HttpResponse};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -18,7 +18,7 @@ use std::future::Future;
 /// numbers its branches after the original's.
 ///
 /// ```no_run
-/// # async fn f(dtm: dtmx::tm::DtmClient) -> dtmx::Result<()> {
+/// # async fn f(dtm: dtmx::tm::Client) -> dtmx::Result<()> {
 /// let tcc = dtm.tcc(dtm.new_gid().await?);
 /// tcc.run(|tcc| async move {
 ///     let body = br#"{"amount":30}"#;
@@ -38,16 +38,14 @@ option_setters!(Tcc, g);
 
 impl Tcc {
     /// A TCC global transaction with this gid (not yet prepared).
-    pub fn new(client: DtmClient, gid: impl Into<String>) -> Tcc {
+    pub fn new(client: Client, gid: impl Into<String>) -> Tcc {
         Tcc {
             g: GlobalTrans::top(client, gid.into(), TransType::Tcc),
         }
     }
 
-    /// A nested TCC inside the branch that `branch` describes (the query of a try call:
-    /// `dtm`, `gid`, `branch_id`, `trans_type`): its branches are `<branch_id>01`, ...,
-    /// registered with the server the request names, using `client`'s transport.
-    pub fn from_branch(client: &DtmClient, branch: &BranchRequest) -> Result<Tcc> {
+    /// The nested TCC of [`Client::tcc_from_branch`].
+    pub(crate) fn nested(client: &Client, branch: &Branch) -> Result<Tcc> {
         branch.validate_for_tcc()?;
         Ok(Tcc {
             g: GlobalTrans::new(
@@ -60,7 +58,7 @@ impl Tcc {
     }
 
     /// The client this transaction talks through.
-    pub fn client(&self) -> &DtmClient {
+    pub fn client(&self) -> &Client {
         &self.g.client
     }
 

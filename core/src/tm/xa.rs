@@ -2,7 +2,7 @@
 //! runs its local XA transaction and registers itself, see [`crate::rm::xa`]), then submit
 //! (dtm commits every branch) or abort (dtm rolls them back).
 
-use super::client::DtmClient;
+use super::client::Client;
 use super::global::{run_global, GlobalTrans};
 use super::options::option_setters;
 use crate::error::Result;
@@ -20,14 +20,14 @@ option_setters!(Xa, g);
 
 impl Xa {
     /// An XA global transaction with this gid (not yet prepared).
-    pub fn new(client: DtmClient, gid: impl Into<String>) -> Xa {
+    pub fn new(client: Client, gid: impl Into<String>) -> Xa {
         Xa {
             g: GlobalTrans::top(client, gid.into(), TransType::Xa),
         }
     }
 
     /// The client this transaction talks through.
-    pub fn client(&self) -> &DtmClient {
+    pub fn client(&self) -> &Client {
         &self.g.client
     }
 

@@ -559,7 +559,7 @@ macro_rules! sql_backend {
             pub async fn setup(&self) {
                 let mut conn = self.pool.acquire().await.expect("connection");
                 for _ in 0..2 {
-                    ::dtmx::barrier::$exec::create_table(&mut conn, &self.table)
+                    ::dtmx::barrier::$exec::create(&mut conn, &self.table)
                         .await
                         .expect("barrier table");
                 }
@@ -680,7 +680,7 @@ macro_rules! sql_backend {
                         ::dtmx::barrier::$exec::execute_statement(&mut conn, &fence).await?;
                     }
                     let phase1 = ::dtmx::barrier::Barrier::new("xa", gid, "01", "action")?;
-                    let mut call = phase1.xa_action(&self.table);
+                    let mut call = phase1.xa_action_machine(&self.table);
                     let mut tx = self.pool.begin().await.map_err(db_err)?;
                     let decision = ::dtmx::barrier::$exec::decide(&mut tx, &mut call).await?;
                     tx.commit().await.map_err(db_err)?;

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use dtmx::tm::DtmClient;
+use dtmx::tm::Client;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -79,7 +79,7 @@ pub async fn start_server(bin: &PathBuf, tag: &str) -> Server {
             .spawn()
             .expect("spawn dtmx");
         let mut child = child;
-        let ping = DtmClient::http("");
+        let ping = Client::http("");
         for _ in 0..300 {
             if let Ok(Some(_)) = child.try_wait() {
                 break;
