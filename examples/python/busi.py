@@ -20,7 +20,7 @@ app = FastAPI(title="dtmx quick start: business service")
 journal: List[tuple] = []
 
 
-def step(name: str, body: Dict[str, Any], branch: dtmx.BranchRequest) -> None:
+def step(name: str, body: Dict[str, Any], branch: dtmx.Branch) -> None:
     print(f"  busi: {name:<15} gid={branch.gid} op={branch.op} body={body}")
     journal.append((branch.gid, name))
     if body.get("refuse") == name:
@@ -30,7 +30,7 @@ def step(name: str, body: Dict[str, Any], branch: dtmx.BranchRequest) -> None:
 def route(name: str) -> Any:
     """The endpoint of step ``name``."""
 
-    def endpoint(body: Dict[str, Any], branch: dtmx.BranchRequest = Depends(dtmx.fastapi.branch_request)) -> None:
+    def endpoint(body: Dict[str, Any], branch: dtmx.Branch = Depends(dtmx.fastapi.branch_request)) -> None:
         step(name, body, branch)
 
     return dtmx.fastapi.branch(endpoint)

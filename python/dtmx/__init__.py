@@ -2,14 +2,30 @@
 
 TM side: :class:`Client` starts a :class:`Saga`, :class:`Msg`, :class:`Tcc` or :class:`Xa`
 (blocking calls release the GIL; every call has an ``*_async`` twin for asyncio).
-RM side: :class:`BranchRequest`, :func:`reply`, the barrier in :mod:`dtmx.barrier`, XA
-branches in :mod:`dtmx.xa`, and helpers for Flask, FastAPI, WSGI and ASGI.
+RM side: :class:`Branch` (who is calling), :func:`reply` and the outcome helpers (what to
+answer dtm), the sub-transaction :class:`Barrier` on a :class:`BarrierTable`, XA branches
+with :func:`xa_local` (or its machine :class:`XaLocal`), and helpers for Flask, FastAPI,
+WSGI and ASGI in :mod:`dtmx.flask`, :mod:`dtmx.fastapi`, :mod:`dtmx.wsgi`, :mod:`dtmx.asgi`.
 Every error is a :class:`DtmxError`.
+
+The public names are the ones of every dtmx package (tests/vectors/api.json in the
+repository); tests/test_api_manifest.py keeps this package equal to that manifest.
 """
 
-from .branch import BranchRequest, outcome_of, reply
-from .client import Client, Msg, Reply, Saga, Tcc, Xa
-from .errors import (
+from ._barrier import Barrier, BarrierTable
+from ._branch import (
+    Branch,
+    check_branch_reply,
+    check_server_reply,
+    grpc_code,
+    outcome_from_grpc,
+    outcome_from_http,
+    outcome_of_error,
+    outcome_reply,
+    reply,
+)
+from ._client import BranchReply, Client, Msg, Saga, Tcc, Xa
+from ._errors import (
     DatabaseError,
     DtmxError,
     DuplicatedError,
@@ -22,11 +38,15 @@ from .errors import (
     TransportError,
     UnfinishedError,
 )
+from ._xa import XaLocal, xa_local
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "BranchRequest",
+    "Barrier",
+    "BarrierTable",
+    "Branch",
+    "BranchReply",
     "Client",
     "DatabaseError",
     "DtmxError",
@@ -36,7 +56,6 @@ __all__ = [
     "InvalidArgumentError",
     "Msg",
     "OngoingError",
-    "Reply",
     "Saga",
     "ServerError",
     "Tcc",
@@ -44,6 +63,14 @@ __all__ = [
     "TransportError",
     "UnfinishedError",
     "Xa",
-    "outcome_of",
+    "XaLocal",
+    "check_branch_reply",
+    "check_server_reply",
+    "grpc_code",
+    "outcome_from_grpc",
+    "outcome_from_http",
+    "outcome_of_error",
+    "outcome_reply",
     "reply",
+    "xa_local",
 ]

@@ -5,7 +5,7 @@ Works on any DB-API 2.0 connection of sqlite3, psycopg (3), psycopg2, PyMySQL an
 database transaction; this module only carries out what the core's guard asks for (begin,
 a statement, the business code, commit, rollback) on the driver::
 
-    barrier = dtmx.barrier.Barrier.from_branch(branch)
+    barrier = dtmx.Barrier.from_branch(branch)
     barrier.call(conn, lambda cur: cur.execute("update ... "))
 
 A connection with no transaction open gets the barrier's own transaction: begun, committed
@@ -18,15 +18,12 @@ back stays with the caller.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple, TypeVar
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, TypeVar
 
 from . import _native
-from .branch import BranchRequest
+from ._branch import Branch
 
 T = TypeVar("T")
-
-#: Default expiry of Redis barrier keys, in seconds (the core's: one week, as DTM).
-REDIS_EXPIRE: int = _native.REDIS_EXPIRE_SECS
 
 # libpq's PQTRANSACTION_INTRANS and PQTRANSACTION_INERROR (psycopg 3 and psycopg2 alike).
 _PG_IN_TRANSACTION = (2, 3)
@@ -70,7 +67,7 @@ def driver_of(conn: Any) -> Tuple[str, str]:
     """``(dialect, paramstyle)`` of a DB-API connection, from its driver's module."""
     d = _driver(conn)
     if d is None:
-        from .errors import InvalidArgumentError
+        from ._errors import InvalidArgumentError
 
         root = type(conn).__module__.split(".")[0]
         raise InvalidArgumentError(f"unsupported DB-API driver {root!r}; pass dialect= and paramstyle=")
@@ -97,6 +94,20 @@ class BarrierTable:
     def ddl(self) -> "list[str]":
         """The statements that create the table when missing."""
         return self._n.ddl()
+
+    def insert_ignore_sql(self) -> str:
+        """The statement inserting a barrier row unless it exists (``?`` placeholders of
+        the core; see :meth:`render`)."""
+        return self._n.insert_ignore_sql()
+
+    def select_reason_sql(self) -> str:
+        """The statement reading the ``reason`` of a barrier row."""
+        return self._n.select_reason_sql()
+
+    def render(self, sql: str, style: str) -> str:
+        """``sql`` of this table with placeholders in a DB-API ``paramstyle``: ``qmark``,
+        ``format``, ``pyformat``, ``dollar`` or ``numeric``."""
+        return self._n.render(sql, style)
 
     def create(self, conn: Any) -> None:
         """Creates the table (and schema) on ``conn`` when missing, and commits."""
@@ -176,14 +187,66 @@ class Barrier:
         self._n = _native.Barrier(trans_type, gid, branch_id, op)
 
     @classmethod
-    def from_branch(cls, branch: BranchRequest) -> "Barrier":
-        """The barrier of a parsed branch request."""
-        return cls(branch.trans_type, branch.gid, branch.branch_id, branch.op)
+    def _of(cls, native: Any) -> "Barrier":
+        b = cls.__new__(cls)
+        b._n = native
+        return b
 
     @classmethod
-    def from_query_string(cls, query: str) -> "Barrier":
-        """The barrier of a raw query string."""
-        return cls.from_branch(BranchRequest.from_query_string(query))
+    def from_branch(cls, branch: Branch) -> "Barrier":
+        """The barrier of a parsed :class:`Branch`."""
+        return cls._of(_native.Barrier.from_branch(branch))
+
+    @classmethod
+    def from_query(cls, query: str) -> "Barrier":
+        """The barrier of the raw query string of an HTTP branch call (with or without
+        ``?``)."""
+        return cls._of(_native.Barrier.from_query(query))
+
+    @classmethod
+    def from_query_pairs(cls, pairs: Sequence[Tuple[str, str]]) -> "Barrier":
+        """The barrier of decoded query pairs (the first value of a key wins)."""
+        return cls._of(_native.Barrier.from_query_pairs([tuple(p) for p in pairs]))
+
+    @classmethod
+    def from_grpc_metadata(cls, pairs: Sequence[Tuple[str, str]]) -> "Barrier":
+        """The barrier of a gRPC branch call's metadata (``dtm-gid``, ...)."""
+        return cls._of(_native.Barrier.from_grpc_metadata([tuple(p) for p in pairs]))
+
+    @classmethod
+    def for_msg(cls, gid: str) -> "Barrier":
+        """The barrier of the msg ``gid``'s local work and check-back (``msg``, ``gid``,
+        ``00``, ``msg``)."""
+        return cls._of(_native.Barrier.for_msg(gid))
+
+    @staticmethod
+    def redis_default_expire() -> int:
+        """The default expiry of Redis barrier keys, in seconds (one week, as DTM)."""
+        return _native.REDIS_DEFAULT_EXPIRE
+
+    @property
+    def trans_type(self) -> str:
+        """The transaction type (``saga``, ``tcc``, ``xa``, ``msg``)."""
+        return self._n.trans_type
+
+    @property
+    def gid(self) -> str:
+        """The global transaction id."""
+        return self._n.gid
+
+    @property
+    def branch_id(self) -> str:
+        """The branch id."""
+        return self._n.branch_id
+
+    @property
+    def op(self) -> str:
+        """The branch operation (``action``, ``compensate``, ``try``, ...)."""
+        return self._n.op
+
+    def next_barrier_id(self) -> str:
+        """Hands out the next barrier id (``01``, ``02``, ...): one per guarded call."""
+        return self._n.next_barrier_id()
 
     def call(
         self,
@@ -205,44 +268,84 @@ class Barrier:
         raised (the same exception), or :class:`DuplicatedError` for a msg whose check-back
         already rolled it back."""
         table, style = _resolve(conn, table, paramstyle)
-        guard = _native.Guard(self._n.call(table._n), _ownership(conn, in_transaction))
+        guard = _native.Guard(self._n.call_machine(table._n), _ownership(conn, in_transaction))
         return _drive(guard, conn, table, style, busi)
 
-    def redis_check_adjust_amount(self, redis: Any, key: str, amount: int, expire: int = REDIS_EXPIRE) -> str:
+    def query_prepared(
+        self,
+        conn: Any,
+        *,
+        table: Optional[BarrierTable] = None,
+        paramstyle: Optional[str] = None,
+        in_transaction: Optional[bool] = None,
+    ) -> None:
+        """The msg check-back on ``conn`` (for the barrier of a check-back request, or
+        :meth:`for_msg`): returns when the local transaction of this ``gid`` committed,
+        raises :class:`FailureError` when it did not (and now never will). Both answers are
+        committed, in the barrier's own transaction on a connection with none open; inside
+        an open one (``in_transaction`` as for :meth:`call`) committing stays with you.
+        Answer dtm with :func:`dtmx.reply`."""
+        table, style = _resolve(conn, table, paramstyle)
+        query = _native.Barrier.for_msg(self.gid).query_prepared_machine(table._n)
+        guard = _native.Guard.check_back(query, self.gid, _ownership(conn, in_transaction))
+        _drive(guard, conn, table, style, lambda cur: None)
+
+    def redis_check_adjust_amount(self, redis: Any, key: str, amount: int, expire: Optional[int] = None) -> str:
         """Adds ``amount`` to the integer at ``key`` at most once for this branch, with a
-        redis-py client. Returns ``applied``, ``null_compensation``, ``duplicate`` or
-        ``suspended``; raises :class:`FailureError` when the key is missing or the amount
-        would go below zero."""
-        call = self._n.redis_check_adjust_amount(key, amount, expire)
+        redis-py client (keys expire after ``expire`` seconds, default
+        :meth:`redis_default_expire`). Returns ``applied``, ``null_compensation``,
+        ``duplicate`` or ``suspended``; raises :class:`FailureError` when the key is missing
+        or the amount would go below zero."""
+        call = self.redis_check_adjust_amount_call(key, amount, expire)
         reply = redis.eval(call.script, len(call.keys), *call.keys, *call.args)
         return call.decide(_text(reply))
 
+    def redis_query_prepared(self, redis: Any, expire: Optional[int] = None) -> None:
+        """The msg check-back on Redis (for a msg whose local work used
+        :meth:`redis_check_adjust_amount`): returns or raises as :meth:`query_prepared`."""
+        q = _native.Barrier.for_msg(self.gid).redis_query_prepared_call(_expire(expire))
+        q.check(_text(redis.eval(q.script, len(q.keys), *q.keys, *q.args)))
 
-def query_prepared(
-    conn: Any,
-    branch: BranchRequest,
-    *,
-    table: Optional[BarrierTable] = None,
-    paramstyle: Optional[str] = None,
-    in_transaction: Optional[bool] = None,
-) -> None:
-    """The msg check-back on ``conn``: returns when the local transaction of
-    ``branch.gid`` committed, raises :class:`FailureError` when it did not (and now never
-    will). Both answers are committed, in the barrier's own transaction on a connection
-    with none open; inside an open one (``in_transaction`` as for :meth:`Barrier.call`)
-    committing stays with you. Answer dtm with :func:`dtmx.reply` of the outcome."""
-    table, style = _resolve(conn, table, paramstyle)
-    query = _native.Barrier.for_msg(branch.gid).query_prepared(table._n)
-    guard = _native.Guard.check_back(query, branch.gid, _ownership(conn, in_transaction))
-    _drive(guard, conn, table, style, lambda cur: None)
+    def check_back(self, result: str) -> None:
+        """What a check-back handler answers for a check-back ``result`` it found itself:
+        returns for ``SUCCESS``, raises :class:`FailureError` for anything else."""
+        self._n.check_back(result)
+
+    def call_machine(self, table: BarrierTable) -> Any:
+        """The sans-IO step machine of one guarded call (hands out the next barrier id):
+        ``step()`` is ``("execute", sql, params)``, ``("query", sql, params)`` or ``("done",
+        decision)``; report with ``feed_affected(rows)`` / ``feed_reason(reason)``."""
+        return self._n.call_machine(table._n)
+
+    def query_prepared_machine(self, table: BarrierTable) -> Any:
+        """The sans-IO step machine of the msg check-back; done with ``SUCCESS`` or
+        ``FAILURE``."""
+        return self._n.query_prepared_machine(table._n)
+
+    def xa_action_machine(self, table: BarrierTable) -> Any:
+        """The sans-IO step machine of an XA branch's phase 1."""
+        return self._n.xa_action_machine(table._n)
+
+    def xa_rollback_fence(self, table: BarrierTable) -> Tuple[str, List[str]]:
+        """The fence statement after an XA phase-2 rollback: ``(sql, params)``."""
+        return self._n.xa_rollback_fence(table._n)
+
+    def redis_check_adjust_amount_call(self, key: str, amount: int, expire: Optional[int] = None) -> Any:
+        """The script of :meth:`redis_check_adjust_amount` for your own Redis client:
+        ``script``, ``keys``, ``args``, and ``decide(reply)``."""
+        return self._n.redis_check_adjust_amount_call(key, amount, _expire(expire))
+
+    def redis_query_prepared_call(self, expire: Optional[int] = None) -> Any:
+        """The script of :meth:`redis_query_prepared` for your own Redis client:
+        ``script``, ``keys``, ``args``, ``decide(reply)`` and ``check(reply)``."""
+        return self._n.redis_query_prepared_call(_expire(expire))
+
+    def __repr__(self) -> str:
+        return f"Barrier({self.trans_type!r}, {self.gid!r}, {self.branch_id!r}, {self.op!r})"
 
 
-def redis_query_prepared(redis: Any, branch: BranchRequest, expire: int = REDIS_EXPIRE) -> None:
-    """The msg check-back on Redis (for a msg whose local work used
-    :meth:`Barrier.redis_check_adjust_amount`): returns or raises as
-    :func:`query_prepared`."""
-    q = _native.Barrier.for_msg(branch.gid).redis_query_prepared(expire)
-    q.check(_text(redis.eval(q.script, len(q.keys), *q.keys, *q.args)))
+def _expire(expire: Optional[int]) -> int:
+    return _native.REDIS_DEFAULT_EXPIRE if expire is None else expire
 
 
 def _text(reply: Any) -> Optional[str]:

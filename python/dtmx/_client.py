@@ -21,7 +21,7 @@ from typing import Any, Awaitable, Callable, Dict, List, NamedTuple, Optional, T
 
 from . import _aio, _native
 from ._payload import Payload, encode
-from .branch import BranchRequest
+from ._branch import Branch
 
 T = TypeVar("T")
 
@@ -29,7 +29,7 @@ T = TypeVar("T")
 Transport = Callable[[str, str, List[Tuple[str, str]], Optional[bytes], Optional[float]], Tuple[int, bytes]]
 
 
-class Reply(NamedTuple):
+class BranchReply(NamedTuple):
     """A branch's reply to a call the client made itself (TCC try, XA action)."""
 
     status: int
@@ -101,7 +101,7 @@ class Client:
         """A new TCC global transaction."""
         return Tcc(self._n.tcc(gid, options))
 
-    def tcc_from_branch(self, branch: BranchRequest, **options: Any) -> "Tcc":
+    def tcc_from_branch(self, branch: Branch, **options: Any) -> "Tcc":
         """A TCC nested in the branch whose try request ``branch`` describes."""
         return Tcc(self._n.tcc_from_branch(branch, options))
 
@@ -202,7 +202,7 @@ class Msg:
         """Aborts a prepared message."""
         await _aio.call(self._n.abort_async)
 
-    def do_and_submit(self, query_prepared: str, busi: Callable[[BranchRequest], T]) -> T:
+    def do_and_submit(self, query_prepared: str, busi: Callable[[Branch], T]) -> T:
         """Prepares, runs ``busi(branch)`` (the local transaction, guarded by the msg barrier
         of ``branch``), then submits and returns ``busi``'s value. When ``busi`` raises
         :class:`FailureError` the message is aborted; when it raises anything else the
@@ -211,7 +211,7 @@ class Msg:
         return self._n.do_and_submit(query_prepared, busi)
 
     async def do_and_submit_async(
-        self, query_prepared: str, busi: Callable[[BranchRequest], Union[Awaitable[T], T]]
+        self, query_prepared: str, busi: Callable[[Branch], Union[Awaitable[T], T]]
     ) -> T:
         """:meth:`do_and_submit` with ``busi`` a coroutine function (or a plain one)."""
         fut, done = _aio.pending()
@@ -258,14 +258,14 @@ class Tcc:
         """Aborts: dtm cancels every branch; ``reason`` is recorded."""
         await _aio.call(self._n.abort_async, reason)
 
-    def call_branch(self, payload: Payload, try_url: str, confirm_url: str, cancel_url: str) -> Reply:
+    def call_branch(self, payload: Payload, try_url: str, confirm_url: str, cancel_url: str) -> BranchReply:
         """Registers a branch and calls its try; a refusal raises :class:`FailureError`."""
-        return Reply(*self._n.call_branch(encode(payload), try_url, confirm_url, cancel_url))
+        return BranchReply(*self._n.call_branch(encode(payload), try_url, confirm_url, cancel_url))
 
-    async def call_branch_async(self, payload: Payload, try_url: str, confirm_url: str, cancel_url: str) -> Reply:
+    async def call_branch_async(self, payload: Payload, try_url: str, confirm_url: str, cancel_url: str) -> BranchReply:
         """Registers a branch and calls its try; a refusal raises :class:`FailureError`."""
         r = await _aio.call(self._n.call_branch_async, encode(payload), try_url, confirm_url, cancel_url)
-        return Reply(*r)
+        return BranchReply(*r)
 
     def run(self, busi: Callable[["Tcc"], T]) -> T:
         """Prepares, runs ``busi(self)`` (which calls the branches), then submits and
@@ -291,6 +291,10 @@ class Xa:
         """The global transaction id."""
         return self._n.gid
 
+    def current_branch_id(self) -> str:
+        """The id of the last branch created (``00`` before the first)."""
+        return self._n.current_branch_id()
+
     def prepare(self) -> None:
         """Prepares the global transaction."""
         self._n.prepare()
@@ -315,13 +319,13 @@ class Xa:
         """Aborts: dtm rolls back every branch."""
         await _aio.call(self._n.abort_async)
 
-    def call_branch(self, payload: Payload, url: str) -> Reply:
+    def call_branch(self, payload: Payload, url: str) -> BranchReply:
         """Calls a new branch at ``url`` (also its phase-2 URL)."""
-        return Reply(*self._n.call_branch(encode(payload), url))
+        return BranchReply(*self._n.call_branch(encode(payload), url))
 
-    async def call_branch_async(self, payload: Payload, url: str) -> Reply:
+    async def call_branch_async(self, payload: Payload, url: str) -> BranchReply:
         """Calls a new branch at ``url`` (also its phase-2 URL)."""
-        return Reply(*await _aio.call(self._n.call_branch_async, encode(payload), url))
+        return BranchReply(*await _aio.call(self._n.call_branch_async, encode(payload), url))
 
     def run(self, busi: Callable[["Xa"], T]) -> T:
         """Prepares, runs ``busi(self)`` (which calls the branches), then submits and

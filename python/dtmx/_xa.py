@@ -9,8 +9,10 @@ dtm (and the :class:`dtmx.Xa` client) call the same URL for phase 1 (``op=action
     @app.post("/api/busi/XaTransIn")
     @dtmx.flask.branch
     def xa_trans_in():
-        dtmx.xa.local(connect(), dtmx.flask.branch_request(),
+        dtmx.xa_local(connect(), dtmx.flask.branch_request(),
                       lambda cur: cur.execute("update ... "))
+
+:class:`XaLocal` is the core's machine behind it, for a driver of your own.
 """
 
 from __future__ import annotations
@@ -20,13 +22,19 @@ import urllib.request
 from typing import Any, Callable, Optional
 
 from . import _native
-from .barrier import BarrierTable, driver_of
-from .branch import BranchRequest
+from ._barrier import BarrierTable, driver_of
+from ._branch import Branch
+
+#: One XA branch call on the RM side as a machine the host drives: ``XaLocal(branch,
+#: table)``; ``step()`` is ``("execute", sql, params)``, ``("query", sql, params)``,
+#: ``("business",)``, ``("send", method, url, headers, body)`` or ``("done",)``; report
+#: with the ``feed_*`` methods, then ``finish()`` raises the error to answer dtm with.
+XaLocal = _native.XaLocal
 
 
-def local(
+def xa_local(
     conn: Any,
-    branch: BranchRequest,
+    branch: Branch,
     busi: Callable[[Any], Any],
     *,
     table: Optional[BarrierTable] = None,
@@ -39,7 +47,7 @@ def local(
     dialect, style = driver_of(conn)
     table = table or BarrierTable(dialect)
     _autocommit(conn)
-    xa = _native.XaLocal(branch, table._n)
+    xa = XaLocal(branch, table._n)
     cur = conn.cursor()
     try:
         while True:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable, Dict, Optional
 
-from .branch import CONTENT_TYPE, BranchRequest, reply
+from ._branch import CONTENT_TYPE, Branch, reply
 
 
-def branch_request(scope: Dict[str, Any]) -> BranchRequest:
+def branch_request(scope: Dict[str, Any]) -> Branch:
     """The branch identity from the request's query string."""
-    return BranchRequest.from_query_string(scope.get("query_string", b"").decode("latin-1"))
+    return Branch.from_query(scope.get("query_string", b"").decode("latin-1"))
 
 
 async def respond(

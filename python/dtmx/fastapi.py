@@ -3,7 +3,7 @@ decorator that turns an endpoint's result or exception into the reply dtm expect
 
     @app.post("/api/busi/TransIn")
     @dtmx.fastapi.branch
-    async def trans_in(body: dict, b: dtmx.BranchRequest = Depends(dtmx.fastapi.branch_request)):
+    async def trans_in(body: dict, b: dtmx.Branch = Depends(dtmx.fastapi.branch_request)):
         ...
 """
 
@@ -16,12 +16,12 @@ from typing import Any, Callable, Optional
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .branch import CONTENT_TYPE, BranchRequest, reply
+from ._branch import CONTENT_TYPE, Branch, reply
 
 
-def branch_request(request: Request) -> BranchRequest:
+def branch_request(request: Request) -> Branch:
     """The branch identity of ``request`` (use with ``Depends``)."""
-    return BranchRequest.from_query_string(request.url.query)
+    return Branch.from_query(request.url.query)
 
 
 def response(error: Optional[BaseException] = None, result: Any = None) -> Response:

@@ -15,12 +15,12 @@ from typing import Any, Callable, Optional
 
 from flask import Response, request
 
-from .branch import CONTENT_TYPE, BranchRequest, reply
+from ._branch import CONTENT_TYPE, Branch, reply
 
 
-def branch_request() -> BranchRequest:
+def branch_request() -> Branch:
     """The branch identity of the current request."""
-    return BranchRequest.from_query_string(request.query_string.decode("latin-1"))
+    return Branch.from_query(request.query_string.decode("latin-1"))
 
 
 def response(error: Optional[BaseException] = None, result: Any = None) -> Response:

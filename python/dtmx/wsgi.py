@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional
 
-from .branch import CONTENT_TYPE, BranchRequest, reply
+from ._branch import CONTENT_TYPE, Branch, reply
 
 
-def branch_request(environ: Dict[str, Any]) -> BranchRequest:
+def branch_request(environ: Dict[str, Any]) -> Branch:
     """The branch identity from the request's query string."""
-    return BranchRequest.from_query_string(environ.get("QUERY_STRING", ""))
+    return Branch.from_query(environ.get("QUERY_STRING", ""))
 
 
 _REASONS = {200: "OK", 409: "Conflict", 425: "Too Early", 500: "Internal Server Error"}

@@ -6,7 +6,7 @@
 //! check-back) and `("raise", exception)`.
 
 use crate::errors::{carrying, py_result, raise_error};
-use crate::rm::BranchRequest;
+use crate::rm::Branch;
 use dtmx_bindings::barrier::{self as b, render, Action, ParamStyle, Step};
 use dtmx_bindings::dtmx::DtmResult;
 use pyo3::prelude::*;
@@ -85,9 +85,18 @@ impl Barrier {
 
     /// The barrier of a branch request.
     #[staticmethod]
-    fn from_branch(branch: &BranchRequest) -> PyResult<Self> {
-        let r = &branch.inner;
-        Barrier::new(&r.trans_type, &r.gid, &r.branch_id, &r.op)
+    fn from_branch(branch: &Branch) -> PyResult<Self> {
+        Ok(Barrier {
+            inner: py_result(b::Barrier::from_branch(&branch.inner))?,
+        })
+    }
+
+    /// From the raw query string of an HTTP branch call (with or without `?`).
+    #[staticmethod]
+    fn from_query(query: &str) -> PyResult<Self> {
+        Ok(Barrier {
+            inner: py_result(b::Barrier::from_query(query))?,
+        })
     }
 
     /// The barrier of the msg `gid`'s local work and check-back (the core's
@@ -101,9 +110,9 @@ impl Barrier {
 
     /// From decoded HTTP query pairs.
     #[staticmethod]
-    fn from_query(pairs: Vec<(String, String)>) -> PyResult<Self> {
+    fn from_query_pairs(pairs: Vec<(String, String)>) -> PyResult<Self> {
         Ok(Barrier {
-            inner: py_result(b::Barrier::from_query(pairs))?,
+            inner: py_result(b::Barrier::from_query_pairs(pairs))?,
         })
     }
 
@@ -145,23 +154,23 @@ impl Barrier {
     }
 
     /// Starts the guarded call of one local transaction.
-    fn call(&mut self, table: &BarrierTable) -> BarrierCall {
+    fn call_machine(&mut self, table: &BarrierTable) -> BarrierCall {
         BarrierCall {
-            inner: self.inner.call(&table.inner),
+            inner: self.inner.call_machine(&table.inner),
         }
     }
 
     /// The msg check-back.
-    fn query_prepared(&self, table: &BarrierTable) -> QueryPrepared {
+    fn query_prepared_machine(&self, table: &BarrierTable) -> QueryPrepared {
         QueryPrepared {
-            inner: self.inner.query_prepared(&table.inner),
+            inner: self.inner.query_prepared_machine(&table.inner),
         }
     }
 
     /// Phase 1 of an XA branch.
-    fn xa_action(&self, table: &BarrierTable) -> BarrierCall {
+    fn xa_action_machine(&self, table: &BarrierTable) -> BarrierCall {
         BarrierCall {
-            inner: self.inner.xa_action(&table.inner),
+            inner: self.inner.xa_action_machine(&table.inner),
         }
     }
 
@@ -172,23 +181,33 @@ impl Barrier {
     }
 
     /// The Redis barrier adjusting `key` by `amount` at most once.
-    fn redis_check_adjust_amount(
+    fn redis_check_adjust_amount_call(
         &mut self,
         key: &str,
         amount: i64,
         expire: u64,
     ) -> PyResult<RedisCall> {
         Ok(RedisCall {
-            inner: py_result(self.inner.redis_check_adjust_amount(key, amount, expire))?,
+            inner: py_result(
+                self.inner
+                    .redis_check_adjust_amount_call(key, amount, expire),
+            )?,
         })
     }
 
     /// The Redis msg check-back.
-    fn redis_query_prepared(&self, expire: u64) -> PyResult<RedisQueryPrepared> {
+    fn redis_query_prepared_call(&self, expire: u64) -> PyResult<RedisQueryPrepared> {
         Ok(RedisQueryPrepared {
-            inner: py_result(self.inner.redis_query_prepared(expire))?,
+            inner: py_result(self.inner.redis_query_prepared_call(expire))?,
             gid: self.inner.gid().to_string(),
         })
+    }
+
+    /// What a check-back handler answers for `result` (`SUCCESS`, `FAILURE`, ...): returns
+    /// for `SUCCESS`, raises `FailureError` for anything else.
+    fn check_back(&self, result: &str) -> PyResult<()> {
+        let r = DtmResult::parse(result).unwrap_or(DtmResult::Failure);
+        py_result(b::check_back(self.inner.gid(), r))
     }
 }
 
@@ -490,11 +509,11 @@ impl RedisQueryPrepared {
     }
 
     /// For the script's reply: returns when the local transaction committed, raises
-    /// `FailureError` when it did not (the core's `check_back_result`).
+    /// `FailureError` when it did not (the core's `check_back`).
     #[pyo3(signature = (reply))]
     fn check(&self, reply: Option<&str>) -> PyResult<()> {
         let result = py_result(self.inner.decide(reply))?;
-        py_result(b::check_back_result(&self.gid, result))
+        py_result(b::check_back(&self.gid, result))
     }
 }
 
@@ -508,5 +527,5 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Guard>()?;
     m.add_class::<RedisCall>()?;
     m.add_class::<RedisQueryPrepared>()?;
-    m.add("REDIS_EXPIRE_SECS", b::REDIS_EXPIRE_SECS)
+    m.add("REDIS_DEFAULT_EXPIRE", b::REDIS_DEFAULT_EXPIRE)
 }

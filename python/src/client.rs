@@ -154,7 +154,7 @@ impl Client {
     #[pyo3(signature = (branch, options=None))]
     fn tcc_from_branch(
         &self,
-        branch: &crate::rm::BranchRequest,
+        branch: &crate::rm::Branch,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Tcc> {
         let o = options_from(options)?;

@@ -1,4 +1,4 @@
-//! Errors across the boundary: core errors become the `dtmx.errors` exception of their
+//! Errors across the boundary: core errors become the `dtmx._errors` exception of their
 //! kind (through the bindings' one code table) with their notes and status, Python
 //! exceptions become core errors.
 
@@ -7,11 +7,11 @@ use dtmx_bindings::{Error, ErrorKind};
 use pyo3::exceptions::{PyBaseException, PyRuntimeError};
 use pyo3::prelude::*;
 
-/// The `dtmx.errors` exception for `error`.
+/// The `dtmx._errors` exception for `error`.
 pub fn to_py(error: Error) -> PyErr {
     Python::with_gil(|py| {
         let made = py
-            .import("dtmx.errors")
+            .import("dtmx._errors")
             .and_then(|m| m.getattr("_from_native"))
             .and_then(|f| {
                 f.call1((
@@ -53,7 +53,7 @@ pub fn carrying(py: Python<'_>, err: PyErr) -> Error {
 }
 
 /// The exception to raise for `error`: the host's own exception it carries (see
-/// [`carrying`]) with the error's notes attached, else the `dtmx.errors` exception.
+/// [`carrying`]) with the error's notes attached, else the `dtmx._errors` exception.
 pub fn raise_error(py: Python<'_>, error: Error) -> PyErr {
     let own = std::error::Error::source(&error)
         .and_then(|s| s.downcast_ref::<PyErr>())
@@ -105,7 +105,7 @@ pub fn with_notes(py: Python<'_>, exception: PyErr, error: &Error) -> PyErr {
         return exception;
     }
     let attached = py
-        .import("dtmx.errors")
+        .import("dtmx._errors")
         .and_then(|m| m.getattr("_add_notes"))
         .and_then(|f| f.call1((exception.value(py), error.notes().to_vec())));
     if let Err(e) = attached {
@@ -116,7 +116,7 @@ pub fn with_notes(py: Python<'_>, exception: PyErr, error: &Error) -> PyErr {
 }
 
 fn is_dtmx_error(py: Python<'_>, value: &Bound<'_, PyBaseException>) -> bool {
-    py.import("dtmx.errors")
+    py.import("dtmx._errors")
         .and_then(|m| m.getattr("DtmxError"))
         .and_then(|c| value.is_instance(&c))
         .unwrap_or(false)

@@ -1,30 +1,27 @@
-//! The business-service side: `BranchRequest`, and outcomes to replies and back.
+//! The business-service side: `Branch`, and outcomes to replies and back.
 
 use crate::errors::py_result;
-use dtmx_bindings::branch::{
-    self, http_reply, outcome_named, outcome_of_error, outcome_parts, Outcome,
-};
-use dtmx_bindings::dtmx::rm;
-use dtmx_bindings::dtmx::tm::{branch_reply_error, check_dtm_reply};
+use dtmx_bindings::branch::{self, outcome_named, outcome_parts, Outcome};
+use dtmx_bindings::dtmx::{rm, tm};
 use dtmx_bindings::error::{invalid, kind_of};
 use pyo3::prelude::*;
 
 /// The identity of a branch call (from its query string or gRPC metadata).
 #[pyclass(module = "dtmx._native", frozen, eq)]
 #[derive(Clone, PartialEq)]
-pub struct BranchRequest {
+pub struct Branch {
     /// The facade value.
-    pub inner: branch::BranchRequest,
+    pub inner: branch::Branch,
 }
 
-impl From<branch::BranchRequest> for BranchRequest {
-    fn from(inner: branch::BranchRequest) -> Self {
-        BranchRequest { inner }
+impl From<branch::Branch> for Branch {
+    fn from(inner: branch::Branch) -> Self {
+        Branch { inner }
     }
 }
 
 #[pymethods]
-impl BranchRequest {
+impl Branch {
     /// The constructor.
     #[new]
     #[pyo3(signature = (gid="", trans_type="", branch_id="", op="", dtm="", phase2_url=""))]
@@ -44,25 +41,25 @@ impl BranchRequest {
             ("dtm", dtm),
             ("phase2_url", phase2_url),
         ];
-        branch::BranchRequest::from_query(pairs).into()
+        branch::Branch::from_query_pairs(pairs).into()
     }
 
     /// Reads a query string (`gid=...&op=...`, with or without `?`).
     #[staticmethod]
-    fn from_query_string(query: &str) -> Self {
-        branch::BranchRequest::from_query_string(query).into()
+    fn from_query(query: &str) -> Self {
+        branch::Branch::from_query(query).into()
     }
 
     /// Reads decoded query pairs (the first value of a key wins).
     #[staticmethod]
-    fn from_pairs(pairs: Vec<(String, String)>) -> Self {
-        branch::BranchRequest::from_query(pairs).into()
+    fn from_query_pairs(pairs: Vec<(String, String)>) -> Self {
+        branch::Branch::from_query_pairs(pairs).into()
     }
 
     /// Reads gRPC metadata pairs (`dtm-gid`, ...).
     #[staticmethod]
     fn from_grpc_metadata(pairs: Vec<(String, String)>) -> Self {
-        branch::BranchRequest::from_grpc_metadata(pairs).into()
+        branch::Branch::from_grpc_metadata(pairs).into()
     }
 
     /// Global transaction id.
@@ -114,7 +111,7 @@ impl BranchRequest {
     fn __repr__(&self) -> String {
         let b = &self.inner;
         format!(
-            "BranchRequest(gid={:?}, trans_type={:?}, branch_id={:?}, op={:?}, dtm={:?}, phase2_url={:?})",
+            "Branch(gid={:?}, trans_type={:?}, branch_id={:?}, op={:?}, dtm={:?}, phase2_url={:?})",
             b.gid, b.trans_type, b.branch_id, b.op, b.dtm, b.phase2_url
         )
     }
@@ -123,19 +120,19 @@ impl BranchRequest {
 /// The HTTP reply `(status, body)` for an outcome (`success`, `failure`, `ongoing`,
 /// `unknown`) and its message.
 #[pyfunction]
+#[pyo3(signature = (outcome, message=""))]
 fn outcome_reply(outcome: &str, message: &str) -> PyResult<(u16, String)> {
     let o = py_result(named(outcome, message))?;
-    let r = http_reply(&o);
+    let r = branch::outcome_reply(&o);
     Ok((r.status, r.body))
 }
 
-/// The HTTP reply for a handler's error: `code` is a dtmx error code, `None` for any
-/// other exception (retried, never a rollback).
+/// The outcome of a handler's error, `(outcome, message)`: `code` is a dtmx error code,
+/// `None` for any other exception (retried, never a rollback).
 #[pyfunction]
 #[pyo3(signature = (code, message))]
-fn error_reply(code: Option<i32>, message: &str) -> (u16, String) {
-    let r = http_reply(&outcome_of_error(code.and_then(kind_of), message));
-    (r.status, r.body)
+fn outcome_of_error(code: Option<i32>, message: &str) -> (&'static str, String) {
+    parts(&branch::outcome_of_error(code.and_then(kind_of), message))
 }
 
 /// How dtm reads a branch's HTTP reply: `(outcome, message)`.
@@ -146,6 +143,7 @@ fn outcome_from_http(status: u16, body: &[u8]) -> (&'static str, String) {
 
 /// The gRPC code for an outcome.
 #[pyfunction]
+#[pyo3(signature = (outcome, message=""))]
 fn grpc_code(outcome: &str, message: &str) -> PyResult<i32> {
     Ok(rm::grpc_code(&py_result(named(outcome, message))?).code())
 }
@@ -160,13 +158,13 @@ fn outcome_from_grpc(code: i32, message: &str) -> (&'static str, String) {
 /// action, msg check-back).
 #[pyfunction]
 fn check_branch_reply(status: u16, body: &[u8]) -> PyResult<()> {
-    py_result(branch_reply_error(status, body))
+    py_result(tm::check_branch_reply(status, body))
 }
 
 /// Raises the error a reply of the DTM server stands for.
 #[pyfunction]
 fn check_server_reply(status: u16, body: &[u8]) -> PyResult<()> {
-    py_result(check_dtm_reply(status, body))
+    py_result(tm::check_server_reply(status, body))
 }
 
 fn named(outcome: &str, message: &str) -> dtmx_bindings::Result<Outcome> {
@@ -180,9 +178,9 @@ fn parts(o: &Outcome) -> (&'static str, String) {
 
 /// Adds this module's classes and functions to the native module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<BranchRequest>()?;
+    m.add_class::<Branch>()?;
     m.add_function(wrap_pyfunction!(outcome_reply, m)?)?;
-    m.add_function(wrap_pyfunction!(error_reply, m)?)?;
+    m.add_function(wrap_pyfunction!(outcome_of_error, m)?)?;
     m.add_function(wrap_pyfunction!(outcome_from_http, m)?)?;
     m.add_function(wrap_pyfunction!(grpc_code, m)?)?;
     m.add_function(wrap_pyfunction!(outcome_from_grpc, m)?)?;

@@ -9,7 +9,7 @@
 //! notes.
 
 use crate::errors::{from_body, py_result, to_py, with_notes};
-use crate::rm::BranchRequest;
+use crate::rm::Branch;
 use dtmx_bindings::dtmx::rm;
 use dtmx_bindings::{runtime, Error, ErrorKind};
 use pyo3::prelude::*;
@@ -120,7 +120,7 @@ impl Resume {
 
 /// What a body is called with: nothing (`run()`: the Python layer passes its own
 /// transaction object), or the msg barrier's branch (`do_and_submit()`).
-pub type BodyArg = Option<rm::BranchRequest>;
+pub type BodyArg = Option<rm::Branch>;
 
 type HandOver = Box<dyn FnOnce(BodyArg, Resume) -> dtmx_bindings::Result<()> + Send>;
 
@@ -155,7 +155,7 @@ fn args<'py>(
 ) -> PyResult<Bound<'py, PyTuple>> {
     let mut items: Vec<PyObject> = Vec::new();
     if let Some(b) = arg {
-        items.push(Py::new(py, BranchRequest::from(b))?.into_any());
+        items.push(Py::new(py, Branch::from(b))?.into_any());
     }
     if let Some(r) = resume {
         items.push(Py::new(py, r)?.into_any());

@@ -84,12 +84,12 @@ impl Saga {
 #[pyclass(module = "dtmx._native")]
 pub struct Msg {
     inner: tm::Msg,
-    client: tm::DtmClient,
+    client: tm::Client,
 }
 
 impl Msg {
     /// Wraps the core builder.
-    pub fn wrap(inner: tm::Msg, client: tm::DtmClient) -> Msg {
+    pub fn wrap(inner: tm::Msg, client: tm::Client) -> Msg {
         Msg { inner, client }
     }
 }
@@ -336,6 +336,11 @@ impl Xa {
     #[getter]
     fn gid(&self) -> String {
         self.inner.gid().to_string()
+    }
+
+    /// The id of the last branch created.
+    fn current_branch_id(&self) -> String {
+        self.inner.current_branch_id()
     }
 
     /// Prepares the global transaction.

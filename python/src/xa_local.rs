@@ -4,7 +4,7 @@
 
 use crate::barrier::BarrierTable;
 use crate::errors::{from_body, py_result};
-use crate::rm::BranchRequest;
+use crate::rm::Branch;
 use dtmx_bindings::dtmx::rm::{self, XaStep};
 use dtmx_bindings::{Error, ErrorKind};
 use pyo3::prelude::*;
@@ -31,7 +31,7 @@ impl XaLocal {
 impl XaLocal {
     /// The constructor.
     #[new]
-    fn new(branch: &BranchRequest, table: &BarrierTable) -> PyResult<Self> {
+    fn new(branch: &Branch, table: &BarrierTable) -> PyResult<Self> {
         Ok(XaLocal {
             inner: Some(py_result(rm::XaLocal::new(&branch.inner, &table.inner))?),
         })

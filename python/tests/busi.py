@@ -14,8 +14,7 @@ from werkzeug.serving import make_server
 
 import dtmx
 import dtmx.flask
-import dtmx.xa
-from dtmx.barrier import Barrier, BarrierTable, query_prepared
+from dtmx import Barrier, BarrierTable
 
 
 class Busi:
@@ -68,7 +67,7 @@ class Busi:
         def query_prepared_view() -> None:
             db = self.sqlite()
             try:
-                query_prepared(db, dtmx.flask.branch_request())
+                Barrier.from_branch(dtmx.flask.branch_request()).query_prepared(db)
             finally:
                 db.close()
 
@@ -86,7 +85,7 @@ class Busi:
                         raise dtmx.FailureError("XaTransIn refused")
                     cur.execute("update dtmx_py.account set balance = balance + %s where id = %s",
                                 (body["amount"], body["account"]))
-                dtmx.xa.local(conn, b, busi)
+                dtmx.xa_local(conn, b, busi)
             finally:
                 conn.close()
 
@@ -96,10 +95,10 @@ class Busi:
         self.server.shutdown()
 
 
-def transfer_locally(busi: Busi, account: str, amount: int) -> Callable[[dtmx.BranchRequest], None]:
+def transfer_locally(busi: Busi, account: str, amount: int) -> Callable[[dtmx.Branch], None]:
     """The local work of a msg: the balance update guarded by the msg barrier, on SQLite."""
 
-    def work(branch: dtmx.BranchRequest) -> None:
+    def work(branch: dtmx.Branch) -> None:
         db = busi.sqlite()
         try:
             Barrier.from_branch(branch).call(

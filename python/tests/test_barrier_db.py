@@ -14,8 +14,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 import dtmx
-from dtmx import _native
-from dtmx.barrier import REDIS_EXPIRE, Barrier, BarrierTable, query_prepared, redis_query_prepared
+from dtmx import Barrier, BarrierTable
 from conftest import POSTGRES, mysql_connect
 
 
@@ -145,9 +144,9 @@ def test_msg_check_back(connect: Callable[[], Any]) -> None:
     assert run(connect, committed, "msg", "msg") == "ran"
     conn = connect()
     try:
-        query_prepared(conn, dtmx.BranchRequest(gid=committed))
+        Barrier.for_msg(committed).query_prepared(conn)
         with pytest.raises(dtmx.FailureError, match=f"msg {lost} did not commit"):
-            query_prepared(conn, dtmx.BranchRequest(gid=lost))
+            Barrier.for_msg(lost).query_prepared(conn)
     finally:
         conn.close()
     # The check-back fenced the lost one: its late local work now fails as a duplicate.
@@ -256,7 +255,7 @@ def test_joined_check_back_is_committed_by_the_caller(connect: Callable[[], Any]
     try:
         write(conn.cursor(), conn, gid, "caller")
         with pytest.raises(dtmx.FailureError, match=f"msg {gid} did not commit"):
-            query_prepared(conn, dtmx.BranchRequest(gid=gid))
+            Barrier.for_msg(gid).query_prepared(conn)
         conn.rollback()
     finally:
         conn.close()
@@ -286,14 +285,14 @@ def test_redis_barrier(redis_client: Any) -> None:
         with pytest.raises(dtmx.FailureError):
             Barrier("saga", gid, "02", "action").redis_check_adjust_amount(redis_client, key, -1000)
         assert Barrier("msg", gid, "00", "msg").redis_check_adjust_amount(redis_client, key, 1) == "applied"
-        redis_query_prepared(redis_client, dtmx.BranchRequest(gid=gid))
+        Barrier.for_msg(gid).redis_query_prepared(redis_client)
         lost = f"dtmx-py-{uuid.uuid4().hex}"
         with pytest.raises(dtmx.FailureError, match=f"msg {lost} did not commit"):
-            redis_query_prepared(redis_client, dtmx.BranchRequest(gid=lost))
+            Barrier.for_msg(lost).redis_query_prepared(redis_client)
         # The fence row expires after the core's default (one week, as DTM).
-        fence = _native.Barrier.for_msg(lost).redis_query_prepared(REDIS_EXPIRE).keys[0]
-        assert REDIS_EXPIRE == 7 * 24 * 3600
-        assert 0 < redis_client.ttl(fence) <= REDIS_EXPIRE
+        fence = Barrier.for_msg(lost).redis_query_prepared_call().keys[0]
+        assert Barrier.redis_default_expire() == 7 * 24 * 3600
+        assert 0 < redis_client.ttl(fence) <= Barrier.redis_default_expire()
         redis_client.delete(fence)
     finally:
         redis_client.delete(key)

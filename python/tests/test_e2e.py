@@ -69,7 +69,7 @@ def test_msg_do_and_submit(client: dtmx.Client, busi: Any) -> None:
 def test_msg_local_failure_aborts(client: dtmx.Client, busi: Any) -> None:
     msg = client.msg().add(busi.url + "/TransIn", AMOUNT)
 
-    def refuse(branch: dtmx.BranchRequest) -> None:
+    def refuse(branch: dtmx.Branch) -> None:
         transfer_locally(busi, "msg-refused", 30)(branch)
         raise dtmx.FailureError("not allowed")
 
@@ -84,7 +84,7 @@ def test_msg_error_asks_check_back(client: dtmx.Client, busi: Any) -> None:
     the check-back, which finds the barrier row, and submits."""
     msg = client.msg().add(busi.url + "/TransIn", AMOUNT)
 
-    def commit_then_raise(branch: dtmx.BranchRequest) -> None:
+    def commit_then_raise(branch: dtmx.Branch) -> None:
         transfer_locally(busi, "msg-doubt", 5)(branch)
         raise KeyError("lost the reply")
 
@@ -98,7 +98,7 @@ def test_msg_do_and_submit_async(client: dtmx.Client, busi: Any) -> None:
     async def main() -> str:
         msg = client.msg().add(busi.url + "/TransIn", AMOUNT)
 
-        async def work(branch: dtmx.BranchRequest) -> None:
+        async def work(branch: dtmx.Branch) -> None:
             await asyncio.sleep(0)
             transfer_locally(busi, "msg-async", 7)(branch)
 
@@ -139,7 +139,7 @@ def test_tcc_async(client: dtmx.Client, busi: Any) -> None:
     async def main() -> str:
         tcc = client.tcc()
 
-        async def body(t: dtmx.Tcc) -> dtmx.Reply:
+        async def body(t: dtmx.Tcc) -> dtmx.BranchReply:
             u = busi.url
             return await t.call_branch_async(AMOUNT, u + "/TransOutTry", u + "/TransOutConfirm", u + "/TransOutCancel")
 
@@ -171,7 +171,7 @@ def set_mysql_balance(account: str, value: int) -> None:
 
 @pytest.fixture(scope="module")
 def mysql_barrier() -> None:
-    from dtmx.barrier import BarrierTable
+    from dtmx import BarrierTable
 
     conn = mysql_connect()
     BarrierTable("mysql").create(conn)

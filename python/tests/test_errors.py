@@ -13,7 +13,7 @@ import pytest
 
 import dtmx
 from dtmx import _native
-from dtmx.errors import BY_CODE
+from dtmx._errors import BY_CODE
 
 
 def test_error_table_matches_the_classes() -> None:

@@ -2,8 +2,8 @@
 public Python API against the scripted server and judge ``judge.py``: once with the
 blocking calls, once with their asyncio twins (``submit_async``, ``run_async``,
 ``do_and_submit_async``, ``call_branch_async``). The barrier scenarios (those with a
-``database``) drive ``dtmx.barrier`` (``Barrier.call`` and ``query_prepared``, which have no
-asyncio twins) on a real SQLite database through sqlite3. The Rust replays are
+``database``) drive ``dtmx.Barrier`` (``call`` and ``query_prepared``, which have no asyncio
+twins) on a real SQLite database through sqlite3. The Rust replays are
 bindings/tests/scenarios.rs and core/tests/barrier_scenarios.rs."""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Any, Awaitable, Callable, Dict, Iterator, List, Optional
 import pytest
 
 import dtmx
-from dtmx.barrier import Barrier, BarrierTable, query_prepared
-from dtmx.errors import BY_CODE
+from dtmx import Barrier, BarrierTable
+from dtmx._errors import BY_CODE
 
 from conftest import VECTORS
 
@@ -163,7 +163,7 @@ class Replay:
             elif op == "submit":
                 await trans.submit_async()
             elif op == "do_and_submit":
-                async def local_work(_branch: dtmx.BranchRequest) -> Any:
+                async def local_work(_branch: dtmx.Branch) -> Any:
                     return await self.body_async(steps, lambda s: asyncio.sleep(0))
 
                 out = await trans.do_and_submit_async(step["query_prepared"], local_work)
@@ -253,7 +253,7 @@ class BarrierReplay:
         elif op == "rollback":
             self.conn.rollback()
         elif op == "check_back":
-            query_prepared(self.conn, dtmx.BranchRequest(gid=step["gid"]))
+            Barrier.for_msg(step["gid"]).query_prepared(self.conn)
         else:
             assert op == "barrier_call", step
             b = step["barrier"]

@@ -1,4 +1,5 @@
-"""Replays every barrier*.json vectors file against dtmx.barrier and the native machines."""
+"""Replays every barrier*.json vectors file against dtmx.Barrier, dtmx.BarrierTable and their
+sans-IO machines (and the native guard around a call)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import pytest
 
 import dtmx
 from dtmx import _native
-from dtmx.barrier import BarrierTable
-from dtmx.errors import BY_CODE
+from dtmx import Barrier, BarrierTable
+from dtmx._errors import BY_CODE
 
 from conftest import VECTORS, load_vectors
 
@@ -32,7 +33,7 @@ def params(name: str) -> Any:
 
 
 def barrier(b: Dict[str, str]) -> Any:
-    return _native.Barrier(b["trans_type"], b["gid"], b["branch_id"], b["op"])
+    return Barrier(b["trans_type"], b["gid"], b["branch_id"], b["op"])
 
 
 def default_table(data: Any, dialect: str) -> Dict[str, Any]:
@@ -69,7 +70,7 @@ def test_invalid_dialect(case: str, data: Any) -> None:
 
 @params("tables")
 def test_table(case: Dict[str, Any], data: Any) -> None:
-    t = _native.BarrierTable(case["dialect"], case["table"])
+    t = BarrierTable(case["dialect"], case["table"])
     assert t.name == case["name"]
     assert t.insert_ignore_sql() == case["insert_ignore"]
     assert t.select_reason_sql() == case["select_reason"]
@@ -89,8 +90,8 @@ def test_construction(case: Dict[str, Any], data: Any) -> None:
         if "fields" in case:
             return barrier(case["fields"])
         if "query" in case:
-            return _native.Barrier.from_query([tuple(p) for p in case["query"]])
-        return _native.Barrier.from_grpc_metadata([tuple(p) for p in case["grpc_metadata"]])
+            return Barrier.from_query_pairs([tuple(p) for p in case["query"]])
+        return Barrier.from_grpc_metadata([tuple(p) for p in case["grpc_metadata"]])
 
     if "expect" in case:
         b = build()
@@ -111,7 +112,7 @@ def test_call(case: Dict[str, Any], data: Any) -> None:
         b = barrier(case["barrier"])
         for _ in range(case.get("call_index", 1) - 1):
             b.next_barrier_id()
-        call = b.call(_native.BarrierTable(dialect, None))
+        call = b.call_machine(BarrierTable(dialect, None))
         # The same call carried out by the core's guard, in the caller's transaction.
         guard = _native.Guard(call, _native.Ownership.Join)
         table = default_table(data, dialect)
@@ -129,7 +130,7 @@ def test_call(case: Dict[str, Any], data: Any) -> None:
 @params("query_prepared")
 def test_query_prepared(case: Dict[str, Any], data: Any) -> None:
     for dialect in each_dialect(data):
-        q = barrier(case["barrier"]).query_prepared(_native.BarrierTable(dialect, None))
+        q = barrier(case["barrier"]).query_prepared_machine(BarrierTable(dialect, None))
         table = default_table(data, dialect)
         if "result" in case:
             assert replay(q.step, q, case["steps"], table) == ("done", case["result"])
@@ -142,10 +143,10 @@ def test_query_prepared(case: Dict[str, Any], data: Any) -> None:
 def test_xa(case: Dict[str, Any], data: Any) -> None:
     for dialect in each_dialect(data):
         b = barrier(case["barrier"])
-        t = _native.BarrierTable(dialect, None)
+        t = BarrierTable(dialect, None)
         table = default_table(data, dialect)
         if case["kind"] == "action":
-            call = b.xa_action(t)
+            call = b.xa_action_machine(t)
             assert replay(call.step, call, case["steps"], table) == ("done", case["decision"])
         else:
             sql, ps = b.xa_rollback_fence(t)
@@ -160,9 +161,9 @@ def test_redis_adjust(case: Dict[str, Any], data: Any) -> None:
         b.next_barrier_id()
     if case.get("keys") is None:
         with pytest.raises(KIND_CLASS[case["error_kind"]]):
-            b.redis_check_adjust_amount(case["key"], case["amount"], case["expire"])
+            b.redis_check_adjust_amount_call(case["key"], case["amount"], case["expire"])
         return
-    call = b.redis_check_adjust_amount(case["key"], case["amount"], case["expire"])
+    call = b.redis_check_adjust_amount_call(case["key"], case["amount"], case["expire"])
     assert call.keys == case["keys"] and call.args == case["args"]
     if "decision" in case:
         assert call.decide(case["reply"]) == case["decision"]
@@ -176,9 +177,9 @@ def test_redis_query_prepared(case: Dict[str, Any], data: Any) -> None:
     b = barrier(case["barrier"])
     if case.get("keys") is None:
         with pytest.raises(KIND_CLASS[case["error_kind"]]):
-            b.redis_query_prepared(case["expire"])
+            b.redis_query_prepared_call(case["expire"])
         return
-    q = b.redis_query_prepared(case["expire"])
+    q = b.redis_query_prepared_call(case["expire"])
     assert q.keys == case["keys"] and q.args == case["args"]
     if "result" in case:
         assert q.decide(case["reply"]) == case["result"]

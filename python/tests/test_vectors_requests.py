@@ -10,8 +10,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 
 import dtmx
-from dtmx import _native
-from dtmx.barrier import BarrierTable
+from dtmx import BarrierTable
 
 from conftest import load_vectors
 
@@ -63,7 +62,7 @@ def check_request(actual: Dict[str, Any], expected: Dict[str, Any]) -> None:
 
 
 def busi_for(name: str, gid: str):
-    def busi(branch: dtmx.BranchRequest) -> None:
+    def busi(branch: dtmx.Branch) -> None:
         assert (branch.trans_type, branch.gid, branch.branch_id, branch.op) == ("msg", gid, "00", "msg")
         if name == "failure":
             raise dtmx.FailureError("business failure FAILURE")
@@ -122,7 +121,7 @@ def run_case(case: Dict[str, Any]) -> Tuple[str, Any, List[Any], List[Any]]:
             if kind == "tcc":
                 client.tcc(gid, **opts).run(body)
             else:
-                branch = dtmx.BranchRequest(**case["branch"])
+                branch = dtmx.Branch(**case["branch"])
                 body(client.tcc_from_branch(branch, **opts))
         elif kind == "xa":
             def xa_body(xa: dtmx.Xa) -> None:
@@ -140,8 +139,8 @@ def run_case(case: Dict[str, Any]) -> Tuple[str, Any, List[Any], List[Any]]:
 
 
 def run_xa_local(case: Dict[str, Any], rec: Recorder, events: List[Any]) -> None:
-    branch = dtmx.BranchRequest(**case["branch"])
-    xa = _native.XaLocal(branch, BarrierTable(case["dialect"])._n)
+    branch = dtmx.Branch(**case["branch"])
+    xa = dtmx.XaLocal(branch, BarrierTable(case["dialect"])._n)
     errors = case.get("sql_errors", {})
     while True:
         step = xa.step()

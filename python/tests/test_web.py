@@ -39,7 +39,7 @@ def behave(what: str) -> Any:
 
 def check(status: int, body: bytes, want_status: int, want_outcome: str) -> None:
     assert status == want_status
-    assert dtmx.outcome_of(status, body)[0] == want_outcome
+    assert dtmx.outcome_from_http(status, body)[0] == want_outcome
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def fastapi_client() -> Any:
 
     @app.post("/busi/{what}")
     @dtmx.fastapi.branch
-    async def busi(what: str, b: dtmx.BranchRequest = Depends(dtmx.fastapi.branch_request)) -> Any:
+    async def busi(what: str, b: dtmx.Branch = Depends(dtmx.fastapi.branch_request)) -> Any:
         assert (b.gid, b.trans_type) == ("g1", "saga")
         return behave(what)
 
