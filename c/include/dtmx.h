@@ -154,8 +154,9 @@ typedef enum DtmxXaStep {
 // barrier ids. Used by one thread at a time.
 typedef struct DtmxBarrier DtmxBarrier;
 
-// A step machine: a guarded call (`dtmx_barrier_call`, `dtmx_barrier_xa_action`) or a
-// msg check-back (`dtmx_barrier_query_prepared`).
+// A step machine: a guarded call (`dtmx_barrier_call_machine`,
+// `dtmx_barrier_xa_action_machine`) or a msg check-back
+// (`dtmx_barrier_query_prepared_machine`).
 typedef struct DtmxBarrierCall DtmxBarrierCall;
 
 // A barrier table: a dialect (`mysql`, `postgres`, `sqlite` and their aliases) and a
@@ -317,6 +318,12 @@ struct DtmxBarrier *dtmx_barrier_from_query_pairs(const char *const *keys,
                                                   size_t count,
                                                   struct DtmxError *error);
 
+// The barrier of a parsed branch (`dtmx_branch_from_query`, ...): its trans type, gid,
+// branch id and op. NULL on error (a field empty or unknown). Free with
+// `dtmx_barrier_free`.
+struct DtmxBarrier *dtmx_barrier_from_branch(const struct DtmxBranch *branch,
+                                             struct DtmxError *error);
+
 // The barrier from `count` gRPC metadata pairs (`dtm-gid`, ...). NULL on error.
 struct DtmxBarrier *dtmx_barrier_from_grpc_metadata(const char *const *keys,
                                                     const char *const *values,
@@ -353,24 +360,24 @@ const char *dtmx_barrier_branch_id(const struct DtmxBarrier *barrier);
 const char *dtmx_barrier_op(const struct DtmxBarrier *barrier);
 
 // Hands out the next barrier id (`"01"`, `"02"`, ...), as a guarded call does. Owned.
-char *dtmx_barrier_next_id(struct DtmxBarrier *barrier);
+char *dtmx_barrier_next_barrier_id(struct DtmxBarrier *barrier);
 
 // A guarded call: the machine that decides whether the business code runs. Takes the
 // next barrier id. NULL on error. Free with `dtmx_barrier_call_free`.
-struct DtmxBarrierCall *dtmx_barrier_call(struct DtmxBarrier *barrier,
-                                          const struct DtmxBarrierTable *table,
-                                          struct DtmxError *error);
+struct DtmxBarrierCall *dtmx_barrier_call_machine(struct DtmxBarrier *barrier,
+                                                  const struct DtmxBarrierTable *table,
+                                                  struct DtmxError *error);
 
 // The msg check-back: decides `SUCCESS` or `FAILURE` for a prepared message (the
 // barrier's gid). NULL on error.
-struct DtmxBarrierCall *dtmx_barrier_query_prepared(const struct DtmxBarrier *barrier,
-                                                    const struct DtmxBarrierTable *table,
-                                                    struct DtmxError *error);
+struct DtmxBarrierCall *dtmx_barrier_query_prepared_machine(const struct DtmxBarrier *barrier,
+                                                            const struct DtmxBarrierTable *table,
+                                                            struct DtmxError *error);
 
 // XA phase one: the guarded call of an XA action (barrier id 01). NULL on error.
-struct DtmxBarrierCall *dtmx_barrier_xa_action(const struct DtmxBarrier *barrier,
-                                               const struct DtmxBarrierTable *table,
-                                               struct DtmxError *error);
+struct DtmxBarrierCall *dtmx_barrier_xa_action_machine(const struct DtmxBarrier *barrier,
+                                                       const struct DtmxBarrierTable *table,
+                                                       struct DtmxError *error);
 
 // The statement to run after an XA rollback, so that a late phase one is fenced off.
 // NULL on error. Free with `dtmx_statement_free`.
@@ -438,16 +445,16 @@ void dtmx_statement_free(struct DtmxStatement *statement);
 // The Redis barrier of a TCC/saga branch that adds `amount` to `key` (a guarded call in
 // one script; barrier keys expire after `expire_seconds`). Takes the next barrier id.
 // NULL on error. Free with `dtmx_redis_call_free`.
-struct DtmxRedisCall *dtmx_barrier_redis_check_adjust_amount(struct DtmxBarrier *barrier,
-                                                             const char *key,
-                                                             int64_t amount,
-                                                             uint64_t expire_seconds,
-                                                             struct DtmxError *error);
+struct DtmxRedisCall *dtmx_barrier_redis_check_adjust_amount_call(struct DtmxBarrier *barrier,
+                                                                  const char *key,
+                                                                  int64_t amount,
+                                                                  uint64_t expire_seconds,
+                                                                  struct DtmxError *error);
 
 // The Redis msg check-back of the barrier's gid. NULL on error.
-struct DtmxRedisCall *dtmx_barrier_redis_query_prepared(const struct DtmxBarrier *barrier,
-                                                        uint64_t expire_seconds,
-                                                        struct DtmxError *error);
+struct DtmxRedisCall *dtmx_barrier_redis_query_prepared_call(const struct DtmxBarrier *barrier,
+                                                             uint64_t expire_seconds,
+                                                             struct DtmxError *error);
 
 // The Lua script. Borrowed from the call.
 const char *dtmx_redis_call_script(const struct DtmxRedisCall *call);
@@ -477,6 +484,13 @@ void dtmx_redis_call_free(struct DtmxRedisCall *call);
 // The branch of a request whose URL had query string `query`. NULL when `query` is
 // NULL.
 struct DtmxBranch *dtmx_branch_from_query(const char *query, struct DtmxError *error);
+
+// The branch from `count` decoded query pairs (`keys[i]`, `values[i]`), as a web
+// framework hands them over. NULL on error.
+struct DtmxBranch *dtmx_branch_from_query_pairs(const char *const *keys,
+                                                const char *const *values,
+                                                size_t count,
+                                                struct DtmxError *error);
 
 // The branch of a gRPC request from `count` metadata pairs (`dtm-gid`, ...).
 struct DtmxBranch *dtmx_branch_from_grpc_metadata(const char *const *keys,
@@ -512,7 +526,7 @@ enum DtmxOutcome dtmx_outcome_from_http(uint16_t status,
                                         char **out_message);
 
 // The gRPC status code a branch answers for `outcome` (-1 for unknown values).
-int32_t dtmx_outcome_grpc_code(int32_t outcome);
+int32_t dtmx_grpc_code(int32_t outcome);
 
 // How dtm reads a gRPC status (`code`, `message`); the message (owned) in
 // `out_message`.
@@ -556,6 +570,10 @@ enum DtmxCode dtmx_client_set_token(struct DtmxClient *client,
 
 // Frees a client. NULL-safe. Transactions made from it stay usable.
 void dtmx_client_free(struct DtmxClient *client);
+
+// The server URL the client talks to, as given to `dtmx_client_new`. Owned; NULL on
+// error.
+char *dtmx_client_server(const struct DtmxClient *client, struct DtmxError *error);
 
 // A new gid from the server (`GET /newGid`). Owned; NULL on error.
 char *dtmx_client_new_gid(const struct DtmxClient *client, struct DtmxError *error);
@@ -833,14 +851,20 @@ struct DtmxTcc *dtmx_tcc_new(const struct DtmxClient *client,
                              const char *options_json,
                              struct DtmxError *error);
 
-// A TCC nested in the try branch whose request had query string `query`: its branches
-// are sub-branches of that one. Nothing to prepare, submit or abort. NULL on error.
-struct DtmxTcc *dtmx_tcc_from_query(const struct DtmxClient *client,
-                                    const char *query,
-                                    struct DtmxError *error);
+// A TCC nested in the try branch `branch` (what `dtmx_branch_from_query` read from the
+// try call's query: `dtm`, `gid`, `branch_id`, `trans_type`): its branches are
+// sub-branches of that one, registered with the server the branch names. Nothing to
+// prepare, submit or abort. NULL on error. Free with `dtmx_tcc_free`.
+struct DtmxTcc *dtmx_client_tcc_from_branch(const struct DtmxClient *client,
+                                            const struct DtmxBranch *branch,
+                                            struct DtmxError *error);
 
 // The transaction's gid. Borrowed from the transaction.
 const char *dtmx_tcc_gid(const struct DtmxTcc *tcc);
+
+// The id of the last branch `dtmx_tcc_call_branch` created (`"00"` before the first).
+// Owned; NULL when `tcc` is NULL.
+char *dtmx_tcc_current_branch_id(const struct DtmxTcc *tcc);
 
 // Registers the global transaction with dtm.
 enum DtmxCode dtmx_tcc_prepare(const struct DtmxTcc *tcc, struct DtmxError *error);
@@ -885,6 +909,10 @@ struct DtmxXa *dtmx_xa_new(const struct DtmxClient *client,
 
 // The transaction's gid. Borrowed from the transaction.
 const char *dtmx_xa_gid(const struct DtmxXa *xa);
+
+// The id of the last branch `dtmx_xa_call_branch` created (`"00"` before the first).
+// Owned; NULL when `xa` is NULL.
+char *dtmx_xa_current_branch_id(const struct DtmxXa *xa);
 
 // Registers the global transaction with dtm.
 enum DtmxCode dtmx_xa_prepare(const struct DtmxXa *xa, struct DtmxError *error);

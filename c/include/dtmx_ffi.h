@@ -150,6 +150,9 @@ struct DtmxBarrier *dtmx_barrier_from_query_pairs(const char *const *keys,
                                                   size_t count,
                                                   struct DtmxError *error);
 
+struct DtmxBarrier *dtmx_barrier_from_branch(const struct DtmxBranch *branch,
+                                             struct DtmxError *error);
+
 struct DtmxBarrier *dtmx_barrier_from_grpc_metadata(const char *const *keys,
                                                     const char *const *values,
                                                     size_t count,
@@ -171,19 +174,19 @@ const char *dtmx_barrier_branch_id(const struct DtmxBarrier *barrier);
 
 const char *dtmx_barrier_op(const struct DtmxBarrier *barrier);
 
-char *dtmx_barrier_next_id(struct DtmxBarrier *barrier);
+char *dtmx_barrier_next_barrier_id(struct DtmxBarrier *barrier);
 
-struct DtmxBarrierCall *dtmx_barrier_call(struct DtmxBarrier *barrier,
-                                          const struct DtmxBarrierTable *table,
-                                          struct DtmxError *error);
+struct DtmxBarrierCall *dtmx_barrier_call_machine(struct DtmxBarrier *barrier,
+                                                  const struct DtmxBarrierTable *table,
+                                                  struct DtmxError *error);
 
-struct DtmxBarrierCall *dtmx_barrier_query_prepared(const struct DtmxBarrier *barrier,
-                                                    const struct DtmxBarrierTable *table,
-                                                    struct DtmxError *error);
+struct DtmxBarrierCall *dtmx_barrier_query_prepared_machine(const struct DtmxBarrier *barrier,
+                                                            const struct DtmxBarrierTable *table,
+                                                            struct DtmxError *error);
 
-struct DtmxBarrierCall *dtmx_barrier_xa_action(const struct DtmxBarrier *barrier,
-                                               const struct DtmxBarrierTable *table,
-                                               struct DtmxError *error);
+struct DtmxBarrierCall *dtmx_barrier_xa_action_machine(const struct DtmxBarrier *barrier,
+                                                       const struct DtmxBarrierTable *table,
+                                                       struct DtmxError *error);
 
 struct DtmxStatement *dtmx_barrier_xa_rollback_fence(const struct DtmxBarrier *barrier,
                                                      const struct DtmxBarrierTable *table,
@@ -225,15 +228,15 @@ const char *dtmx_statement_param(const struct DtmxStatement *statement, size_t i
 
 void dtmx_statement_free(struct DtmxStatement *statement);
 
-struct DtmxRedisCall *dtmx_barrier_redis_check_adjust_amount(struct DtmxBarrier *barrier,
-                                                             const char *key,
-                                                             int64_t amount,
+struct DtmxRedisCall *dtmx_barrier_redis_check_adjust_amount_call(struct DtmxBarrier *barrier,
+                                                                  const char *key,
+                                                                  int64_t amount,
+                                                                  uint64_t expire_seconds,
+                                                                  struct DtmxError *error);
+
+struct DtmxRedisCall *dtmx_barrier_redis_query_prepared_call(const struct DtmxBarrier *barrier,
                                                              uint64_t expire_seconds,
                                                              struct DtmxError *error);
-
-struct DtmxRedisCall *dtmx_barrier_redis_query_prepared(const struct DtmxBarrier *barrier,
-                                                        uint64_t expire_seconds,
-                                                        struct DtmxError *error);
 
 const char *dtmx_redis_call_script(const struct DtmxRedisCall *call);
 
@@ -252,6 +255,11 @@ const char *dtmx_redis_call_decide(const struct DtmxRedisCall *call,
 void dtmx_redis_call_free(struct DtmxRedisCall *call);
 
 struct DtmxBranch *dtmx_branch_from_query(const char *query, struct DtmxError *error);
+
+struct DtmxBranch *dtmx_branch_from_query_pairs(const char *const *keys,
+                                                const char *const *values,
+                                                size_t count,
+                                                struct DtmxError *error);
 
 struct DtmxBranch *dtmx_branch_from_grpc_metadata(const char *const *keys,
                                                   const char *const *values,
@@ -275,7 +283,7 @@ enum DtmxOutcome dtmx_outcome_from_http(uint16_t status,
                                         size_t len,
                                         char **out_message);
 
-int32_t dtmx_outcome_grpc_code(int32_t outcome);
+int32_t dtmx_grpc_code(int32_t outcome);
 
 enum DtmxOutcome dtmx_outcome_from_grpc(int32_t code, const char *message, char **out_message);
 
@@ -301,6 +309,8 @@ enum DtmxCode dtmx_client_set_token(struct DtmxClient *client,
                                     struct DtmxError *error);
 
 void dtmx_client_free(struct DtmxClient *client);
+
+char *dtmx_client_server(const struct DtmxClient *client, struct DtmxError *error);
 
 char *dtmx_client_new_gid(const struct DtmxClient *client, struct DtmxError *error);
 
@@ -463,11 +473,13 @@ struct DtmxTcc *dtmx_tcc_new(const struct DtmxClient *client,
                              const char *options_json,
                              struct DtmxError *error);
 
-struct DtmxTcc *dtmx_tcc_from_query(const struct DtmxClient *client,
-                                    const char *query,
-                                    struct DtmxError *error);
+struct DtmxTcc *dtmx_client_tcc_from_branch(const struct DtmxClient *client,
+                                            const struct DtmxBranch *branch,
+                                            struct DtmxError *error);
 
 const char *dtmx_tcc_gid(const struct DtmxTcc *tcc);
+
+char *dtmx_tcc_current_branch_id(const struct DtmxTcc *tcc);
 
 enum DtmxCode dtmx_tcc_prepare(const struct DtmxTcc *tcc, struct DtmxError *error);
 
@@ -497,6 +509,8 @@ struct DtmxXa *dtmx_xa_new(const struct DtmxClient *client,
                            struct DtmxError *error);
 
 const char *dtmx_xa_gid(const struct DtmxXa *xa);
+
+char *dtmx_xa_current_branch_id(const struct DtmxXa *xa);
 
 enum DtmxCode dtmx_xa_prepare(const struct DtmxXa *xa, struct DtmxError *error);
 

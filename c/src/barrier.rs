@@ -7,14 +7,15 @@
 //! affected rows (`DTMX_STEP_EXECUTE`) or the reason read (`DTMX_STEP_QUERY_REASON`);
 //! then act on `dtmx_barrier_call_decision`.
 
+use crate::branch::{branch_of, DtmxBranch};
 use crate::error::{DtmxCode, DtmxError};
 use crate::ffi::{
     boxed, c_string, free_boxed, guard, guard_code, guard_plain, handle, handle_mut, interned,
     opt_text, owned, pairs, text,
 };
 use dtmx_bindings::barrier::{
-    check_back_result, render, Barrier, BarrierCall, BarrierTable, Decision, ParamStyle,
-    QueryPrepared, RedisCall, RedisQueryPrepared, Statement, Step, REDIS_EXPIRE_SECS,
+    check_back, render, Barrier, BarrierCall, BarrierTable, Decision, ParamStyle,
+    QueryPrepared, RedisCall, RedisQueryPrepared, Statement, Step, REDIS_DEFAULT_EXPIRE,
 };
 use dtmx_bindings::dtmx::transport::decode_query;
 use dtmx_bindings::dtmx::DtmResult;
@@ -36,8 +37,9 @@ pub struct DtmxBarrier {
     fields: [CString; 4],
 }
 
-/// A step machine: a guarded call (`dtmx_barrier_call`, `dtmx_barrier_xa_action`) or a
-/// msg check-back (`dtmx_barrier_query_prepared`).
+/// A step machine: a guarded call (`dtmx_barrier_call_machine`,
+/// `dtmx_barrier_xa_action_machine`) or a msg check-back
+/// (`dtmx_barrier_query_prepared_machine`).
 pub struct DtmxBarrierCall {
     machine: Machine,
     statement: Option<DtmxStatement>,
@@ -297,7 +299,7 @@ pub extern "C" fn dtmx_barrier_from_query(
     error: *mut DtmxError,
 ) -> *mut DtmxBarrier {
     guard(error, std::ptr::null_mut(), || {
-        let inner = Barrier::from_query(decode_query(text(query, "query")?))?;
+        let inner = Barrier::from_query_pairs(decode_query(text(query, "query")?))?;
         Ok(boxed(DtmxBarrier::from(inner)))
     })
 }
@@ -311,7 +313,22 @@ pub extern "C" fn dtmx_barrier_from_query_pairs(
     error: *mut DtmxError,
 ) -> *mut DtmxBarrier {
     guard(error, std::ptr::null_mut(), || {
-        let inner = Barrier::from_query(pairs(keys, values, count)?)?;
+        let inner = Barrier::from_query_pairs(pairs(keys, values, count)?)?;
+        Ok(boxed(DtmxBarrier::from(inner)))
+    })
+}
+
+/// The barrier of a parsed branch (`dtmx_branch_from_query`, ...): its trans type, gid,
+/// branch id and op. NULL on error (a field empty or unknown). Free with
+/// `dtmx_barrier_free`.
+#[no_mangle]
+pub extern "C" fn dtmx_barrier_from_branch(
+    branch: *const DtmxBranch,
+    error: *mut DtmxError,
+) -> *mut DtmxBarrier {
+    guard(error, std::ptr::null_mut(), || {
+        let b = branch_of(branch)?;
+        let inner = Barrier::new(&b.trans_type, &b.gid, &b.branch_id, &b.op)?;
         Ok(boxed(DtmxBarrier::from(inner)))
     })
 }
@@ -360,7 +377,7 @@ pub extern "C" fn dtmx_barrier_check_back(
         let name = text(result, "result")?;
         let result = DtmResult::parse(name)
             .ok_or_else(|| invalid(format!("unknown check-back result {name:?}")))?;
-        check_back_result(b.inner.gid(), result)
+        check_back(b.inner.gid(), result)
     })
 }
 
@@ -368,7 +385,7 @@ pub extern "C" fn dtmx_barrier_check_back(
 /// DTM (the default `expire_seconds` of the bindings).
 #[no_mangle]
 pub extern "C" fn dtmx_barrier_redis_default_expire() -> u64 {
-    REDIS_EXPIRE_SECS
+    REDIS_DEFAULT_EXPIRE
 }
 
 /// The barrier's trans type. Borrowed from the barrier.
@@ -403,7 +420,7 @@ fn barrier_field(barrier: *const DtmxBarrier, i: usize) -> *const c_char {
 
 /// Hands out the next barrier id (`"01"`, `"02"`, ...), as a guarded call does. Owned.
 #[no_mangle]
-pub extern "C" fn dtmx_barrier_next_id(barrier: *mut DtmxBarrier) -> *mut c_char {
+pub extern "C" fn dtmx_barrier_next_barrier_id(barrier: *mut DtmxBarrier) -> *mut c_char {
     guard_plain(std::ptr::null_mut(), || {
         handle_mut(barrier, "barrier")
             .map_or(std::ptr::null_mut(), |b| owned(&b.inner.next_barrier_id()))
@@ -413,7 +430,7 @@ pub extern "C" fn dtmx_barrier_next_id(barrier: *mut DtmxBarrier) -> *mut c_char
 /// A guarded call: the machine that decides whether the business code runs. Takes the
 /// next barrier id. NULL on error. Free with `dtmx_barrier_call_free`.
 #[no_mangle]
-pub extern "C" fn dtmx_barrier_call(
+pub extern "C" fn dtmx_barrier_call_machine(
     barrier: *mut DtmxBarrier,
     table: *const DtmxBarrierTable,
     error: *mut DtmxError,
@@ -422,7 +439,7 @@ pub extern "C" fn dtmx_barrier_call(
         let b = handle_mut(barrier, "barrier")?;
         let t = handle(table, "table")?;
         Ok(boxed(DtmxBarrierCall::new(Machine::Call(
-            b.inner.call(&t.inner),
+            b.inner.call_machine(&t.inner),
         ))))
     })
 }
@@ -430,25 +447,25 @@ pub extern "C" fn dtmx_barrier_call(
 /// The msg check-back: decides `SUCCESS` or `FAILURE` for a prepared message (the
 /// barrier's gid). NULL on error.
 #[no_mangle]
-pub extern "C" fn dtmx_barrier_query_prepared(
+pub extern "C" fn dtmx_barrier_query_prepared_machine(
     barrier: *const DtmxBarrier,
     table: *const DtmxBarrierTable,
     error: *mut DtmxError,
 ) -> *mut DtmxBarrierCall {
     made_from(barrier, table, error, |b, t| {
-        DtmxBarrierCall::new(Machine::Prepared(b.query_prepared(t)))
+        DtmxBarrierCall::new(Machine::Prepared(b.query_prepared_machine(t)))
     })
 }
 
 /// XA phase one: the guarded call of an XA action (barrier id 01). NULL on error.
 #[no_mangle]
-pub extern "C" fn dtmx_barrier_xa_action(
+pub extern "C" fn dtmx_barrier_xa_action_machine(
     barrier: *const DtmxBarrier,
     table: *const DtmxBarrierTable,
     error: *mut DtmxError,
 ) -> *mut DtmxBarrierCall {
     made_from(barrier, table, error, |b, t| {
-        DtmxBarrierCall::new(Machine::Call(b.xa_action(t)))
+        DtmxBarrierCall::new(Machine::Call(b.xa_action_machine(t)))
     })
 }
 
@@ -664,7 +681,7 @@ pub extern "C" fn dtmx_statement_free(statement: *mut DtmxStatement) {
 /// one script; barrier keys expire after `expire_seconds`). Takes the next barrier id.
 /// NULL on error. Free with `dtmx_redis_call_free`.
 #[no_mangle]
-pub extern "C" fn dtmx_barrier_redis_check_adjust_amount(
+pub extern "C" fn dtmx_barrier_redis_check_adjust_amount_call(
     barrier: *mut DtmxBarrier,
     key: *const c_char,
     amount: i64,
@@ -675,7 +692,7 @@ pub extern "C" fn dtmx_barrier_redis_check_adjust_amount(
         let b = handle_mut(barrier, "barrier")?;
         let call = b
             .inner
-            .redis_check_adjust_amount(text(key, "key")?, amount, expire_seconds)?;
+            .redis_check_adjust_amount_call(text(key, "key")?, amount, expire_seconds)?;
         let (script, keys, args) = redis_parts(call.script(), call.keys(), call.args());
         Ok(boxed(DtmxRedisCall {
             inner: RedisMachine::Adjust(call),
@@ -688,14 +705,14 @@ pub extern "C" fn dtmx_barrier_redis_check_adjust_amount(
 
 /// The Redis msg check-back of the barrier's gid. NULL on error.
 #[no_mangle]
-pub extern "C" fn dtmx_barrier_redis_query_prepared(
+pub extern "C" fn dtmx_barrier_redis_query_prepared_call(
     barrier: *const DtmxBarrier,
     expire_seconds: u64,
     error: *mut DtmxError,
 ) -> *mut DtmxRedisCall {
     guard(error, std::ptr::null_mut(), || {
         let b = handle(barrier, "barrier")?;
-        let call = b.inner.redis_query_prepared(expire_seconds)?;
+        let call = b.inner.redis_query_prepared_call(expire_seconds)?;
         let (script, keys, args) = redis_parts(call.script(), call.keys(), call.args());
         Ok(boxed(DtmxRedisCall {
             inner: RedisMachine::Prepared(call),

@@ -3,13 +3,14 @@
 
 use crate::error::{DtmxCode, DtmxError};
 use crate::ffi::{
-    bytes, free_string, guard, guard_code, guard_plain, interned, opt_text, owned, pairs, put, text,
+    bytes, free_string, guard, guard_code, guard_plain, handle, interned, opt_text, owned, pairs,
+    put, text,
 };
 use dtmx_bindings::branch::{
-    http_reply, outcome_named, outcome_of_error, outcome_parts, BranchRequest, Outcome,
+    outcome_reply, outcome_named, outcome_of_error, outcome_parts, Branch, Outcome,
 };
 use dtmx_bindings::dtmx::rm;
-use dtmx_bindings::dtmx::tm::{branch_reply_error, check_dtm_reply};
+use dtmx_bindings::dtmx::tm::{check_branch_reply, check_server_reply};
 use dtmx_bindings::error::{invalid, kind_of};
 use dtmx_bindings::Result;
 use std::ffi::c_char;
@@ -47,7 +48,7 @@ pub enum DtmxOutcome {
     DTMX_OUTCOME_UNKNOWN = 3,
 }
 
-fn branch(b: &BranchRequest) -> *mut DtmxBranch {
+fn branch(b: &Branch) -> *mut DtmxBranch {
     Box::into_raw(Box::new(DtmxBranch {
         gid: owned(&b.gid),
         trans_type: owned(&b.trans_type),
@@ -66,9 +67,39 @@ pub extern "C" fn dtmx_branch_from_query(
     error: *mut DtmxError,
 ) -> *mut DtmxBranch {
     guard(error, std::ptr::null_mut(), || {
-        Ok(branch(&BranchRequest::from_query_string(text(
+        Ok(branch(&Branch::from_query(text(
             query, "query",
         )?)))
+    })
+}
+
+/// The branch from `count` decoded query pairs (`keys[i]`, `values[i]`), as a web
+/// framework hands them over. NULL on error.
+#[no_mangle]
+pub extern "C" fn dtmx_branch_from_query_pairs(
+    keys: *const *const c_char,
+    values: *const *const c_char,
+    count: usize,
+    error: *mut DtmxError,
+) -> *mut DtmxBranch {
+    guard(error, std::ptr::null_mut(), || {
+        Ok(branch(&Branch::from_query_pairs(pairs(keys, values, count)?)))
+    })
+}
+
+/// The core's branch of a `DtmxBranch` (a NULL field reads as empty).
+pub(crate) fn branch_of(b: *const DtmxBranch) -> Result<Branch> {
+    let b = handle(b, "branch")?;
+    let field = |p: *mut c_char, what: &str| -> Result<String> {
+        Ok(opt_text(p, what)?.unwrap_or("").to_string())
+    };
+    Ok(Branch {
+        gid: field(b.gid, "gid")?,
+        trans_type: field(b.trans_type, "trans_type")?,
+        branch_id: field(b.branch_id, "branch_id")?,
+        op: field(b.op, "op")?,
+        dtm: field(b.dtm, "dtm")?,
+        phase2_url: field(b.phase2_url, "phase2_url")?,
     })
 }
 
@@ -81,7 +112,7 @@ pub extern "C" fn dtmx_branch_from_grpc_metadata(
     error: *mut DtmxError,
 ) -> *mut DtmxBranch {
     guard(error, std::ptr::null_mut(), || {
-        Ok(branch(&BranchRequest::from_grpc_metadata(pairs(
+        Ok(branch(&Branch::from_grpc_metadata(pairs(
             keys, values, count,
         )?)))
     })
@@ -151,7 +182,7 @@ pub extern "C" fn dtmx_outcome_reply(
 ) -> DtmxCode {
     guard_code(error, || {
         let o = outcome_of(outcome, opt_text(message, "message")?.unwrap_or(""))?;
-        let reply = http_reply(&o);
+        let reply = outcome_reply(&o);
         put(status, reply.status);
         put(body, owned(&reply.body));
         Ok(())
@@ -189,7 +220,7 @@ pub extern "C" fn dtmx_outcome_from_http(
 
 /// The gRPC status code a branch answers for `outcome` (-1 for unknown values).
 #[no_mangle]
-pub extern "C" fn dtmx_outcome_grpc_code(outcome: i32) -> i32 {
+pub extern "C" fn dtmx_grpc_code(outcome: i32) -> i32 {
     guard_plain(-1, || {
         outcome_of(outcome, "").map_or(-1, |o| rm::grpc_code(&o).code())
     })
@@ -218,7 +249,7 @@ pub extern "C" fn dtmx_check_branch_reply(
     len: usize,
     error: *mut DtmxError,
 ) -> DtmxCode {
-    guard_code(error, || branch_reply_error(status, bytes(body, len)))
+    guard_code(error, || check_branch_reply(status, bytes(body, len)))
 }
 
 /// The error a reply of the DTM server stands for; `DTMX_OK` when it succeeded.
@@ -229,5 +260,5 @@ pub extern "C" fn dtmx_check_server_reply(
     len: usize,
     error: *mut DtmxError,
 ) -> DtmxCode {
-    guard_code(error, || check_dtm_reply(status, bytes(body, len)))
+    guard_code(error, || check_server_reply(status, bytes(body, len)))
 }

@@ -70,7 +70,7 @@ impl From<&HttpRequest> for DtmxHttpRequest {
                 .iter()
                 .map(|(k, v)| (c_string(k), c_string(v)))
                 .collect(),
-            body: request.body,
+            body: request.body.clone(),
             timeout_ms: request
                 .timeout
                 .map_or(0, |t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
@@ -153,6 +153,18 @@ pub extern "C" fn dtmx_client_set_token(
 #[no_mangle]
 pub extern "C" fn dtmx_client_free(client: *mut DtmxClient) {
     guard_plain((), || free_boxed(client));
+}
+
+/// The server URL the client talks to, as given to `dtmx_client_new`. Owned; NULL on
+/// error.
+#[no_mangle]
+pub extern "C" fn dtmx_client_server(
+    client: *const DtmxClient,
+    error: *mut DtmxError,
+) -> *mut c_char {
+    guard(error, std::ptr::null_mut(), || {
+        Ok(owned(handle(client, "client")?.inner.server()))
+    })
 }
 
 /// A new gid from the server (`GET /newGid`). Owned; NULL on error.

@@ -119,7 +119,7 @@ pub extern "C" fn dtmx_guard_new(
     guard(error, std::ptr::null_mut(), || {
         let b = handle_mut(barrier, "barrier")?;
         let t = handle(table, "table")?;
-        let call = b.inner.call(&t.inner);
+        let call = b.inner.call_machine(&t.inner);
         Ok(boxed(DtmxGuard::new(Guard::new(
             call,
             Ownership::for_connection(in_transaction),
@@ -142,7 +142,7 @@ pub extern "C" fn dtmx_guard_check_back(
     guard(error, std::ptr::null_mut(), || {
         let gid = handle(barrier, "barrier")?.inner.gid();
         let t = handle(table, "table")?;
-        let query = Barrier::for_msg(gid)?.query_prepared(&t.inner);
+        let query = Barrier::for_msg(gid)?.query_prepared_machine(&t.inner);
         Ok(boxed(DtmxGuard::new(Guard::check_back(
             query,
             gid,

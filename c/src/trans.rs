@@ -2,6 +2,7 @@
 //! thread at a time (it may move between threads); its calls block until dtm answers.
 
 use crate::barrier::DtmxBarrier;
+use crate::branch::{branch_of, DtmxBranch};
 use crate::client::{options, DtmxClient};
 use crate::drive::{drive, reported, Body};
 use crate::error::{DtmxCode, DtmxError};
@@ -11,7 +12,7 @@ use crate::ffi::{
 };
 use dtmx_bindings::barrier::Barrier;
 use dtmx_bindings::dtmx::tm::{Msg, Saga, Tcc, Xa};
-use dtmx_bindings::dtmx::BranchRequest;
+use dtmx_bindings::dtmx::Branch;
 use dtmx_bindings::dtmx::HttpResponse;
 use dtmx_bindings::error::invalid;
 use dtmx_bindings::runtime::block_on;
@@ -346,7 +347,7 @@ pub extern "C" fn dtmx_msg_do_and_submit(
         let busi = busi.ok_or_else(|| invalid("busi must not be NULL"))?;
         let body = Body::new();
         let run = m.0.inner.do_and_submit(url, |branch| body.run(branch));
-        drive(&body, run, |branch: BranchRequest| {
+        drive(&body, run, |branch: Branch| {
             let barrier = Barrier::new(
                 &branch.trans_type,
                 &branch.gid,
@@ -385,18 +386,19 @@ pub extern "C" fn dtmx_tcc_new(
     )
 }
 
-/// A TCC nested in the try branch whose request had query string `query`: its branches
-/// are sub-branches of that one. Nothing to prepare, submit or abort. NULL on error.
+/// A TCC nested in the try branch `branch` (what `dtmx_branch_from_query` read from the
+/// try call's query: `dtm`, `gid`, `branch_id`, `trans_type`): its branches are
+/// sub-branches of that one, registered with the server the branch names. Nothing to
+/// prepare, submit or abort. NULL on error. Free with `dtmx_tcc_free`.
 #[no_mangle]
-pub extern "C" fn dtmx_tcc_from_query(
+pub extern "C" fn dtmx_client_tcc_from_branch(
     client: *const DtmxClient,
-    query: *const c_char,
+    branch: *const DtmxBranch,
     error: *mut DtmxError,
 ) -> *mut DtmxTcc {
     guard(error, std::ptr::null_mut(), || {
         let c = &handle(client, "client")?.inner;
-        let branch = BranchRequest::from_query_string(text(query, "query")?);
-        let inner = c.tcc_from_branch(&branch)?;
+        let inner = c.tcc_from_branch(&branch_of(branch)?)?;
         let gid = c_string(inner.gid());
         Ok(boxed(DtmxTcc(Held { inner, gid })))
     })
@@ -406,6 +408,15 @@ pub extern "C" fn dtmx_tcc_from_query(
 #[no_mangle]
 pub extern "C" fn dtmx_tcc_gid(tcc: *const DtmxTcc) -> *const c_char {
     gid_of(tcc, |h| &h.0.gid)
+}
+
+/// The id of the last branch `dtmx_tcc_call_branch` created (`"00"` before the first).
+/// Owned; NULL when `tcc` is NULL.
+#[no_mangle]
+pub extern "C" fn dtmx_tcc_current_branch_id(tcc: *const DtmxTcc) -> *mut c_char {
+    guard_plain(std::ptr::null_mut(), || {
+        handle(tcc, "tcc").map_or(std::ptr::null_mut(), |t| owned(&t.0.inner.current_branch_id()))
+    })
 }
 
 /// Registers the global transaction with dtm.
@@ -511,6 +522,15 @@ pub extern "C" fn dtmx_xa_new(
 #[no_mangle]
 pub extern "C" fn dtmx_xa_gid(xa: *const DtmxXa) -> *const c_char {
     gid_of(xa, |h| &h.0.gid)
+}
+
+/// The id of the last branch `dtmx_xa_call_branch` created (`"00"` before the first).
+/// Owned; NULL when `xa` is NULL.
+#[no_mangle]
+pub extern "C" fn dtmx_xa_current_branch_id(xa: *const DtmxXa) -> *mut c_char {
+    guard_plain(std::ptr::null_mut(), || {
+        handle(xa, "xa").map_or(std::ptr::null_mut(), |t| owned(&t.0.inner.current_branch_id()))
+    })
 }
 
 /// Registers the global transaction with dtm.

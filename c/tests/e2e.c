@@ -135,9 +135,15 @@ static void test_tcc(int fail) {
   DtmxError err = {0};
   DtmxTcc *tcc = dtmx_tcc_new(client, NULL, NULL, &err);
   CHECK(dtmx_tcc_prepare(tcc, &err) == DTMX_OK, "prepare: %s", err.message);
+  char *id = dtmx_tcc_current_branch_id(tcc);
+  CHECK_STR(id, "00");
+  dtmx_string_free(id);
   char *body = dtmx_tcc_call_branch(tcc, "{\"amount\":1}", busi_url("TccTry"),
                                     busi_url("TccConfirm"), busi_url("TccCancel"), &err);
   CHECK(body != NULL && strstr(body, "SUCCESS") != NULL, "try: %s", err.message);
+  id = dtmx_tcc_current_branch_id(tcc);
+  CHECK_STR(id, "01");
+  dtmx_string_free(id);
   dtmx_string_free(body);
   body = dtmx_tcc_call_branch(tcc, "{\"amount\":1}", busi_url(fail ? "TccTryFail" : "TccTry"),
                               busi_url("TccConfirm"), busi_url("TccCancel"), &err);
@@ -235,6 +241,14 @@ static void test_query(void) {
   DtmxSaga *saga = dtmx_saga_new(client, NULL, "{\"wait_result\":true}", &err);
   dtmx_saga_add(saga, busi_url("TransOut"), busi_url("TransOutRevert"), "{}", &err);
   dtmx_saga_submit(saga, &err);
+  char *server = dtmx_client_server(client, &err);
+  CHECK(server != NULL && strstr(server, "/api/dtmsvr") != NULL, "server %s", server);
+  dtmx_string_free(server);
+  DtmxXa *xa = dtmx_xa_new(client, NULL, NULL, &err);
+  char *id = dtmx_xa_current_branch_id(xa);
+  CHECK_STR(id, "00");
+  dtmx_string_free(id);
+  dtmx_xa_free(xa);
   char *json = dtmx_client_query(client, dtmx_saga_gid(saga), &err);
   CHECK(json != NULL, "query: %s", err.message);
   cJSON *v = cJSON_Parse(json);

@@ -295,7 +295,9 @@ static DtmxCode run_case(const cJSON *c, DtmxClient *client, char **value, DtmxE
   } else if (same(kind, "tcc_nested")) {
     char query[1024];
     branch_query(jget(c, "branch"), query, sizeof query);
-    DtmxTcc *tcc = dtmx_tcc_from_query(client, query, err);
+    DtmxBranch *branch = dtmx_branch_from_query(query, err);
+    DtmxTcc *tcc = branch ? dtmx_client_tcc_from_branch(client, branch, err) : NULL;
+    dtmx_branch_free(branch);
     code = tcc ? run_branch_calls(tcc, NULL, calls, err) : err->code;
     dtmx_tcc_free(tcc);
   } else if (same(kind, "new_gid")) {
@@ -430,7 +432,7 @@ static void replay_replies(const char *dir) {
     CHECK(status == (uint16_t)jnum(c, "http_status", 0), "status %u", status);
     cJSON *parsed = cJSON_Parse(body);
     CHECK(cJSON_Compare(parsed, jget(c, "http_body"), 1), "body %s", body);
-    CHECK(dtmx_outcome_grpc_code(o) == (int32_t)jnum(c, "grpc_code", -2), "grpc code");
+    CHECK(dtmx_grpc_code(o) == (int32_t)jnum(c, "grpc_code", -2), "grpc code");
     DtmxOutcome back = dtmx_outcome_from_http(status, (const uint8_t *)body, strlen(body), NULL);
     CHECK((int32_t)back == o, "read back as %s", dtmx_outcome_name(back));
     cJSON_Delete(parsed);
@@ -506,7 +508,7 @@ static DtmxBarrier *barrier_of(const cJSON *b, DtmxError *err) {
 
 /* Hands out call_index - 1 barrier ids first. */
 static void advance(DtmxBarrier *b, const cJSON *c) {
-  for (int i = 1; i < (int)jnum(c, "call_index", 1); i++) dtmx_string_free(dtmx_barrier_next_id(b));
+  for (int i = 1; i < (int)jnum(c, "call_index", 1); i++) dtmx_string_free(dtmx_barrier_next_barrier_id(b));
 }
 
 /* Drives a step machine through `steps`; returns its result name (static), or NULL with
@@ -615,6 +617,26 @@ static void replay_barrier_file(const char *path, const char *name) {
       if (jstr(expect, "gid")) CHECK_STR(dtmx_barrier_gid(b), jstr(expect, "gid"));
       if (jstr(expect, "branch_id")) CHECK_STR(dtmx_barrier_branch_id(b), jstr(expect, "branch_id"));
       if (jstr(expect, "op")) CHECK_STR(dtmx_barrier_op(b), jstr(expect, "op"));
+      if (jget(c, "query")) {
+        /* The same barrier through the branch: dtmx_branch_from_query_pairs, then
+         * dtmx_barrier_from_branch. */
+        const cJSON *p;
+        const char *keys[32], *values[32];
+        size_t n = 0;
+        cJSON_ArrayForEach(p, jget(c, "query")) {
+          keys[n] = cJSON_GetArrayItem(p, 0)->valuestring;
+          values[n++] = cJSON_GetArrayItem(p, 1)->valuestring;
+        }
+        DtmxBranch *branch = dtmx_branch_from_query_pairs(keys, values, n, &err);
+        DtmxBarrier *via = dtmx_barrier_from_branch(branch, &err);
+        CHECK(via != NULL, "barrier from branch: %s", err.message);
+        CHECK_STR(dtmx_barrier_trans_type(via), dtmx_barrier_trans_type(b));
+        CHECK_STR(dtmx_barrier_gid(via), dtmx_barrier_gid(b));
+        CHECK_STR(dtmx_barrier_branch_id(via), dtmx_barrier_branch_id(b));
+        CHECK_STR(dtmx_barrier_op(via), dtmx_barrier_op(b));
+        dtmx_barrier_free(via);
+        dtmx_branch_free(branch);
+      }
     } else {
       CHECK(b == NULL, "accepted");
       CHECK_STR(code_name(err.code), jstr(c, "error_kind"));
@@ -647,9 +669,9 @@ static void replay_barrier_file(const char *path, const char *name) {
           dtmx_statement_free(s);
         } else {
           if (k == 0) advance(b, c);
-          DtmxBarrierCall *m = k == 0   ? dtmx_barrier_call(b, t, &err)
-                               : k == 1 ? dtmx_barrier_query_prepared(b, t, &err)
-                                        : dtmx_barrier_xa_action(b, t, &err);
+          DtmxBarrierCall *m = k == 0   ? dtmx_barrier_call_machine(b, t, &err)
+                               : k == 1 ? dtmx_barrier_query_prepared_machine(b, t, &err)
+                                        : dtmx_barrier_xa_action_machine(b, t, &err);
           const char *result = replay_steps(m, jget(c, "steps"), table, &err);
           const char *want = k == 1 ? jstr(c, "result") : jstr(c, "decision");
           if (want != NULL) {
@@ -681,9 +703,9 @@ static void replay_barrier_file(const char *path, const char *name) {
       DtmxBarrier *b = barrier_of(jget(c, "barrier"), &err);
       advance(b, c);
       uint64_t expire = (uint64_t)jnum(c, "expire", 0);
-      DtmxRedisCall *r = k == 0 ? dtmx_barrier_redis_check_adjust_amount(
+      DtmxRedisCall *r = k == 0 ? dtmx_barrier_redis_check_adjust_amount_call(
                                       b, jstr(c, "key"), (int64_t)jnum(c, "amount", 0), expire, &err)
-                                : dtmx_barrier_redis_query_prepared(b, expire, &err);
+                                : dtmx_barrier_redis_query_prepared_call(b, expire, &err);
       const cJSON *keys = jget(c, "keys"), *args = jget(c, "args");
       if (keys == NULL || cJSON_IsNull(keys)) {
         CHECK(r == NULL, "accepted");
