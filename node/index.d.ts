@@ -30,8 +30,9 @@ export interface TransOptions {
 /** A step's payload: strings and bytes go as they are, anything else as JSON. */
 export type Payload = string | Uint8Array | object | null | undefined;
 
-/** The identity of a branch call. */
-export interface Branch {
+/** The fields of a branch's identity; every function taking a branch takes a plain
+ * object of them too. */
+export interface BranchFields {
   gid: string;
   transType: string;
   branchId: string;
@@ -40,6 +41,25 @@ export interface Branch {
   dtm: string;
   /** XA phase-2 URL. */
   phase2Url: string;
+}
+
+/** The identity of a branch call, read from its request. */
+export class Branch implements BranchFields {
+  constructor(fields?: Partial<BranchFields>);
+  gid: string;
+  transType: string;
+  branchId: string;
+  op: string;
+  dtm: string;
+  phase2Url: string;
+  /** From a raw query string (`gid=...&op=...`, with or without `?`). */
+  static fromQuery(query: string): Branch;
+  /** From decoded query parameters (`req.query`) or `[key, value]` pairs. */
+  static fromQueryPairs(pairs: Record<string, unknown> | Array<[string, string]>): Branch;
+  /** From gRPC metadata (`dtm-gid`, ...). */
+  static fromGrpcMetadata(metadata: Record<string, unknown> | Array<[string, string]>): Branch;
+  /** The identity as a query string (sorted, empty fields left out). */
+  toQuery(): string;
 }
 
 /** A branch's reply to a call the client made. */
@@ -60,7 +80,7 @@ export interface OutcomeParts {
   message: string;
 }
 
-/** The kinds of dtmx errors (an error's `code`). */
+/** The kinds of dtmx errors (an error's `kind`). */
 export type ErrorKind =
   | 'invalid_argument' | 'transport' | 'server' | 'failure' | 'ongoing' | 'duplicated'
   | 'timeout' | 'database' | 'internal' | 'unfinished';
@@ -70,9 +90,10 @@ export class DtmxError extends Error {
   /** The error class name, e.g. `FailureError`. */
   readonly name: string;
   /** The kind. */
-  readonly code: ErrorKind;
-  /** The kind's stable number (the C API's code). */
-  readonly errno: number;
+  readonly kind: ErrorKind;
+  /** The kind's stable number (the C API's DtmxCode: 1 `invalid_argument` ... 10
+   * `unfinished`). */
+  readonly code: number;
   /** What else failed on the way, oldest first (e.g. `abort failed: server: store down`
    * after a `run()` body threw). */
   notes: string[];
@@ -80,7 +101,7 @@ export class DtmxError extends Error {
    * the status of an UnfinishedError after a `waitResult` submit), else null. */
   status: string | null;
   static readonly kind: ErrorKind;
-  static readonly errno: number;
+  static readonly code: number;
 }
 export class InvalidArgumentError extends DtmxError {}
 export class TransportError extends DtmxError {}
@@ -116,9 +137,8 @@ export class Client {
   msg(options?: TransOptions): Msg;
   tcc(options?: TransOptions): Tcc;
   xa(options?: TransOptions): Xa;
-  tccGlobalTransaction<T>(fn: (tcc: Tcc) => Promise<T> | T, options?: TransOptions): Promise<T>;
-  xaGlobalTransaction<T>(fn: (xa: Xa) => Promise<T> | T, options?: TransOptions): Promise<T>;
-  tccFromBranch(branch: Branch, options?: Omit<TransOptions, 'gid'>): Tcc;
+  /** A TCC nested in the branch a try request describes (its gid is the branch's). */
+  tccFromBranch(branch: BranchFields, options?: Omit<TransOptions, 'gid'>): Tcc;
 }
 
 /** A saga: dtm runs each action in order and compensates the done ones on failure. */
@@ -144,7 +164,7 @@ export class Msg {
   abort(): Promise<void>;
   /** Prepare, `busi(branch)`, submit (or abort, or ask the check-back); resolves to
    * `busi`'s value; rejects with `busi`'s own error (notes added) when it throws. */
-  doAndSubmit<T>(queryPrepared: string, busi: (branch: Branch) => Promise<T> | T): Promise<T>;
+  doAndSubmit<T>(queryPrepared: string, busi: (branch: BranchFields) => Promise<T> | T): Promise<T>;
 }
 
 /** A TCC global transaction. */
@@ -165,6 +185,7 @@ export class Tcc {
 export class Xa {
   constructor(dtm: Client | string, options?: TransOptions);
   readonly gid: string;
+  currentBranchId(): string;
   prepare(): Promise<void>;
   submit(): Promise<void>;
   abort(): Promise<void>;
@@ -174,16 +195,24 @@ export class Xa {
   run<T>(fn: (xa: Xa) => Promise<T> | T): Promise<T>;
 }
 
-/** A branch's identity from a query string or a parsed query object. */
-export function parseBranch(query: string | Record<string, unknown>): Branch;
-/** A gRPC branch's identity from its metadata. */
-export function parseGrpcBranch(metadata: Record<string, unknown>): Branch;
 /** The reply for dtm: success (or `result` as JSON), 409 failure, 425 ongoing, 500 retry. */
 export function reply(error?: unknown, result?: unknown): Reply;
-/** How dtm reads a branch's HTTP reply. */
-export function outcomeOf(status: number, body: string | Uint8Array): OutcomeParts;
 /** The reply for an outcome name. */
 export function outcomeReply(outcome: OutcomeParts['outcome'], message?: string): Reply;
+/** The outcome a handler's thrown error stands for (as `reply` answers it). */
+export function outcomeOfError(error: unknown): OutcomeParts;
+/** How dtm reads a branch's HTTP reply. */
+export function outcomeFromHttp(status: number, body: string | Uint8Array): OutcomeParts;
+/** How dtm reads a branch's gRPC status. */
+export function outcomeFromGrpc(code: number, message?: string): OutcomeParts;
+/** The gRPC status code for an outcome. */
+export function grpcCode(outcome: OutcomeParts['outcome'], message?: string): number;
+/** Throws the error a branch's reply to the client's own call stands for. */
+export function checkBranchReply(status: number, body: string | Uint8Array): void;
+/** Throws the error a reply of the DTM server stands for. */
+export function checkServerReply(status: number, body: string | Uint8Array): void;
+/** The version of dtmx. */
+export function version(): string;
 
 /** Where the barrier rows live. */
 export class BarrierTable {
@@ -191,6 +220,10 @@ export class BarrierTable {
   readonly dialect: string;
   readonly name: string;
   ddl(): string[];
+  insertIgnoreSql(): string;
+  selectReasonSql(): string;
+  /** `sql` with its placeholders in `style`. */
+  render(sql: string, style: 'qmark' | 'format' | 'dollar' | 'numeric'): string;
   create(conn: unknown): Promise<void>;
 }
 
@@ -205,28 +238,115 @@ export interface BarrierOptions {
   inTransaction?: boolean;
 }
 
-/** The barrier of one branch call. */
+/** What a barrier machine wants done next. */
+export interface BarrierStep {
+  kind: 'execute' | 'query' | 'done';
+  sql?: string;
+  params?: string[];
+  /** The decision, or `SUCCESS` / `FAILURE` for a check-back (done). */
+  result?: string;
+}
+
+/** A sans-IO barrier machine: run its steps, feed their results. */
+export interface BarrierMachine {
+  step(): BarrierStep;
+  feedAffected(rows: number): void;
+  feedReason(reason: string | null): void;
+}
+
+/** A guarded call's machine. */
+export interface BarrierCall extends BarrierMachine {
+  readonly barrierId: string;
+  /** Throws the error the decision carries (DuplicatedError). */
+  check(): void;
+}
+
+/** A Redis script and the decision for its reply. */
+export interface RedisScript<D> {
+  readonly script: string;
+  readonly keys: string[];
+  readonly args: string[];
+  decide(reply: string | null): D;
+}
+
+/** The Redis msg check-back script. */
+export interface RedisQueryPreparedCall extends RedisScript<'SUCCESS' | 'FAILURE'> {
+  check(reply: string | null): void;
+}
+
+/** A Redis client (ioredis) or its `eval(script, numKeys, ...keysAndArgs)`. */
+export type RedisEval = { eval(...args: any[]): Promise<unknown> } | ((...args: any[]) => Promise<unknown>);
+
+/** The sub-transaction barrier of one branch call. */
 export class Barrier {
-  constructor(branch: Pick<Branch, 'transType' | 'gid' | 'branchId' | 'op'> & Partial<Branch>);
+  constructor(transType: string, gid: string, branchId: string, op: string);
+  static fromQuery(query: string): Barrier;
+  static fromQueryPairs(pairs: Record<string, unknown> | Array<[string, string]>): Barrier;
+  static fromBranch(branch: Pick<BranchFields, 'transType' | 'gid' | 'branchId' | 'op'>): Barrier;
+  static fromGrpcMetadata(metadata: Record<string, unknown> | Array<[string, string]>): Barrier;
+  /** The barrier of msg `gid`'s local work and of its check-back. */
+  static forMsg(gid: string): Barrier;
+  /** The Redis barrier's default key expiry in seconds (7 days). */
+  static readonly redisDefaultExpire: number;
+  readonly transType: string;
+  readonly gid: string;
+  readonly branchId: string;
+  readonly op: string;
+  nextBarrierId(): string;
   /** Runs `busi(conn)` at most once, in one database transaction with the barrier rows
    * (its own, or the caller's open one, joined). */
   call<T>(conn: unknown, busi: (conn: any) => Promise<T> | T, options?: BarrierOptions): Promise<T | undefined>;
+  /** The msg check-back for this barrier's gid on a database client. */
+  queryPrepared(conn: unknown, options?: BarrierOptions): Promise<void>;
   redisCheckAdjustAmount(
-    redis: unknown, key: string, amount: number, expire?: number,
+    redis: RedisEval, key: string, amount: number, expire?: number,
   ): Promise<'applied' | 'null_compensation' | 'duplicate' | 'suspended'>;
+  /** The msg check-back for this barrier's gid on Redis. */
+  redisQueryPrepared(redis: RedisEval, expire?: number): Promise<void>;
+  /** Throws the FailureError a check-back answers for `FAILURE`. */
+  checkBack(result: 'SUCCESS' | 'FAILURE' | string): void;
+  callMachine(table: BarrierTable): BarrierCall;
+  queryPreparedMachine(table: BarrierTable): BarrierMachine;
+  xaActionMachine(table: BarrierTable): BarrierCall;
+  xaRollbackFence(table: BarrierTable): { sql: string; params: string[] };
+  redisCheckAdjustAmountCall(
+    key: string, amount: number, expire?: number,
+  ): RedisScript<'applied' | 'null_compensation' | 'duplicate' | 'suspended'>;
+  redisQueryPreparedCall(expire?: number): RedisQueryPreparedCall;
 }
 
-/** The msg check-back on a database client. */
-export function queryPrepared(conn: unknown, branch: Branch, options?: BarrierOptions): Promise<void>;
-/** The msg check-back on Redis. */
-export function redisQueryPrepared(redis: unknown, branch: Branch, expire?: number): Promise<void>;
+/** What an XA branch call wants done next. */
+export interface XaLocalStep {
+  kind: 'execute' | 'query' | 'business' | 'send' | 'done';
+  sql?: string;
+  params?: string[];
+  method?: string;
+  url?: string;
+  headers?: Array<[string, string]>;
+  body?: Buffer | null;
+}
+
+/** The RM side of one XA branch call as a machine the host drives (what `xaLocal` runs). */
+export class XaLocal {
+  constructor(branch: BranchFields, table?: BarrierTable);
+  step(): XaLocalStep;
+  feedAffected(rows: number): void;
+  feedReason(reason: string | null): void;
+  feedSqlError(error: unknown): void;
+  /** Nothing for a success, else what the business work threw. */
+  feedBusiness(error?: unknown): void;
+  feedReply(status: number, body: string | Uint8Array): void;
+  feedSendError(error: unknown): void;
+  /** Throws the error to reply to dtm with, if any. */
+  finish(): void;
+}
 
 /**
  * The RM side of one XA branch call on a dedicated mysql2 or pg connection: `busi(conn)`
  * runs in phase 1 only. Rejects with the error to answer dtm with.
  */
 export function xaLocal(
-  conn: unknown, branch: Branch, busi: (conn: any) => Promise<unknown> | unknown,
+  conn: unknown, branch: BranchFields, busi: (conn: any) => Promise<unknown> | unknown,
   options?: { table?: BarrierTable; timeout?: number },
 ): Promise<void>;
 

@@ -4,11 +4,11 @@ import { createRequire } from 'node:module';
 const dtmx = createRequire(import.meta.url)('./index.js');
 
 export const {
-  Client, Saga, Msg, Tcc, Xa,
+  Client, Saga, Msg, Tcc, Xa, Branch, Barrier, BarrierTable, XaLocal,
   DtmxError, InvalidArgumentError, TransportError, ServerError, FailureError, OngoingError,
   DuplicatedError, TimeoutError, DatabaseError, InternalError, UnfinishedError,
-  parseBranch, parseGrpcBranch, reply, outcomeOf, outcomeReply,
-  Barrier, BarrierTable, queryPrepared, redisQueryPrepared, xaLocal,
+  outcomeReply, reply, outcomeOfError, outcomeFromHttp, outcomeFromGrpc, grpcCode,
+  checkBranchReply, checkServerReply, xaLocal, version,
   express, fastify,
 } = dtmx;
 export default dtmx;

@@ -5,9 +5,6 @@
 const native = require('./native');
 const { call, byKind, kindOf, makeError, messageOf, withNotes } = require('./errors');
 
-/** The Redis barrier's default key expiry in seconds (the core's, 7 days). */
-const REDIS_EXPIRE = native.REDIS_EXPIRE_SECS;
-
 /** How to run SQL on one client: `begin`, `commit`, `rollback`, `execute` (affected
  * rows), `reason` (the first column of the first row, or null) and `inTransaction` (is a
  * transaction open on it: true or false, or null when the driver cannot tell). */
@@ -77,6 +74,22 @@ class BarrierTable {
   /** The statements creating the table when missing. */
   ddl() {
     return this.native.ddl();
+  }
+
+  /** The insert-ignore statement of a barrier row, in the dialect's placeholders. */
+  insertIgnoreSql() {
+    return this.native.insertIgnoreSql();
+  }
+
+  /** The statement reading a barrier row's reason, in the dialect's placeholders. */
+  selectReasonSql() {
+    return this.native.selectReasonSql();
+  }
+
+  /** `sql` of this dialect with its placeholders in `style` (`qmark`, `format`, `dollar`,
+   * `numeric`). */
+  render(sql, style) {
+    return call(() => this.native.render(sql, style));
   }
 
   /** Creates the table (and schema) on `conn` when missing. */
@@ -151,12 +164,93 @@ async function follow(guard, d, conn, busi) {
   }
 }
 
-/** The barrier of one branch call; build one per request from its branch. */
+/** The table's native object (a BarrierTable or a native one), else the default table
+ * of `dialect`. */
+function nativeTable(table, dialect) {
+  if (table) return table.native || table;
+  return new native.BarrierTable(dialect, undefined);
+}
+
+/** `[key, value]` pairs of an object (the first value of a repeated key) or of pairs. */
+function pairsOf(query) {
+  const entries = Array.isArray(query) ? query : Object.entries(query || {});
+  const out = [];
+  for (const [k, v] of entries) {
+    const first = Array.isArray(v) ? v[0] : v;
+    if (first !== undefined && first !== null) out.push([String(k), String(first)]);
+  }
+  return out;
+}
+
+/**
+ * The sub-transaction barrier of one branch call: `new Barrier(transType, gid, branchId,
+ * op)`, or from the request with `Barrier.fromQuery` (raw query string),
+ * `fromQueryPairs` (`req.query`), `fromBranch`, `fromGrpcMetadata`; `Barrier.forMsg(gid)`
+ * for a msg's local work and its check-back.
+ */
 class Barrier {
-  /** `branch` is `{transType, gid, branchId, op}` (e.g. from `parseBranch`). */
-  constructor(branch) {
+  constructor(transType, gid, branchId, op, wrapped) {
+    this.native = wrapped || call(() => new native.Barrier(String(transType ?? ''), String(gid ?? ''), String(branchId ?? ''), String(op ?? '')));
+  }
+
+  static #wrap(make) {
+    return new Barrier(null, null, null, null, call(make));
+  }
+
+  /** From a raw query string (`gid=...&op=...`, with or without `?`). */
+  static fromQuery(query) {
+    return Barrier.#wrap(() => native.Barrier.fromQuery(String(query ?? '')));
+  }
+
+  /** From decoded query parameters: an object (`req.query`) or `[key, value]` pairs. */
+  static fromQueryPairs(pairs) {
+    return Barrier.#wrap(() => native.Barrier.fromQueryPairs(pairsOf(pairs)));
+  }
+
+  /** From a branch (`{transType, gid, branchId, op}`, e.g. a `Branch`). */
+  static fromBranch(branch) {
     const b = branch || {};
-    this.native = call(() => new native.Barrier(b.transType || '', b.gid || '', b.branchId || '', b.op || ''));
+    return new Barrier(b.transType, b.gid, b.branchId, b.op);
+  }
+
+  /** From gRPC metadata (`dtm-gid`, ...): an object or `[key, value]` pairs. */
+  static fromGrpcMetadata(metadata) {
+    return Barrier.#wrap(() => native.Barrier.fromGrpcMetadata(pairsOf(metadata)));
+  }
+
+  /** The barrier of msg `gid`'s local work and of its check-back (`msg`, gid, `00`, `msg`). */
+  static forMsg(gid) {
+    return Barrier.#wrap(() => native.Barrier.forMsg(String(gid ?? '')));
+  }
+
+  /** The Redis barrier's default key expiry in seconds (7 days, as DTM). */
+  static get redisDefaultExpire() {
+    return native.REDIS_DEFAULT_EXPIRE;
+  }
+
+  /** The transaction type (`saga`, `tcc`, `msg`, `xa`). */
+  get transType() {
+    return this.native.transType;
+  }
+
+  /** The global transaction id. */
+  get gid() {
+    return this.native.gid;
+  }
+
+  /** The branch id. */
+  get branchId() {
+    return this.native.branchId;
+  }
+
+  /** The branch operation (`action`, `compensate`, `try`, ...). */
+  get op() {
+    return this.native.op;
+  }
+
+  /** Hands out the next barrier id (`01`, `02`, ...) of this branch call. */
+  nextBarrierId() {
+    return this.native.nextBarrierId();
   }
 
   /**
@@ -176,13 +270,82 @@ class Barrier {
     return follow(guard, d, conn, busi);
   }
 
+  /** The msg check-back on `conn` for this barrier's gid (a `Barrier.forMsg(gid)`, or
+   * the barrier of the check-back request): resolves when the msg's local transaction
+   * committed, rejects with a FailureError when it did not (and now never will). Runs in
+   * a transaction the way `call` does (both answers commit); options:
+   * `{table, inTransaction}`. */
+  async queryPrepared(conn, options) {
+    const d = driverOf(conn);
+    const guard = call(() => native.Guard.forCheckBack(this.gid, tableFor(d, options), inTransaction(d, options)));
+    await follow(guard, d, conn);
+  }
+
   /** Adds `amount` to the integer at `key` at most once for this branch, with an ioredis
-   * client; resolves to `applied`, `null_compensation`, `duplicate` or `suspended`. */
-  async redisCheckAdjustAmount(redis, key, amount, expire = REDIS_EXPIRE) {
-    const c = call(() => this.native.redisCheckAdjustAmount(key, amount, expire));
-    const r = await redis.eval(c.script, c.keys.length, ...c.keys, ...c.args);
+   * client (or `eval(script, numKeys, ...keys, ...args)` function); resolves to
+   * `applied`, `null_compensation`, `duplicate` or `suspended`. */
+  async redisCheckAdjustAmount(redis, key, amount, expire = Barrier.redisDefaultExpire) {
+    const c = this.redisCheckAdjustAmountCall(key, amount, expire);
+    const r = await evalOn(redis, c);
     return call(() => c.decide(text(r)));
   }
+
+  /** The msg check-back on Redis for this barrier's gid (for a msg whose local work used
+   * `redisCheckAdjustAmount`): resolves when it committed, rejects with a FailureError
+   * when it did not. */
+  async redisQueryPrepared(redis, expire = Barrier.redisDefaultExpire) {
+    const q = this.redisQueryPreparedCall(expire);
+    const r = await evalOn(redis, q);
+    call(() => q.check(text(r)));
+  }
+
+  /** The check-back's verdict (`SUCCESS` or `FAILURE`, how a check-back machine ends)
+   * for this barrier's gid: returns for SUCCESS, throws the FailureError to answer dtm
+   * with for FAILURE. */
+  checkBack(result) {
+    call(() => this.native.checkBack(String(result)));
+  }
+
+  /** The sans-IO guarded call on `table` (a BarrierTable): a machine whose `step()` says
+   * what to run (`{kind: 'execute' | 'query' | 'done', sql, params, result}`) and that is
+   * fed with `feedAffected(rows)` / `feedReason(reason)`; done with the decision
+   * (`run_business`, `null_compensation`, `duplicate`, `suspended`, `msg_duplicated`). */
+  callMachine(table) {
+    return call(() => this.native.callMachine(nativeTable(table, 'mysql')));
+  }
+
+  /** The sans-IO msg check-back on `table`; done with `SUCCESS` or `FAILURE`. */
+  queryPreparedMachine(table) {
+    return call(() => this.native.queryPreparedMachine(nativeTable(table, 'mysql')));
+  }
+
+  /** The sans-IO phase 1 of an XA branch on `table`. */
+  xaActionMachine(table) {
+    return call(() => this.native.xaActionMachine(nativeTable(table, 'mysql')));
+  }
+
+  /** The statement `{sql, params}` fencing a phase-2 rollback of an XA branch. */
+  xaRollbackFence(table) {
+    return call(() => this.native.xaRollbackFence(nativeTable(table, 'mysql')));
+  }
+
+  /** The Redis script `{script, keys, args}` adjusting `key` by `amount` at most once;
+   * its `decide(reply)` gives the decision for the script's reply. */
+  redisCheckAdjustAmountCall(key, amount, expire = Barrier.redisDefaultExpire) {
+    return call(() => this.native.redisCheckAdjustAmountCall(key, amount, expire));
+  }
+
+  /** The Redis msg check-back script `{script, keys, args}`; its `decide(reply)` gives
+   * `SUCCESS` or `FAILURE`, its `check(reply)` throws for FAILURE. */
+  redisQueryPreparedCall(expire = Barrier.redisDefaultExpire) {
+    return call(() => this.native.redisQueryPreparedCall(expire));
+  }
+}
+
+/** Runs a Redis script on an ioredis client (or an `eval`-like function). */
+function evalOn(redis, script) {
+  const f = typeof redis === 'function' ? redis : redis.eval.bind(redis);
+  return f(script.script, script.keys.length, ...script.keys, ...script.args);
 }
 
 function text(reply) {
@@ -190,22 +353,4 @@ function text(reply) {
   return Buffer.isBuffer(reply) ? reply.toString() : String(reply);
 }
 
-/** The msg check-back on `conn`: resolves when the local transaction of `branch.gid`
- * committed, rejects with a FailureError when it did not (and now never will). Runs in a
- * transaction the way `Barrier.call` does (both answers commit); options:
- * `{table, inTransaction}`. */
-async function queryPrepared(conn, branch, options) {
-  const d = driverOf(conn);
-  const gid = (branch || {}).gid || '';
-  const guard = call(() => native.Guard.forCheckBack(gid, tableFor(d, options), inTransaction(d, options)));
-  await follow(guard, d, conn);
-}
-
-/** The msg check-back on Redis (for a msg whose local work used `redisCheckAdjustAmount`). */
-async function redisQueryPrepared(redis, branch, expire = REDIS_EXPIRE) {
-  const q = call(() => native.Barrier.forMsg((branch || {}).gid || '').redisQueryPrepared(expire));
-  const r = await redis.eval(q.script, q.keys.length, ...q.keys, ...q.args);
-  call(() => q.check(text(r)));
-}
-
-module.exports = { Barrier, BarrierTable, queryPrepared, redisQueryPrepared, driverOf };
+module.exports = { Barrier, BarrierTable, driverOf };

@@ -127,16 +127,6 @@ class Client {
     return new Xa(this, options);
   }
 
-  /** `this.tcc(options).run(fn)`. */
-  tccGlobalTransaction(fn, options) {
-    return this.tcc(options).run(fn);
-  }
-
-  /** `this.xa(options).run(fn)`. */
-  xaGlobalTransaction(fn, options) {
-    return this.xa(options).run(fn);
-  }
-
   /** A TCC nested in the branch a try request describes (its gid is the branch's: no
    * `gid` option). */
   tccFromBranch(branch, options) {
@@ -313,6 +303,11 @@ class Xa {
   /** The global transaction id. */
   get gid() {
     return this.native.gid;
+  }
+
+  /** The id of the last branch created. */
+  currentBranchId() {
+    return this.native.currentBranchId();
   }
 
   /** Prepares the global transaction. */

@@ -1,6 +1,7 @@
 // Error classes, one per kind of the bindings' error table. Every dtmx error is an
-// `Error` whose `name` is its class name and whose `code` is the kind
-// (`failure`, `invalid_argument`, ...); `errno` is the kind's stable number, `notes` what
+// `Error` whose `name` is its class name and whose `kind` is the kind (`failure`,
+// `invalid_argument`, ...); `code` is the kind's stable number (c/include/dtmx.h's
+// DtmxCode), `notes` what
 // else failed on the way (e.g. the abort after a failed body) and `status` the status of
 // the transaction the error is about (or null).
 'use strict';
@@ -12,8 +13,10 @@ class DtmxError extends Error {
   constructor(message, options) {
     super(message, options);
     this.name = this.constructor.name;
-    this.code = this.constructor.kind;
-    this.errno = this.constructor.errno;
+    /** The kind: `failure`, `invalid_argument`, ... */
+    this.kind = this.constructor.kind;
+    /** The kind's stable number (1 `invalid_argument` ... 10 `unfinished`). */
+    this.code = this.constructor.code;
     /** What else failed on the way, oldest first (strings). */
     this.notes = [];
     /** The status of the transaction the error is about (`submitted`, `failed`, ...), or null. */
@@ -21,7 +24,7 @@ class DtmxError extends Error {
   }
 }
 DtmxError.kind = 'internal';
-DtmxError.errno = 0;
+DtmxError.code = 0;
 
 /** Every class by kind name, built from the native table. */
 const byKind = {};
@@ -31,7 +34,7 @@ const classes = { DtmxError };
 for (const row of native.errorTable()) {
   const cls = { [row.className]: class extends DtmxError {} }[row.className];
   cls.kind = row.kind;
-  cls.errno = row.code;
+  cls.code = row.code;
   byKind[row.kind] = cls;
   classes[row.className] = cls;
 }
@@ -63,7 +66,7 @@ function call(fn) {
 
 /** The kind of a dtmx error, or null for anything else. */
 function kindOf(e) {
-  return e instanceof DtmxError ? e.code : null;
+  return e instanceof DtmxError ? e.kind : null;
 }
 
 /** The message of anything thrown. */

@@ -2,7 +2,7 @@
 // handler's result or error turned into dtm's reply.
 'use strict';
 
-const { parseBranch, reply } = require('./branch');
+const { Branch, reply } = require('./branch');
 
 async function outcome(handler, req, branch) {
   try {
@@ -15,7 +15,7 @@ async function outcome(handler, req, branch) {
 /** An Express handler: `handler(req, branch)` may return a value (sent as JSON) or throw. */
 function expressBranch(handler) {
   return (req, res) => {
-    outcome(handler, req, parseBranch(req.query)).then((r) => {
+    outcome(handler, req, Branch.fromQueryPairs(req.query)).then((r) => {
       res.status(r.status).type('application/json').send(r.body);
     });
   };
@@ -24,7 +24,7 @@ function expressBranch(handler) {
 /** A Fastify handler: `handler(request, branch)` may return a value (sent as JSON) or throw. */
 function fastifyBranch(handler) {
   return async (request, fastifyReply) => {
-    const r = await outcome(handler, request, parseBranch(request.query));
+    const r = await outcome(handler, request, Branch.fromQueryPairs(request.query));
     fastifyReply.code(r.status).type('application/json');
     return r.body;
   };

@@ -5,11 +5,13 @@
 use crate::errors::{describe, js, thrown};
 use crate::rm::Branch;
 use dtmx_bindings::barrier::{self as b, render, Action, Ownership, ParamStyle, Step};
+use dtmx_bindings::dtmx::protocol::DtmResult;
+use dtmx_bindings::error::invalid;
 use napi_derive::napi;
 
 /// The Redis barrier's default expiry of its keys, in seconds (7 days).
 #[napi]
-pub const REDIS_EXPIRE_SECS: u32 = b::REDIS_EXPIRE_SECS as u32;
+pub const REDIS_DEFAULT_EXPIRE: u32 = b::REDIS_DEFAULT_EXPIRE as u32;
 
 /// Where barrier rows live: a dialect and a table name.
 #[napi]
@@ -143,11 +145,19 @@ impl Barrier {
         })
     }
 
+    /// From a raw query string (`gid=...&op=...`, with or without `?`).
+    #[napi(factory, catch_unwind)]
+    pub fn from_query(query: String) -> napi::Result<Self, String> {
+        Ok(Barrier {
+            inner: js(b::Barrier::from_query(&query))?,
+        })
+    }
+
     /// From decoded HTTP query pairs (`[key, value]` arrays).
     #[napi(factory, catch_unwind)]
-    pub fn from_query(pairs: Vec<Vec<String>>) -> napi::Result<Self, String> {
+    pub fn from_query_pairs(pairs: Vec<Vec<String>>) -> napi::Result<Self, String> {
         Ok(Barrier {
-            inner: js(b::Barrier::from_query(two(pairs)))?,
+            inner: js(b::Barrier::from_query_pairs(two(pairs)))?,
         })
     }
 
@@ -171,6 +181,40 @@ impl Barrier {
         }
     }
 
+    /// The transaction type.
+    #[napi(getter, catch_unwind)]
+    pub fn trans_type(&self) -> String {
+        self.inner.trans_type().to_string()
+    }
+
+    /// The global transaction id.
+    #[napi(getter, catch_unwind)]
+    pub fn gid(&self) -> String {
+        self.inner.gid().to_string()
+    }
+
+    /// The branch id.
+    #[napi(getter, catch_unwind)]
+    pub fn branch_id(&self) -> String {
+        self.inner.branch_id().to_string()
+    }
+
+    /// The branch operation.
+    #[napi(getter, catch_unwind)]
+    pub fn op(&self) -> String {
+        self.inner.op().to_string()
+    }
+
+    /// The msg check-back's verdict `result` (`SUCCESS` or `FAILURE`, as a check-back
+    /// machine ends) for this barrier's gid: returns for SUCCESS, throws the FailureError
+    /// the check-back handler replies with otherwise.
+    #[napi(catch_unwind)]
+    pub fn check_back(&self, result: String) -> napi::Result<(), String> {
+        let r = js(DtmResult::parse(&result)
+            .ok_or_else(|| invalid(format!("unknown check-back result {result:?}"))))?;
+        js(b::check_back(self.inner.gid(), r))
+    }
+
     /// Hands out the next barrier id.
     #[napi(catch_unwind)]
     pub fn next_barrier_id(&mut self) -> String {
@@ -179,25 +223,25 @@ impl Barrier {
 
     /// Starts the guarded call of one local transaction.
     #[napi(catch_unwind)]
-    pub fn call(&mut self, table: &BarrierTable) -> BarrierCall {
+    pub fn call_machine(&mut self, table: &BarrierTable) -> BarrierCall {
         BarrierCall {
-            inner: self.inner.call(&table.inner),
+            inner: self.inner.call_machine(&table.inner),
         }
     }
 
     /// The msg check-back.
     #[napi(catch_unwind)]
-    pub fn query_prepared(&self, table: &BarrierTable) -> QueryPrepared {
+    pub fn query_prepared_machine(&self, table: &BarrierTable) -> QueryPrepared {
         QueryPrepared {
-            inner: self.inner.query_prepared(&table.inner),
+            inner: self.inner.query_prepared_machine(&table.inner),
         }
     }
 
     /// Phase 1 of an XA branch.
     #[napi(catch_unwind)]
-    pub fn xa_action(&self, table: &BarrierTable) -> BarrierCall {
+    pub fn xa_action_machine(&self, table: &BarrierTable) -> BarrierCall {
         BarrierCall {
-            inner: self.inner.xa_action(&table.inner),
+            inner: self.inner.xa_action_machine(&table.inner),
         }
     }
 
@@ -213,7 +257,7 @@ impl Barrier {
 
     /// The Redis barrier adjusting `key` by `amount` at most once.
     #[napi(catch_unwind)]
-    pub fn redis_check_adjust_amount(
+    pub fn redis_check_adjust_amount_call(
         &mut self,
         key: String,
         amount: i64,
@@ -222,15 +266,18 @@ impl Barrier {
         Ok(RedisCall {
             inner: js(self
                 .inner
-                .redis_check_adjust_amount(&key, amount, u64::from(expire)))?,
+                .redis_check_adjust_amount_call(&key, amount, u64::from(expire)))?,
         })
     }
 
     /// The Redis msg check-back.
     #[napi(catch_unwind)]
-    pub fn redis_query_prepared(&self, expire: u32) -> napi::Result<RedisQueryPrepared, String> {
+    pub fn redis_query_prepared_call(
+        &self,
+        expire: u32,
+    ) -> napi::Result<RedisQueryPrepared, String> {
         Ok(RedisQueryPrepared {
-            inner: js(self.inner.redis_query_prepared(u64::from(expire)))?,
+            inner: js(self.inner.redis_query_prepared_call(u64::from(expire)))?,
             gid: self.inner.gid().to_string(),
         })
     }
@@ -354,7 +401,7 @@ impl Guard {
     pub fn for_call(barrier: &mut Barrier, table: &BarrierTable, in_transaction: bool) -> Guard {
         Guard {
             inner: b::Guard::new(
-                barrier.inner.call(&table.inner),
+                barrier.inner.call_machine(&table.inner),
                 Ownership::for_connection(in_transaction),
             ),
             reports: 0,
@@ -371,7 +418,7 @@ impl Guard {
         let barrier = js(b::Barrier::for_msg(&gid))?;
         Ok(Guard {
             inner: b::Guard::check_back(
-                barrier.query_prepared(&table.inner),
+                barrier.query_prepared_machine(&table.inner),
                 &gid,
                 Ownership::for_connection(in_transaction),
             ),
@@ -517,6 +564,6 @@ impl RedisQueryPrepared {
     #[napi(catch_unwind)]
     pub fn check(&self, reply: Option<String>) -> napi::Result<(), String> {
         let result = self.inner.decide(reply.as_deref());
-        js(result.and_then(|r| b::check_back_result(&self.gid, r)))
+        js(result.and_then(|r| b::check_back(&self.gid, r)))
     }
 }

@@ -13,3 +13,9 @@ mod rm;
 mod run;
 mod trans;
 mod xa_local;
+
+/// The version of dtmx (the core's `dtmx::VERSION`).
+#[napi_derive::napi(catch_unwind)]
+pub fn version() -> String {
+    dtmx_bindings::dtmx::VERSION.to_string()
+}

@@ -2,11 +2,9 @@
 
 use crate::errors::{js, kind_named};
 use crate::trans::{bytes, Payload};
-use dtmx_bindings::branch::{
-    self, http_reply, outcome_named, outcome_of_error, outcome_parts, Outcome,
-};
+use dtmx_bindings::branch::{self, outcome_named, outcome_of_error, outcome_parts, Outcome};
 use dtmx_bindings::dtmx::rm;
-use dtmx_bindings::dtmx::tm::{branch_reply_error, check_dtm_reply};
+use dtmx_bindings::dtmx::tm;
 use dtmx_bindings::error::invalid;
 use napi_derive::napi;
 use std::collections::HashMap;
@@ -29,8 +27,8 @@ pub struct Branch {
     pub phase2_url: String,
 }
 
-impl From<&branch::BranchRequest> for Branch {
-    fn from(b: &branch::BranchRequest) -> Self {
+impl From<&branch::Branch> for Branch {
+    fn from(b: &branch::Branch) -> Self {
         Branch {
             gid: b.gid.clone(),
             trans_type: b.trans_type.clone(),
@@ -44,8 +42,8 @@ impl From<&branch::BranchRequest> for Branch {
 
 impl Branch {
     /// The facade value (sanitised like a parsed query).
-    pub fn to_facade(&self) -> branch::BranchRequest {
-        branch::BranchRequest::from_query([
+    pub fn to_facade(&self) -> branch::Branch {
+        branch::Branch::from_query_pairs([
             ("gid", self.gid.as_str()),
             ("trans_type", &self.trans_type),
             ("branch_id", &self.branch_id),
@@ -59,19 +57,19 @@ impl Branch {
 /// Reads a query string (`gid=...&op=...`, with or without `?`).
 #[napi(catch_unwind)]
 pub fn branch_from_query_string(query: String) -> Branch {
-    Branch::from(&branch::BranchRequest::from_query_string(&query))
+    Branch::from(&branch::Branch::from_query(&query))
 }
 
 /// Reads decoded query parameters (an Express or Fastify `req.query`).
 #[napi(catch_unwind)]
 pub fn branch_from_query(query: HashMap<String, String>) -> Branch {
-    Branch::from(&branch::BranchRequest::from_query(query))
+    Branch::from(&branch::Branch::from_query_pairs(query))
 }
 
 /// Reads gRPC metadata (`dtm-gid`, ...).
 #[napi(catch_unwind)]
 pub fn branch_from_grpc_metadata(metadata: HashMap<String, String>) -> Branch {
-    Branch::from(&branch::BranchRequest::from_grpc_metadata(metadata))
+    Branch::from(&branch::Branch::from_grpc_metadata(metadata))
 }
 
 /// The identity as query pairs (sorted, empty ones left out), as `[key, value]` arrays.
@@ -117,7 +115,7 @@ fn parts(o: &Outcome) -> OutcomeParts {
 }
 
 fn to_reply(o: &Outcome) -> Reply {
-    let r = http_reply(o);
+    let r = branch::outcome_reply(o);
     Reply {
         status: u32::from(r.status),
         body: r.body,
@@ -169,12 +167,12 @@ pub fn outcome_from_grpc(code: i32, message: String) -> OutcomeParts {
 #[napi(catch_unwind)]
 pub fn check_branch_reply(status: u32, body: Payload) -> napi::Result<(), String> {
     let status = u16::try_from(status).unwrap_or(u16::MAX);
-    js(branch_reply_error(status, &bytes(body)))
+    js(tm::check_branch_reply(status, &bytes(body)))
 }
 
 /// Throws the error a reply of the DTM server stands for.
 #[napi(catch_unwind)]
 pub fn check_server_reply(status: u32, body: Payload) -> napi::Result<(), String> {
     let status = u16::try_from(status).unwrap_or(u16::MAX);
-    js(check_dtm_reply(status, &bytes(body)))
+    js(tm::check_server_reply(status, &bytes(body)))
 }

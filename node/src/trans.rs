@@ -76,12 +76,12 @@ impl Saga {
 #[napi]
 pub struct Msg {
     inner: tm::Msg,
-    client: tm::DtmClient,
+    client: tm::Client,
 }
 
 impl Msg {
     /// Wraps the core builder.
-    pub fn wrap(inner: tm::Msg, client: tm::DtmClient) -> Msg {
+    pub fn wrap(inner: tm::Msg, client: tm::Client) -> Msg {
         Msg { inner, client }
     }
 }
@@ -273,6 +273,12 @@ impl Xa {
     #[napi(getter, catch_unwind)]
     pub fn gid(&self) -> String {
         self.inner.gid().to_string()
+    }
+
+    /// The id of the last branch created.
+    #[napi(catch_unwind)]
+    pub fn current_branch_id(&self) -> String {
+        self.inner.current_branch_id()
     }
 
     /// Prepares the global transaction, reporting to `done`.

@@ -70,7 +70,7 @@ for (const [name, db] of Object.entries(DATABASES)) {
   async function guarded(gid, op, { fail = false, transType = 'tcc' } = {}) {
     const conn = await db.connect();
     try {
-      return await new dtmx.Barrier(branch(gid, op, transType)).call(conn, async (c) => {
+      return await dtmx.Barrier.fromBranch(branch(gid, op, transType)).call(conn, async (c) => {
         await db.run(c, `insert into ${db.ledger} (gid, op) values ($1, $2)`, [gid, op]);
         if (fail) throw new dtmx.FailureError('refused');
         return 'ran';
@@ -144,7 +144,7 @@ for (const [name, db] of Object.entries(DATABASES)) {
       const conn = await db.connect();
       try {
         await assert.rejects(
-          new dtmx.Barrier(branch(gid, 'try')).call(conn, async (c) => {
+          dtmx.Barrier.fromBranch(branch(gid, 'try')).call(conn, async (c) => {
             await write(gid, 'try')(c);
             await db.run(c, `select * from ${db.ledger}_missing`, []);
           }),
@@ -160,7 +160,7 @@ for (const [name, db] of Object.entries(DATABASES)) {
     test("an open transaction is joined: the caller's rollback undoes the business code and the barrier row", async () => {
       const gid = uid();
       await inCallersTransaction(async (conn) => {
-        assert.equal(await new dtmx.Barrier(branch(gid, 'try')).call(conn, write(gid, 'try'), db.joined), 'ran');
+        assert.equal(await dtmx.Barrier.fromBranch(branch(gid, 'try')).call(conn, write(gid, 'try'), db.joined), 'ran');
         assert.equal(await ledger(gid), 0, 'nothing committed before the caller commits');
         await db.rollback(conn);
       });
@@ -171,7 +171,7 @@ for (const [name, db] of Object.entries(DATABASES)) {
     test("an open transaction is joined: the caller's commit keeps both", async () => {
       const gid = uid();
       await inCallersTransaction(async (conn) => {
-        assert.equal(await new dtmx.Barrier(branch(gid, 'try')).call(conn, write(gid, 'try'), db.joined), 'ran');
+        assert.equal(await dtmx.Barrier.fromBranch(branch(gid, 'try')).call(conn, write(gid, 'try'), db.joined), 'ran');
         await db.commit(conn);
       });
       assert.equal(await ledger(gid), 1);
@@ -185,7 +185,7 @@ for (const [name, db] of Object.entries(DATABASES)) {
           await write(gid, 'try')(c);
           throw new dtmx.FailureError('refused');
         };
-        await assert.rejects(new dtmx.Barrier(branch(gid, 'try')).call(conn, refuse, db.joined), dtmx.FailureError);
+        await assert.rejects(dtmx.Barrier.fromBranch(branch(gid, 'try')).call(conn, refuse, db.joined), dtmx.FailureError);
         const count = `select count(*) from ${db.ledger} where gid = $1`;
         assert.equal(await db.count(conn, count, [gid]), 1, 'the write is still in the open transaction');
         await db.rollback(conn);
@@ -196,7 +196,7 @@ for (const [name, db] of Object.entries(DATABASES)) {
     test("a check-back in the caller's transaction commits with it", async () => {
       const gid = uid();
       await inCallersTransaction(async (conn) => {
-        await assert.rejects(dtmx.queryPrepared(conn, { gid }, db.joined), dtmx.FailureError);
+        await assert.rejects(dtmx.Barrier.forMsg(gid).queryPrepared(conn, db.joined), dtmx.FailureError);
         await db.commit(conn);
       });
       await assert.rejects(guarded(gid, 'msg', { transType: 'msg' }), dtmx.DuplicatedError);
@@ -208,11 +208,11 @@ for (const [name, db] of Object.entries(DATABASES)) {
       await guarded(done, 'msg', { transType: 'msg' });
       const conn = await db.connect();
       try {
-        await dtmx.queryPrepared(conn, { gid: done });
+        await dtmx.Barrier.forMsg(done).queryPrepared(conn);
         const missing = uid();
-        await assert.rejects(dtmx.queryPrepared(conn, { gid: missing }), dtmx.FailureError);
+        await assert.rejects(dtmx.Barrier.forMsg(missing).queryPrepared(conn), dtmx.FailureError);
         await assert.rejects(
-          new dtmx.Barrier({ transType: 'msg', gid: missing, branchId: '00', op: 'msg' }).call(conn, async () => 'late'),
+          dtmx.Barrier.fromBranch({ transType: 'msg', gid: missing, branchId: '00', op: 'msg' }).call(conn, async () => 'late'),
           dtmx.DuplicatedError,
         );
       } finally {
@@ -233,22 +233,22 @@ test.describe('barrier on redis', () => {
     const key = `dtmx-node:${uid()}`;
     await redis.set(key, 100);
     const gid = uid();
-    const b = (op, transType = 'tcc') => new dtmx.Barrier({ transType, gid, branchId: '01', op });
+    const b = (op, transType = 'tcc') => dtmx.Barrier.fromBranch({ transType, gid, branchId: '01', op });
     assert.equal(await b('try').redisCheckAdjustAmount(redis, key, -30, 600), 'applied');
     assert.equal(await b('try').redisCheckAdjustAmount(redis, key, -30, 600), 'duplicate');
     assert.equal(await redis.get(key), '70');
     await assert.rejects(b('try', 'saga').redisCheckAdjustAmount(redis, `${key}:missing`, -1, 600), dtmx.FailureError);
 
     const other = uid();
-    const c = (op) => new dtmx.Barrier({ transType: 'tcc', gid: other, branchId: '01', op });
+    const c = (op) => dtmx.Barrier.fromBranch({ transType: 'tcc', gid: other, branchId: '01', op });
     assert.equal(await c('cancel').redisCheckAdjustAmount(redis, key, 30, 600), 'null_compensation');
     assert.equal(await c('try').redisCheckAdjustAmount(redis, key, -30, 600), 'suspended');
     assert.equal(await redis.get(key), '70');
 
     const m = uid();
-    await new dtmx.Barrier({ transType: 'msg', gid: m, branchId: '00', op: 'msg' }).redisCheckAdjustAmount(redis, key, 5, 600);
-    await dtmx.redisQueryPrepared(redis, { gid: m }, 600);
-    await assert.rejects(dtmx.redisQueryPrepared(redis, { gid: uid() }, 600), dtmx.FailureError);
+    await dtmx.Barrier.fromBranch({ transType: 'msg', gid: m, branchId: '00', op: 'msg' }).redisCheckAdjustAmount(redis, key, 5, 600);
+    await dtmx.Barrier.forMsg(m).redisQueryPrepared(redis, 600);
+    await assert.rejects(dtmx.Barrier.forMsg(uid()).redisQueryPrepared(redis, 600), dtmx.FailureError);
   });
 });
 
@@ -284,7 +284,7 @@ test.describe('barrier on a SQLite client whose commit or rollback fails', () =>
     await new dtmx.BarrierTable('sqlite').create(conn);
     const refused = new dtmx.FailureError('refused');
     const e = await rejection(
-      new dtmx.Barrier({ transType: 'tcc', gid: uid(), branchId: '01', op: 'try' }).call(conn, () => {
+      dtmx.Barrier.fromBranch({ transType: 'tcc', gid: uid(), branchId: '01', op: 'try' }).call(conn, () => {
         throw refused;
       }),
     );
@@ -297,8 +297,8 @@ test.describe('barrier on a SQLite client whose commit or rollback fails', () =>
     const conn = failing('ROLLBACK');
     await new dtmx.BarrierTable('sqlite').create(conn);
     const msg = { transType: 'msg', gid: uid(), branchId: '00', op: 'msg' };
-    assert.equal(await new dtmx.Barrier(msg).call(conn, () => 'ran'), 'ran');
-    const e = await rejection(new dtmx.Barrier(msg).call(conn, () => 'again'));
+    assert.equal(await dtmx.Barrier.fromBranch(msg).call(conn, () => 'ran'), 'ran');
+    const e = await rejection(dtmx.Barrier.fromBranch(msg).call(conn, () => 'again'));
     assert.ok(e instanceof dtmx.DuplicatedError, String(e));
     assert.deepEqual(e.notes, ['rollback failed: database: ROLLBACK broke']);
     conn.real.close();
@@ -308,7 +308,7 @@ test.describe('barrier on a SQLite client whose commit or rollback fails', () =>
     const conn = failing('COMMIT');
     await new dtmx.BarrierTable('sqlite').create(conn);
     await assert.rejects(
-      new dtmx.Barrier({ transType: 'tcc', gid: uid(), branchId: '01', op: 'try' }).call(conn, () => 'ran'),
+      dtmx.Barrier.fromBranch({ transType: 'tcc', gid: uid(), branchId: '01', op: 'try' }).call(conn, () => 'ran'),
       (e) => !(e instanceof dtmx.DtmxError) && e.message === 'COMMIT broke' && e.notes.length === 0,
     );
     conn.real.close();

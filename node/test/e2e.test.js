@@ -41,7 +41,7 @@ test('saga compensates', async () => {
   const saga = new dtmx.Saga(client, { waitResult: true, gid: await client.newGid() })
     .add(`${busi.url}/TransOut`, `${busi.url}/TransOutRevert`, AMOUNT)
     .add(`${busi.url}/TransIn`, `${busi.url}/TransInRevert`, { amount: 30, fail: 'TransIn' });
-  await assert.rejects(saga.submit(), (e) => e instanceof dtmx.FailureError && e.code === 'failure' && e.name === 'FailureError');
+  await assert.rejects(saga.submit(), (e) => e instanceof dtmx.FailureError && e.kind === 'failure' && e.name === 'FailureError');
   assert.equal(await client.waitFinal(saga.gid), 'failed');
   const calls = busi.called(saga.gid);
   assert.deepEqual(calls.slice(0, 2), [['TransOut', 'action'], ['TransIn', 'action']]);
@@ -94,12 +94,12 @@ test('msg local crash: the check-back decides', async () => {
 
 test('TCC confirms', async () => {
   let gid;
-  await client.tccGlobalTransaction(async (tcc) => {
+  await client.tcc({ waitResult: true }).run(async (tcc) => {
     gid = tcc.gid;
     const r = await tcc.callBranch(AMOUNT, `${busi.url}/TransOutTry`, `${busi.url}/TransOutConfirm`, `${busi.url}/TransOutCancel`);
     assert.equal(r.status, 200);
     await tcc.callBranch(AMOUNT, `${busi.url}/TransInTry`, `${busi.url}/TransInConfirm`, `${busi.url}/TransInCancel`);
-  }, { waitResult: true });
+  });
   assert.equal(await client.waitFinal(gid), 'succeed');
   const calls = busi.called(gid);
   assert.ok(calls.some(([n]) => n === 'TransOutConfirm'));
@@ -109,7 +109,7 @@ test('TCC confirms', async () => {
 test('TCC cancels when a try fails', async () => {
   let gid;
   await assert.rejects(
-    client.tccGlobalTransaction(async (tcc) => {
+    client.tcc().run(async (tcc) => {
       gid = tcc.gid;
       await tcc.callBranch(AMOUNT, `${busi.url}/TransOutTry`, `${busi.url}/TransOutConfirm`, `${busi.url}/TransOutCancel`);
       await tcc.callBranch({ amount: 30, fail: 'TransInTry' }, `${busi.url}/TransInTry`, `${busi.url}/TransInConfirm`, `${busi.url}/TransInCancel`);
@@ -123,10 +123,10 @@ test('TCC cancels when a try fails', async () => {
 test('XA on MariaDB commits every branch', async () => {
   let gid;
   const [a, b] = [`xa-a-${Date.now()}`, `xa-b-${Date.now()}`];
-  await client.xaGlobalTransaction(async (xa) => {
+  await client.xa({ waitResult: true }).run(async (xa) => {
     gid = xa.gid;
     for (const account of [a, b]) await xa.callBranch({ amount: 10, account }, `${busi.url}/XaTransIn`);
-  }, { waitResult: true });
+  });
   assert.equal(await client.waitFinal(gid), 'succeed');
   assert.deepEqual([await mariadbBalance(a), await mariadbBalance(b)], [10, 10]);
   const ops = busi.called(gid).map(([, op]) => op);
@@ -138,7 +138,7 @@ test('XA on MariaDB rolls back when a branch fails', async () => {
   let gid;
   const account = `xa-c-${Date.now()}`;
   await assert.rejects(
-    client.xaGlobalTransaction(async (xa) => {
+    client.xa().run(async (xa) => {
       gid = xa.gid;
       await xa.callBranch({ amount: 10, account }, `${busi.url}/XaTransIn`);
       await xa.callBranch({ amount: 10, account, fail: 'XaTransIn' }, `${busi.url}/XaTransIn`);
@@ -153,16 +153,16 @@ test('XA on MariaDB rolls back when a branch fails', async () => {
 test('XA on PostgreSQL commits, and rolls back when a branch fails', async () => {
   let gid;
   const account = `xa-pg-${Date.now()}`;
-  await client.xaGlobalTransaction(async (xa) => {
+  await client.xa({ waitResult: true }).run(async (xa) => {
     gid = xa.gid;
     await xa.callBranch({ amount: 10, account }, `${busi.url}/XaTransInPg`);
-  }, { waitResult: true });
+  });
   assert.equal(await client.waitFinal(gid), 'succeed');
   assert.equal(await postgresBalance(account), 10);
   assert.deepEqual(busi.called(gid).map(([, op]) => op), ['action', 'commit']);
 
   await assert.rejects(
-    client.xaGlobalTransaction(async (xa) => {
+    client.xa().run(async (xa) => {
       gid = xa.gid;
       await xa.callBranch({ amount: 5, account }, `${busi.url}/XaTransInPg`);
       await xa.callBranch({ amount: 5, account, fail: 'XaTransInPg' }, `${busi.url}/XaTransInPg`);

@@ -1,4 +1,4 @@
-// Error kinds: every row of the bindings' table is an Error subclass with `name` and
+// Error kinds: every row of the bindings' table is an Error subclass with `name`, `kind` and
 // `code`; invalid arguments, transport errors and server errors reach JavaScript with
 // their kinds, synchronously or through rejected Promises.
 'use strict';
@@ -18,8 +18,10 @@ test('every kind of the table is an Error class with name and code', () => {
     const e = new cls('m');
     assert.ok(e instanceof Error && e instanceof dtmx.DtmxError);
     assert.equal(e.name, row.className);
-    assert.equal(e.code, row.kind);
-    assert.equal(e.errno, row.code);
+    assert.equal(e.kind, row.kind);
+    assert.equal(e.code, row.code);
+    assert.equal(cls.kind, row.kind);
+    assert.equal(cls.code, row.code);
     assert.equal(e.message, 'm');
     assert.deepEqual(e.notes, []);
     assert.equal(e.status, null);
@@ -30,13 +32,13 @@ test('every kind of the table is an Error class with name and code', () => {
 });
 
 test('invalid arguments throw InvalidArgumentError synchronously', () => {
-  assert.throws(() => new dtmx.Client('localhost:36789'), (e) => e instanceof dtmx.InvalidArgumentError && e.code === 'invalid_argument');
+  assert.throws(() => new dtmx.Client('localhost:36789'), (e) => e instanceof dtmx.InvalidArgumentError && e.kind === 'invalid_argument');
   const c = new dtmx.Client('http://127.0.0.1:1/api/dtmsvr');
   assert.throws(() => c.saga({ retryLimit: -1 }), dtmx.InvalidArgumentError);
   assert.throws(() => c.saga({ waitResults: true }), /unknown option/);
   assert.throws(() => c.msg({ branchHeaders: { 'a b': 'x' } }), dtmx.InvalidArgumentError);
   assert.throws(() => new dtmx.BarrierTable('oracle'), dtmx.InvalidArgumentError);
-  assert.throws(() => new dtmx.Barrier({ transType: 'saga', gid: '', branchId: '01', op: 'action' }), dtmx.InvalidArgumentError);
+  assert.throws(() => dtmx.Barrier.fromBranch({ transType: 'saga', gid: '', branchId: '01', op: 'action' }), dtmx.InvalidArgumentError);
   assert.throws(() => dtmx.outcomeReply('maybe'), dtmx.InvalidArgumentError);
   assert.throws(() => new dtmx.Saga(42), dtmx.InvalidArgumentError);
 });
@@ -114,7 +116,7 @@ test('run() resolves to the body\'s value and rethrows its own error, a failed a
 
 test('an unreachable server rejects with TransportError', async () => {
   const c = new dtmx.Client(`http://127.0.0.1:${await freePort()}/api/dtmsvr`);
-  await assert.rejects(c.newGid(), (e) => e instanceof dtmx.TransportError && e.code === 'transport' && e.name === 'TransportError');
+  await assert.rejects(c.newGid(), (e) => e instanceof dtmx.TransportError && e.kind === 'transport' && e.name === 'TransportError');
   await assert.rejects(c.saga().add('http://a', 'http://b', {}).submit(), dtmx.TransportError);
 });
 

@@ -144,7 +144,7 @@ async function replay(scenario, urls) {
 function errorJson(e) {
   const own = e instanceof dtmx.DtmxError;
   return {
-    kind: own ? e.code : 'host',
+    kind: own ? e.kind : 'host',
     class: e.constructor.name,
     message: e.message,
     notes: e.notes,
@@ -161,11 +161,11 @@ async function barrierStep(conn, step) {
       conn.exec(step.op.toUpperCase());
       return null;
     case 'check_back':
-      await dtmx.queryPrepared(conn, { gid: step.gid });
+      await dtmx.Barrier.forMsg(step.gid).queryPrepared(conn);
       return null;
     case 'barrier_call': {
       const b = step.barrier;
-      const barrier = new dtmx.Barrier({ transType: b.trans_type, gid: b.gid, branchId: b.branch_id, op: b.op });
+      const barrier = dtmx.Barrier.fromBranch({ transType: b.trans_type, gid: b.gid, branchId: b.branch_id, op: b.op });
       return barrier.call(conn, (db) =>
         runBody(step.body, (w) => {
           assert.equal(w.op, 'write');

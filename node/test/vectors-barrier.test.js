@@ -1,5 +1,5 @@
-// Replays every barrier*.json vectors file against the native barrier machines and the
-// JavaScript BarrierTable.
+// Replays every barrier*.json vectors file against the public Barrier's machines
+// (callMachine, queryPreparedMachine, ...) and BarrierTable.
 'use strict';
 
 const test = require('node:test');
@@ -17,7 +17,7 @@ function kindClass(kind) {
 }
 
 function barrier(b) {
-  return call(() => new native.Barrier(b.trans_type, b.gid, b.branch_id, b.op));
+  return new dtmx.Barrier(b.trans_type, b.gid, b.branch_id, b.op);
 }
 
 function defaultTable(data, dialect) {
@@ -58,7 +58,7 @@ for (const file of FILES) {
     assert.throws(() => new dtmx.BarrierTable(c), dtmx.InvalidArgumentError);
   });
   cases('tables', (c) => {
-    const t = new native.BarrierTable(c.dialect, c.table ?? undefined);
+    const t = new dtmx.BarrierTable(c.dialect, c.table ?? undefined);
     assert.equal(t.name, c.name);
     assert.equal(t.insertIgnoreSql(), c.insert_ignore);
     assert.equal(t.selectReasonSql(), c.select_reason);
@@ -70,11 +70,11 @@ for (const file of FILES) {
   cases('construction', (c) => {
     const build = () => {
       if (c.fields) return barrier(c.fields);
-      if (c.query) return call(() => native.Barrier.fromQuery(c.query));
-      return call(() => native.Barrier.fromGrpcMetadata(c.grpc_metadata));
+      if (c.query) return typeof c.query === 'string' ? dtmx.Barrier.fromQuery(c.query) : dtmx.Barrier.fromQueryPairs(c.query);
+      return dtmx.Barrier.fromGrpcMetadata(c.grpc_metadata);
     };
     if (c.expect) {
-      const b = build().branch;
+      const b = build();
       const got = { trans_type: b.transType, gid: b.gid, branch_id: b.branchId, op: b.op };
       for (const k of Object.keys(c.expect)) assert.equal(got[k], c.expect[k], k);
     } else {
@@ -85,7 +85,7 @@ for (const file of FILES) {
     for (const d of dialects(data)) {
       const b = barrier(c.barrier);
       advance(b, c);
-      const m = b.call(new native.BarrierTable(d));
+      const m = b.callMachine(new dtmx.BarrierTable(d));
       assert.equal(replay(m, c.steps, defaultTable(data, d)), c.decision);
       if (c.error_kind) assert.throws(() => call(() => m.check()), kindClass(c.error_kind));
       else call(() => m.check());
@@ -93,7 +93,7 @@ for (const file of FILES) {
   });
   cases('query_prepared', (c) => {
     for (const d of dialects(data)) {
-      const q = barrier(c.barrier).queryPrepared(new native.BarrierTable(d));
+      const q = barrier(c.barrier).queryPreparedMachine(new dtmx.BarrierTable(d));
       if ('result' in c) assert.equal(replay(q, c.steps, defaultTable(data, d)), c.result);
       else assert.throws(() => replay(q, c.steps, defaultTable(data, d)), kindClass(c.error_kind));
     }
@@ -101,10 +101,10 @@ for (const file of FILES) {
   cases('xa', (c) => {
     for (const d of dialects(data)) {
       const b = barrier(c.barrier);
-      const t = new native.BarrierTable(d);
+      const t = new dtmx.BarrierTable(d);
       const table = defaultTable(data, d);
       if (c.kind === 'action') {
-        assert.equal(replay(b.xaAction(t), c.steps, table), c.decision);
+        assert.equal(replay(b.xaActionMachine(t), c.steps, table), c.decision);
       } else {
         const s = b.xaRollbackFence(t);
         assert.equal(s.sql, table[c.statement.run]);
@@ -115,7 +115,7 @@ for (const file of FILES) {
   cases('redis_check_adjust_amount', (c) => {
     const b = barrier(c.barrier);
     advance(b, c);
-    const make = () => call(() => b.redisCheckAdjustAmount(c.key, c.amount, c.expire));
+    const make = () => b.redisCheckAdjustAmountCall(c.key, c.amount, c.expire);
     if (c.keys === undefined || c.keys === null) {
       assert.throws(make, kindClass(c.error_kind));
       return;
@@ -128,7 +128,7 @@ for (const file of FILES) {
   });
   cases('redis_query_prepared', (c) => {
     const b = barrier(c.barrier);
-    const make = () => call(() => b.redisQueryPrepared(c.expire));
+    const make = () => b.redisQueryPreparedCall(c.expire);
     if (c.keys === undefined || c.keys === null) {
       assert.throws(make, kindClass(c.error_kind));
       return;
@@ -143,10 +143,10 @@ for (const file of FILES) {
 
 test("the native Guard applies the core's ownership rule: an open transaction is joined", () => {
   const table = new native.BarrierTable('sqlite');
-  const own = native.Guard.forCall(barrier({ trans_type: 'tcc', gid: 'g1', branch_id: '01', op: 'try' }), table, false);
+  const own = native.Guard.forCall(barrier({ trans_type: 'tcc', gid: 'g1', branch_id: '01', op: 'try' }).native, table, false);
   assert.equal(own.ownership, 'own');
   assert.equal(own.action().kind, 'begin');
-  const joined = native.Guard.forCall(barrier({ trans_type: 'tcc', gid: 'g1', branch_id: '01', op: 'try' }), table, true);
+  const joined = native.Guard.forCall(barrier({ trans_type: 'tcc', gid: 'g1', branch_id: '01', op: 'try' }).native, table, true);
   assert.equal(joined.ownership, 'join');
   assert.deepEqual(joined.action(), { kind: 'execute', sql: table.insertIgnoreSql(), params: ['tcc', 'g1', '01', 'try', '01', 'try'] });
   const check = native.Guard.forCheckBack('g1', table, true);

@@ -5,8 +5,6 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const dtmx = require('..');
-const native = require('../lib/native');
-const { call } = require('../lib/errors');
 const { loadVectors } = require('../testkit/helpers');
 
 const FILE = loadVectors('replies.json');
@@ -17,7 +15,7 @@ function kindOfCall(fn) {
     return ['ok', undefined];
   } catch (e) {
     assert.ok(e instanceof dtmx.DtmxError, String(e));
-    return [e.code, e.message];
+    return [e.kind, e.message];
   }
 }
 
@@ -29,7 +27,7 @@ function checkKind(c, fn) {
 
 FILE.branch_replies.forEach((c, i) => {
   test(`replies: branch_replies ${i}`, () => {
-    const o = dtmx.outcomeOf(c.status, c.body);
+    const o = dtmx.outcomeFromHttp(c.status, c.body);
     assert.equal(o.outcome, c.outcome);
     if (c.outcome === 'failure' || c.outcome === 'ongoing') assert.equal(o.message, c.message ?? c.body);
   });
@@ -37,13 +35,13 @@ FILE.branch_replies.forEach((c, i) => {
 
 FILE.client_branch_replies.forEach((c, i) => {
   test(`replies: client_branch_replies ${i}`, () => {
-    checkKind(c, () => call(() => native.checkBranchReply(c.status, c.body)));
+    checkKind(c, () => dtmx.checkBranchReply(c.status, c.body));
   });
 });
 
 FILE.server_replies.forEach((c, i) => {
   test(`replies: server_replies ${i}`, () => {
-    checkKind(c, () => call(() => native.checkServerReply(c.status, c.body)));
+    checkKind(c, () => dtmx.checkServerReply(c.status, c.body));
   });
 });
 
@@ -52,15 +50,15 @@ FILE.outcome_replies.forEach((c, i) => {
     const r = dtmx.outcomeReply(c.outcome, c.message || '');
     assert.equal(r.status, c.http_status);
     assert.deepEqual(JSON.parse(r.body), c.http_body);
-    assert.equal(native.grpcCode(c.outcome, c.message || ''), c.grpc_code);
-    const back = dtmx.outcomeOf(r.status, r.body);
+    assert.equal(dtmx.grpcCode(c.outcome, c.message || ''), c.grpc_code);
+    const back = dtmx.outcomeFromHttp(r.status, r.body);
     assert.equal(back.outcome, c.outcome);
   });
 });
 
 FILE.grpc_replies.forEach((c, i) => {
   test(`replies: grpc_replies ${i}`, () => {
-    assert.equal(native.outcomeFromGrpc(c.code, c.message).outcome, c.outcome);
+    assert.equal(dtmx.outcomeFromGrpc(c.code, c.message).outcome, c.outcome);
   });
 });
 
@@ -68,18 +66,21 @@ FILE.error_outcomes.forEach((c, i) => {
   test(`replies: error_outcomes ${i}`, () => {
     const cls = Object.values(dtmx).find((v) => typeof v === 'function' && v.kind === c.kind);
     const e = new cls(c.message);
-    assert.equal(e.code, c.kind);
+    assert.equal(e.kind, c.kind);
     const r = dtmx.reply(e);
-    assert.equal(dtmx.outcomeOf(r.status, r.body).outcome, c.outcome);
-    assert.equal(native.errorOutcome(c.kind, c.message).outcome, c.outcome);
+    assert.equal(dtmx.outcomeFromHttp(r.status, r.body).outcome, c.outcome);
+    assert.equal(dtmx.outcomeOfError(e).outcome, c.outcome);
   });
 });
 
 FILE.branch_requests.forEach((c, i) => {
   test(`replies: branch_requests ${i}`, () => {
-    const b = c.query !== undefined ? dtmx.parseBranch(c.query) : dtmx.parseGrpcBranch(c.metadata);
+    const b = c.query !== undefined
+      ? (typeof c.query === 'string' ? dtmx.Branch.fromQuery(c.query) : dtmx.Branch.fromQueryPairs(c.query))
+      : dtmx.Branch.fromGrpcMetadata(c.metadata);
+    assert.ok(b instanceof dtmx.Branch);
     const want = c.branch;
-    assert.deepEqual(b, {
+    assert.deepEqual({ ...b }, {
       gid: want.gid,
       transType: want.trans_type,
       branchId: want.branch_id,

@@ -6,8 +6,6 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const dtmx = require('..');
-const native = require('../lib/native');
-const { call } = require('../lib/errors');
 const { loadVectors, serve } = require('../testkit/helpers');
 
 const FILE = loadVectors('requests.json');
@@ -122,14 +120,14 @@ async function run(c, client) {
     case 'msg':
       return runCalls(client.msg(options(c)), c.calls, c);
     case 'tcc':
-      return client.tccGlobalTransaction((tcc) => runCalls(tcc, c.calls, c), options(c));
+      return client.tcc(options(c)).run((tcc) => runCalls(tcc, c.calls, c));
     case 'tcc_nested': {
       const b = c.branch;
-      const branch = dtmx.parseBranch(b);
+      const branch = branchOf(b);
       return runCalls(client.tccFromBranch(branch), c.calls, c);
     }
     case 'xa':
-      return client.xaGlobalTransaction((xa) => runCalls(xa, c.calls, c), options(c));
+      return client.xa(options(c)).run((xa) => runCalls(xa, c.calls, c));
     case 'xa_local':
       return runXaLocal(c);
     case 'new_gid':
@@ -141,31 +139,36 @@ async function run(c, client) {
 
 /** The RM side of one XA branch call with scripted SQL results; records its events. */
 async function runXaLocal(c) {
-  const xa = call(() => new native.XaLocal(dtmx.parseBranch(c.branch), new dtmx.BarrierTable(c.dialect).native));
+  const xa = new dtmx.XaLocal(branchOf(c.branch), new dtmx.BarrierTable(c.dialect));
   const errors = c.sql_errors || {};
   for (;;) {
-    const step = call(() => xa.step());
+    const step = xa.step();
     if (step.kind === 'done') break;
     if (step.kind === 'execute') {
       current.events.push(step.sql.startsWith('insert') ? { barrier_insert: step.params } : { sql: step.sql });
-      if (step.sql in errors) call(() => xa.feedSqlError(errors[step.sql]));
-      else call(() => xa.feedAffected(1));
+      if (step.sql in errors) xa.feedSqlError(errors[step.sql]);
+      else xa.feedAffected(1);
     } else if (step.kind === 'query') {
       current.events.push({ query_reason: step.params });
-      call(() => xa.feedReason(null));
+      xa.feedReason(null);
     } else if (step.kind === 'business') {
       current.events.push({ business: true });
       const outcome = c.business || 'ok';
-      if (outcome === 'ok') call(() => xa.feedBusiness(false, null, null));
-      else call(() => xa.feedBusiness(true, outcome === 'failure' ? 'failure' : 'database', `business ${outcome}`));
+      if (outcome === 'ok') xa.feedBusiness(null);
+      else xa.feedBusiness(new (outcome === 'failure' ? dtmx.FailureError : dtmx.DatabaseError)(`business ${outcome}`));
     } else {
       const r = await fetch(step.url, { method: step.method, headers: step.headers, body: step.body || undefined });
       current.events.push({ request: current.requests.at(-1) });
       const body = Buffer.from(await r.arrayBuffer());
-      call(() => xa.feedReply(r.status, body));
+      xa.feedReply(r.status, body);
     }
   }
-  call(() => xa.finish());
+  xa.finish();
+}
+
+/** A branch from the vectors: a query string or decoded pairs. */
+function branchOf(b) {
+  return typeof b === 'string' ? dtmx.Branch.fromQuery(b) : dtmx.Branch.fromQueryPairs(b);
 }
 
 function checkRequest(actual, expected, i) {
@@ -193,7 +196,7 @@ for (const raw of FILE.cases) {
       value = await run(c, client);
     } catch (e) {
       if (!(e instanceof dtmx.DtmxError)) throw e;
-      result = e.code;
+      result = e.kind;
     }
     assert.equal(result, c.result);
     if (c.kind === 'new_gid') assert.equal(value, c.value);

@@ -35,7 +35,7 @@ async function check(base) {
     const r = await fetch(`${base}/${name}${QUERY}`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
     const body = await r.text();
     assert.match(r.headers.get('content-type'), /application\/json/);
-    assert.equal(dtmx.outcomeOf(r.status, body).outcome, outcome, `${name}: ${r.status} ${body}`);
+    assert.equal(dtmx.outcomeFromHttp(r.status, body).outcome, outcome, `${name}: ${r.status} ${body}`);
     if (name === 'value') assert.deepEqual(JSON.parse(body), { gid: 'g1' });
   }
 }

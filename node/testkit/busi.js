@@ -133,7 +133,7 @@ async function startBusi() {
   );
   app.get(
     '/api/busi/QueryPrepared',
-    dtmx.express.branch(async (req, branch) => dtmx.queryPrepared(db, branch)),
+    dtmx.express.branch(async (req, branch) => dtmx.Barrier.forMsg(branch.gid).queryPrepared(db)),
   );
 
   const server = await new Promise((resolve) => {
@@ -157,7 +157,7 @@ async function startBusi() {
 /** The local work of a msg: adds `amount` to `account` under the msg's barrier. */
 function transferLocally(db, account, amount) {
   return (branch) =>
-    new dtmx.Barrier(branch).call(db, (conn) => {
+    dtmx.Barrier.fromBranch(branch).call(db, (conn) => {
       conn
         .prepare('insert into account (id, balance) values (?, ?) on conflict(id) do update set balance = balance + excluded.balance')
         .run(account, amount);

@@ -1,6 +1,6 @@
 // Compiled by test/types.test.js with `tsc --noEmit`: the declared API in use.
-import { Client, Saga, Msg, FailureError, UnfinishedError, DtmxError, Barrier, BarrierTable, reply, parseBranch, express } from 'dtmx';
-import type { Branch, TransOptions, ErrorKind, ClientOptions, BarrierOptions } from 'dtmx';
+import { Client, Saga, Msg, FailureError, UnfinishedError, DtmxError, Barrier, BarrierTable, Branch, XaLocal, reply, outcomeFromHttp, version, express } from 'dtmx';
+import type { BranchFields, TransOptions, ErrorKind, ClientOptions, BarrierOptions } from 'dtmx';
 
 async function main(): Promise<void> {
   const dtm = new Client('http://127.0.0.1:36789/api/dtmsvr');
@@ -12,11 +12,13 @@ async function main(): Promise<void> {
   await saga.submit();
   const status: string = await dtm.waitFinal(saga.gid, { timeout: 5 });
   const msg: Msg = new Msg(dtm).add('http://busi/TransIn', Buffer.from('{}'));
-  await msg.doAndSubmit('http://busi/QueryPrepared', async (branch: Branch) => {
+  await msg.doAndSubmit('http://busi/QueryPrepared', async (branch: BranchFields) => {
     const joined: BarrierOptions = { table: new BarrierTable('postgres'), inTransaction: true };
-    await new Barrier(branch).call({}, async () => 1, joined);
+    await Barrier.fromBranch(branch).call({}, async () => 1, joined);
+    const fence: { sql: string; params: string[] } = Barrier.forMsg(branch.gid).xaRollbackFence(new BarrierTable('mysql'));
+    void fence;
   });
-  const order: { id: number } = await dtm.tccGlobalTransaction(async (tcc) => {
+  const order: { id: number } = await dtm.tcc().run(async (tcc) => {
     const r = await tcc.callBranch('{}', 'http://t', 'http://c', 'http://x');
     const code: number = r.status;
     return { id: code };
@@ -28,19 +30,24 @@ async function main(): Promise<void> {
     await dtm.xa().prepare();
   } catch (e) {
     if (e instanceof FailureError) {
-      const kind: ErrorKind = e.code;
+      const kind: ErrorKind = e.kind;
       const notes: string[] = e.notes;
       void [kind, notes];
     } else if (e instanceof UnfinishedError) {
       const s: string | null = e.status;
       void s;
     } else if (e instanceof DtmxError) {
-      const n: number = e.errno;
+      const n: number = e.code;
       void n;
     }
   }
   const r = reply(new FailureError('no'));
-  const b: Branch = parseBranch('gid=g&trans_type=saga&branch_id=01&op=action');
+  const b: Branch = Branch.fromQuery('gid=g&trans_type=saga&branch_id=01&op=action');
+  const q: string = b.toQuery();
+  const xa = new XaLocal(b, new BarrierTable('mysql'));
+  const kindOfStep: string = xa.step().kind;
+  const v: string = version();
+  void [q, kindOfStep, v, outcomeFromHttp(200, '').outcome, Barrier.redisDefaultExpire];
   const handler = express.branch(async (_req, branch) => branch.gid);
   void [status, r.status + r.body.length, b.op, handler];
 }
