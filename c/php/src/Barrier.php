@@ -25,15 +25,18 @@ final class Barrier
     }
 
     /**
-     * The barrier of a request: its query string (`gid=..&trans_type=..&branch_id=..&op=..`,
-     * as dtm sends it), or its decoded query (`$_GET`, or a list of `[key, value]` pairs).
+     * The barrier of a request from its query string (`gid=..&trans_type=..&branch_id=..&op=..`,
+     * as dtm sends it).
      */
-    public static function fromQuery(string|array $query): self
+    public static function fromQuery(string $query): self
     {
-        if (is_string($query)) {
-            return self::wrap(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_from_query($query, $e)));
-        }
-        [$keys, $values, $n, $keep] = Native::pairs($query);
+        return self::wrap(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_from_query($query, $e)));
+    }
+
+    /** The barrier of a request from its decoded query (`$_GET`, or a list of `[key, value]` pairs). */
+    public static function fromQueryPairs(array $pairs): self
+    {
+        [$keys, $values, $n, $keep] = Native::pairs($pairs);
         return self::wrap(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_from_query_pairs($keys, $values, $n, $e)));
     }
 
@@ -117,7 +120,7 @@ final class Barrier
     /** Hands out the next barrier id (`01`, `02`, ...), as a guarded call does. */
     public function nextBarrierId(): string
     {
-        return Native::take(Native::ffi()->dtmx_barrier_next_id($this->h()));
+        return Native::take(Native::ffi()->dtmx_barrier_next_barrier_id($this->h()));
     }
 
     /**
@@ -162,7 +165,7 @@ final class Barrier
      * The msg check-back on `$pdo` for this barrier's gid (build the barrier from the
      * check-back request's query, or with forMsg): returns when the local transaction
      * committed; throws FailureError when it did not, and now never will (a late one fails
-     * as a duplicate). Answer dtm with Reply::forException / Web::handle. The transaction
+     * as a duplicate). Answer dtm with Reply::reply / Web::handle. The transaction
      * follows the rule of call(): its own (committed either way) unless `$pdo` is inside
      * one.
      */
@@ -268,19 +271,19 @@ final class Barrier
     /** The step machine of a guarded call (takes the next barrier id); see BarrierCall. */
     public function callMachine(BarrierTable $table): BarrierCall
     {
-        return new BarrierCall(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_call($this->h(), $table->handle, $e)));
+        return new BarrierCall(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_call_machine($this->h(), $table->handle, $e)));
     }
 
     /** The step machine of the msg check-back of this barrier's gid. */
     public function queryPreparedMachine(BarrierTable $table): BarrierCall
     {
-        return new BarrierCall(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_query_prepared($this->h(), $table->handle, $e)));
+        return new BarrierCall(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_query_prepared_machine($this->h(), $table->handle, $e)));
     }
 
     /** The step machine of an XA action's phase one (barrier id 01). */
     public function xaActionMachine(BarrierTable $table): BarrierCall
     {
-        return new BarrierCall(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_xa_action($this->h(), $table->handle, $e)));
+        return new BarrierCall(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_xa_action_machine($this->h(), $table->handle, $e)));
     }
 
     /**
@@ -312,14 +315,14 @@ final class Barrier
     public function redisCheckAdjustAmountCall(string $key, int $amount, ?int $expire = null): RedisCall
     {
         $expire ??= self::redisDefaultExpire();
-        return new RedisCall(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_redis_check_adjust_amount($this->h(), $key, $amount, $expire, $e)));
+        return new RedisCall(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_redis_check_adjust_amount_call($this->h(), $key, $amount, $expire, $e)));
     }
 
     /** The Redis msg check-back script of this barrier's gid. */
     public function redisQueryPreparedCall(?int $expire = null): RedisCall
     {
         $expire ??= self::redisDefaultExpire();
-        return new RedisCall(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_redis_query_prepared($this->h(), $expire, $e)));
+        return new RedisCall(Native::call(fn ($e) => Native::ffi()->dtmx_barrier_redis_query_prepared_call($this->h(), $expire, $e)));
     }
 
     /**

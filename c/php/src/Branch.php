@@ -31,6 +31,14 @@ final class Branch
         return self::take($b);
     }
 
+    /** The branch of a request from its decoded query (`$_GET`, or a list of `[key, value]` pairs). */
+    public static function fromQueryPairs(array $pairs): self
+    {
+        $ffi = Native::ffi();
+        [$keys, $values, $n, $keep] = Native::pairs($pairs);
+        return self::take(Native::call(fn ($e) => $ffi->dtmx_branch_from_query_pairs($keys, $values, $n, $e)));
+    }
+
     /** The branch of a gRPC request from its metadata (`dtm-gid`, ...; pairs or an associative array). */
     public static function fromGrpcMetadata(array $metadata): self
     {
@@ -64,12 +72,6 @@ final class Branch
         $q = ['dtm' => $this->dtm, 'gid' => $this->gid, 'trans_type' => $this->transType,
             'branch_id' => $this->branchId, 'op' => $this->op, 'phase2_url' => $this->phase2Url];
         return http_build_query(array_filter($q, static fn ($v) => $v !== ''), '', '&', PHP_QUERY_RFC3986);
-    }
-
-    /** The barrier of this branch. */
-    public function barrier(): Barrier
-    {
-        return Barrier::fromBranch($this);
     }
 
     /** @return array<string, string> the fields by their wire names */

@@ -135,10 +135,22 @@ final class Client
         return new Tcc($this, $gid, $options);
     }
 
-    /** A TCC nested in the try branch of `$branch` (a Branch or its query string). */
-    public function tccNested(Branch|string $branch): Tcc
+    /**
+     * The TCC nested in the try branch that received `$branch` (Branch::fromRequest() in
+     * the try handler): its branches are sub-branches of that one, registered with the
+     * server the branch names; nothing to prepare, submit or abort.
+     */
+    public function tccFromBranch(Branch $branch): Tcc
     {
-        return Tcc::nested($this, $branch);
+        $ffi = Native::ffi();
+        $query = $branch->toQuery();
+        $b = Native::call(fn ($e) => $ffi->dtmx_branch_from_query($query, $e));
+        try {
+            $handle = Native::call(fn ($e) => $ffi->dtmx_client_tcc_from_branch($this->handle, $b, $e));
+        } finally {
+            $ffi->dtmx_branch_free($b);
+        }
+        return new Tcc($this, null, [], $handle);
     }
 
     /** An XA global transaction (client side). */

@@ -27,7 +27,7 @@ final class Reply
      *
      * @return array{0: int, 1: string}
      */
-    public static function forOutcome(string|int $outcome, string $message = ''): array
+    public static function outcomeReply(string|int $outcome, string $message = ''): array
     {
         $ffi = Native::ffi();
         $status = $ffi->new('uint16_t');
@@ -40,7 +40,7 @@ final class Reply
     /** The success reply. */
     public static function success(): array
     {
-        return self::forOutcome(self::SUCCESS);
+        return self::outcomeReply(self::SUCCESS);
     }
 
     /**
@@ -49,10 +49,10 @@ final class Reply
      *
      * @return array{0: int, 1: string}
      */
-    public static function forException(\Throwable $e): array
+    public static function reply(\Throwable $e): array
     {
-        [$outcome, $message] = self::outcomeOfException($e);
-        return self::forOutcome($outcome, $message);
+        [$outcome, $message] = self::outcomeOfError($e);
+        return self::outcomeReply($outcome, $message);
     }
 
     /**
@@ -60,7 +60,7 @@ final class Reply
      *
      * @return array{0: string, 1: string}
      */
-    public static function outcomeOfException(\Throwable $e): array
+    public static function outcomeOfError(\Throwable $e): array
     {
         $ffi = Native::ffi();
         $code = $e instanceof DtmxError ? $e->getCode() : 0;
@@ -74,7 +74,7 @@ final class Reply
      *
      * @return array{0: string, 1: string}
      */
-    public static function outcomeOf(int $status, string $body): array
+    public static function outcomeFromHttp(int $status, string $body): array
     {
         $ffi = Native::ffi();
         [$buf, $n] = Native::bytes($body);
@@ -86,7 +86,7 @@ final class Reply
     /** The gRPC status code a branch answers for `$outcome`. */
     public static function grpcCode(string|int $outcome): int
     {
-        return Native::ffi()->dtmx_outcome_grpc_code(Native::outcome($outcome));
+        return Native::ffi()->dtmx_grpc_code(Native::outcome($outcome));
     }
 
     /**

@@ -21,18 +21,6 @@ final class Tcc
             ?? Native::call(fn ($e) => Native::ffi()->dtmx_tcc_new($client->handle, $gid, Native::options($options), $e));
     }
 
-    /**
-     * The TCC nested in the try branch that received `$branch` (a Branch or the request's
-     * query string): its branches are sub-branches of that one; nothing to prepare,
-     * submit or abort.
-     */
-    public static function nested(Client $client, Branch|string $branch): self
-    {
-        $query = $branch instanceof Branch ? $branch->toQuery() : $branch;
-        $handle = Native::call(fn ($e) => Native::ffi()->dtmx_tcc_from_query($client->handle, $query, $e));
-        return new self($client, null, [], $handle);
-    }
-
     public function __destruct()
     {
         Native::ffi()->dtmx_tcc_free($this->handle);
@@ -41,6 +29,12 @@ final class Tcc
     public function gid(): string
     {
         return Native::ffi()->dtmx_tcc_gid($this->handle);
+    }
+
+    /** The id of the last branch callBranch created (`00` before the first). */
+    public function currentBranchId(): string
+    {
+        return Native::take(Native::ffi()->dtmx_tcc_current_branch_id($this->handle)) ?? '';
     }
 
     /** Registers the global transaction with dtm. */

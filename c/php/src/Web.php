@@ -25,7 +25,7 @@ final class Web
      * Runs `$handler($body, $branch)` for a request with `$query` and `$rawBody`, and
      * returns the reply: null from the handler is DTM's SUCCESS reply, any other value
      * is sent as JSON with status 200; an exception is the reply of its outcome
-     * (Reply::forException).
+     * (Reply::reply).
      *
      * @return array{0: int, 1: string}
      */
@@ -44,7 +44,7 @@ final class Web
             $result = $handler($body, $branch);
             return $result === null ? Reply::success() : [200, Native::json($result)];
         } catch (\Throwable $e) {
-            return Reply::forException($e);
+            return Reply::reply($e);
         }
     }
 

@@ -29,6 +29,12 @@ final class Xa
         return Native::ffi()->dtmx_xa_gid($this->handle);
     }
 
+    /** The id of the last branch callBranch created (`00` before the first). */
+    public function currentBranchId(): string
+    {
+        return Native::take(Native::ffi()->dtmx_xa_current_branch_id($this->handle)) ?? '';
+    }
+
     /** Registers the global transaction with dtm. */
     public function prepare(): void
     {

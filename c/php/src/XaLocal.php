@@ -13,10 +13,10 @@ use FFI\CData;
  * (`op=action`: run the business SQL in a new XA transaction, register the branch,
  * prepare) and phase two (`op=commit` / `rollback`).
  *
- * XaLocal::run() does the whole call on a PDO connection (MySQL/MariaDB, or PostgreSQL
+ * XaLocal::xaLocal() does the whole call on a PDO connection (MySQL/MariaDB, or PostgreSQL
  * with `max_prepared_transactions` > 0), dedicated to it and outside any transaction:
  *
- *     XaLocal::run($pdo, Branch::fromRequest(), fn (\PDO $pdo) => $pdo->exec('update ...'));
+ *     XaLocal::xaLocal($pdo, Branch::fromRequest(), fn (\PDO $pdo) => $pdo->exec('update ...'));
  *
  * For another database API make one (new XaLocal($branch, $table)) and loop on step():
  *
@@ -26,7 +26,7 @@ use FFI\CData;
  * - `run_business`: run the business SQL on the XA connection, then feedBusiness(null),
  *   or feedBusiness($exception) when it threw;
  * - `send`: send request() to dtm, then feedReply($status, $body) (or feedSendError);
- * - `done`: finish() throws the error to answer dtm with (Reply::forException), if any.
+ * - `done`: finish() throws the error to answer dtm with (Reply::reply), if any.
  */
 final class XaLocal
 {
@@ -63,10 +63,10 @@ final class XaLocal
      * inside the XA transaction. The registration goes to dtm over PHP's HTTP stream
      * wrapper (`$timeout` seconds), or through `$transport($method, $url, $headers, $body,
      * $timeoutMs)` returning `[$status, $body]` (Client's transport). Throws the error to
-     * answer dtm with (Reply::forException): what `$busi` threw, FailureError for a refused
+     * answer dtm with (Reply::reply): what `$busi` threw, FailureError for a refused
      * or fenced phase one, DatabaseError for SQL errors.
      */
-    public static function run(
+    public static function xaLocal(
         \PDO $pdo,
         Branch $branch,
         callable $busi,

@@ -106,7 +106,7 @@ foreach (['sqlite', 'postgres', 'mariadb'] as $db) {
         T::eq(['ran', 'run_business'], BarrierDb::run($db, $committed, 'msg', 'msg'));
         $pdo = BarrierDb::connect($db);
         Barrier::fromQuery("gid=$committed&trans_type=msg&branch_id=00&op=msg")->queryPrepared($pdo);
-        $e = T::throws(FailureError::class, static fn () => Barrier::fromQuery(['gid' => $lost, 'trans_type' => 'msg', 'branch_id' => '00', 'op' => 'msg'])->queryPrepared($pdo));
+        $e = T::throws(FailureError::class, static fn () => Barrier::fromQueryPairs(['gid' => $lost, 'trans_type' => 'msg', 'branch_id' => '00', 'op' => 'msg'])->queryPrepared($pdo));
         T::ok(str_contains($e->getMessage(), $lost), 'the core\'s message names the msg: ' . $e->getMessage());
         // The check-back fenced the lost one: its late local work fails as a duplicate.
         T::throws(DuplicatedError::class, static fn () => BarrierDb::run($db, $lost, 'msg', 'msg'));

@@ -167,7 +167,9 @@ function e2e_tcc_body(string $busi, string $refuse = ''): callable
 {
     return static function (Tcc $tcc) use ($busi, $refuse): void {
         $body = ['amount' => 30, 'refuse' => $refuse];
+        T::eq('00', $tcc->currentBranchId());
         $tcc->callBranch($body, "$busi/TransOutTry", "$busi/TransOutConfirm", "$busi/TransOutCancel");
+        T::eq('01', $tcc->currentBranchId());
         $tcc->callBranch($body, "$busi/TransInTry", "$busi/TransInConfirm", "$busi/TransInCancel");
     };
 }
@@ -175,6 +177,7 @@ function e2e_tcc_body(string $busi, string $refuse = ''): callable
 T::test('e2e: TCC confirms', static function (): void {
     [$busi] = Env::busi();
     $client = e2e_client();
+    T::eq('00', $client->xa()->currentBranchId());
     $tcc = $client->tcc();
     $tcc->run(e2e_tcc_body($busi));
     T::eq('succeed', $client->waitFinal($tcc->gid()));
@@ -206,7 +209,7 @@ T::test('e2e: nested TCC from a try branch', static function (): void {
     $tcc->run(static function (Tcc $t) use ($busi, $client): void {
         // What a try handler would do with its request's query: sub-branches 0101, 0102.
         $branch = new Dtmx\Branch($t->gid(), 'tcc', '01', 'try', Env::dtm());
-        $nested = $client->tccNested($branch);
+        $nested = $client->tccFromBranch($branch);
         T::eq($t->gid(), $nested->gid());
         $nested->callBranch(['amount' => 1], "$busi/InnerTry", "$busi/InnerConfirm", "$busi/InnerCancel");
     });

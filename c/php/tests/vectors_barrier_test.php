@@ -97,7 +97,7 @@ function barrier_fields(Barrier $b): array
                 if (isset($case['fields'])) {
                     $builds['fields'] = static fn () => barrier_of($case['fields']);
                 } elseif (isset($case['query'])) {
-                    $builds['pairs'] = static fn () => Barrier::fromQuery($case['query']);
+                    $builds['pairs'] = static fn () => Barrier::fromQueryPairs($case['query']);
                     $q = implode('&', array_map(static fn ($p) => rawurlencode($p[0]) . '=' . rawurlencode($p[1]), $case['query']));
                     $builds['query string'] = static fn () => Barrier::fromQuery($q);
                 } else {

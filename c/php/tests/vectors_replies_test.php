@@ -26,7 +26,7 @@ function vector_check_kind(callable $f, array $case): void
     $v = Env::vectors('replies.json');
     foreach ($v['branch_replies'] as $i => $case) {
         T::test("vectors replies: branch_replies $i", static function () use ($case): void {
-            [$outcome, $message] = Reply::outcomeOf($case['status'], $case['body']);
+            [$outcome, $message] = Reply::outcomeFromHttp($case['status'], $case['body']);
             T::eq($case['outcome'], $outcome, 'outcome');
             if (in_array($outcome, ['failure', 'ongoing'], true)) {
                 T::eq($case['message'] ?? $case['body'], $message, 'message');
@@ -41,11 +41,11 @@ function vector_check_kind(callable $f, array $case): void
     }
     foreach ($v['outcome_replies'] as $i => $case) {
         T::test("vectors replies: outcome_replies $i", static function () use ($case): void {
-            [$status, $body] = Reply::forOutcome($case['outcome'], $case['message'] ?? '');
+            [$status, $body] = Reply::outcomeReply($case['outcome'], $case['message'] ?? '');
             T::eq($case['http_status'], $status, 'status');
             T::eq($case['http_body'], json_decode($body, true), 'body');
             T::eq($case['grpc_code'], Reply::grpcCode($case['outcome']), 'grpc code');
-            T::eq($case['outcome'], Reply::outcomeOf($status, $body)[0], 'read back');
+            T::eq($case['outcome'], Reply::outcomeFromHttp($status, $body)[0], 'read back');
         });
     }
     foreach ($v['grpc_replies'] as $i => $case) {
@@ -57,17 +57,17 @@ function vector_check_kind(callable $f, array $case): void
         T::test("vectors replies: error_outcomes $i ({$case['kind']})", static function () use ($case): void {
             $class = DtmxError::classOf($case['kind']);
             T::ok($class !== null, "a class for {$case['kind']}");
-            [$status, $body] = Reply::forException(new $class($case['message']));
-            T::eq($case['outcome'], Reply::outcomeOf($status, $body)[0], 'outcome');
+            [$status, $body] = Reply::reply(new $class($case['message']));
+            T::eq($case['outcome'], Reply::outcomeFromHttp($status, $body)[0], 'outcome');
             if (in_array($case['outcome'], ['failure', 'ongoing'], true)) {
                 T::eq($case['message'], json_decode($body, true)['message'] ?? '', 'message');
             }
         });
     }
     T::test('vectors replies: any other exception is retried', static function (): void {
-        [$status, $body] = Reply::forException(new RuntimeException('FAILURE in the ledger'));
+        [$status, $body] = Reply::reply(new RuntimeException('FAILURE in the ledger'));
         T::eq(500, $status);
-        T::eq('unknown', Reply::outcomeOf($status, $body)[0]);
+        T::eq('unknown', Reply::outcomeFromHttp($status, $body)[0]);
     });
     foreach ($v['branch_requests'] as $i => $case) {
         T::test("vectors replies: branch_requests $i", static function () use ($case): void {

@@ -190,7 +190,7 @@ function vector_run_xa_local(array $case, RequestRecorder $recorder, array &$eve
                     'msg' => vector_run_calls($client->msg($gid, $options), $calls, $case),
                     'tcc' => $client->tcc($gid, $options)->run(static fn (Tcc $t) => vector_run_calls($t, $calls, $case)),
                     'tcc_nested' => vector_run_calls(
-                        $client->tccNested(new Branch($case['branch']['gid'], $case['branch']['trans_type'],
+                        $client->tccFromBranch(new Branch($case['branch']['gid'], $case['branch']['trans_type'],
                             $case['branch']['branch_id'], $case['branch']['op'], $case['branch']['dtm'])),
                         $calls,
                         $case,

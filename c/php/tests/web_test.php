@@ -4,6 +4,7 @@
 
 declare(strict_types=1);
 
+use Dtmx\Barrier;
 use Dtmx\Branch;
 use Dtmx\FailureError;
 use Dtmx\OngoingError;
@@ -14,18 +15,21 @@ T::test('web: Branch from a query string and back', static function (): void {
     $b = Branch::fromQuery('?branch_id=01&dtm=http%3A%2F%2Fdtm.test%2Fapi%2Fdtmsvr&gid=tcc-1&op=try&trans_type=tcc');
     T::eq(['gid' => 'tcc-1', 'trans_type' => 'tcc', 'branch_id' => '01', 'op' => 'try', 'dtm' => 'http://dtm.test/api/dtmsvr', 'phase2_url' => ''], $b->toArray());
     T::eq($b->toArray(), Branch::fromQuery($b->toQuery())->toArray());
-    T::eq(['tcc', 'tcc-1', '01', 'try'], [$b->barrier()->transType(), $b->barrier()->gid(), $b->barrier()->branchId(), $b->barrier()->op()]);
+    $barrier = Barrier::fromBranch($b);
+    T::eq(['tcc', 'tcc-1', '01', 'try'], [$barrier->transType(), $barrier->gid(), $barrier->branchId(), $barrier->op()]);
     T::eq((new Branch())->toArray(), Branch::fromQuery('')->toArray());
+    T::eq($b->toArray(), Branch::fromQueryPairs(['gid' => 'tcc-1', 'trans_type' => 'tcc', 'branch_id' => '01', 'op' => 'try', 'dtm' => 'http://dtm.test/api/dtmsvr'])->toArray());
+    T::eq($b->toArray(), Branch::fromQueryPairs([['gid', 'tcc-1'], ['trans_type', 'tcc'], ['branch_id', '01'], ['op', 'try'], ['dtm', 'http://dtm.test/api/dtmsvr']])->toArray());
 });
 
 T::test('web: replies of outcomes', static function (): void {
     T::eq([200, '{"dtm_result":"SUCCESS"}'], Reply::success());
-    [$status, $body] = Reply::forOutcome(Reply::FAILURE, 'no money');
+    [$status, $body] = Reply::outcomeReply(Reply::FAILURE, 'no money');
     T::eq(409, $status);
     T::eq(['dtm_result' => 'FAILURE', 'message' => 'no money'], json_decode($body, true));
-    T::eq(425, Reply::forOutcome('ongoing')[0]);
-    T::eq(500, Reply::forOutcome('unknown', 'x')[0]);
-    T::throws(Dtmx\InvalidArgumentError::class, static fn () => Reply::forOutcome('maybe'));
+    T::eq(425, Reply::outcomeReply('ongoing')[0]);
+    T::eq(500, Reply::outcomeReply('unknown', 'x')[0]);
+    T::throws(Dtmx\InvalidArgumentError::class, static fn () => Reply::outcomeReply('maybe'));
 });
 
 T::test('web: a handler\'s result and exceptions become replies', static function (): void {
@@ -42,6 +46,6 @@ T::test('web: a handler\'s result and exceptions become replies', static functio
     T::eq(425, Web::run(static fn () => throw new OngoingError('later'), '', '')[0]);
     [$status, $body] = Web::run(static fn () => throw new PDOException('FAILURE in the db'), '', '');
     T::eq(500, $status);
-    T::eq('unknown', Reply::outcomeOf($status, $body)[0]);
+    T::eq('unknown', Reply::outcomeFromHttp($status, $body)[0]);
     T::eq([200, '"not json"'], Web::run(static fn ($body) => $body, '', 'not json'));
 });

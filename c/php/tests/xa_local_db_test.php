@@ -1,6 +1,6 @@
 <?php
 
-// XaLocal::run on real databases (PostgreSQL with max_prepared_transactions, MariaDB):
+// XaLocal::xaLocal on real databases (PostgreSQL with max_prepared_transactions, MariaDB):
 // phase one prepares the business SQL and registers the branch (through a recording
 // transport), phase two commits it or rolls it back and fences a late phase one; the
 // business code's own exception is what run() throws.
@@ -52,7 +52,7 @@ final class XaLocalDb
         };
         $pdo = self::connect($db);
         $busi ??= static fn (PDO $p) => $p->prepare('insert into ' . self::ledger($db) . ' (gid) values (?)')->execute([$gid]);
-        XaLocal::run($pdo, $branch, $busi, null, 10.0, $transport);
+        XaLocal::xaLocal($pdo, $branch, $busi, null, 10.0, $transport);
     }
 }
 
