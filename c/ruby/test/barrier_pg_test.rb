@@ -1,6 +1,6 @@
 # frozen_string_literal: true
 
-# Barrier#guard and Barrier#check_prepared on a real PostgreSQL (the pg gem, Debian's
+# Barrier#call and Barrier#query_prepared on a real PostgreSQL (the pg gem, Debian's
 # ruby-pg; the server of scripts/services): the barrier's own transaction on a bare
 # connection, the caller's joined after BEGIN (pg's transaction_status), the check-back.
 # Tables: DTM's default dtm_barrier.barrier and public.dtmx_ruby_ledger.
@@ -33,7 +33,7 @@ class BarrierPgTest < Minitest::Test
   # A guarded call that writes `op` into the ledger.
   def branch(op, trans_type = 'tcc')
     barrier = op == 'msg' ? Dtmx::Barrier.for_msg(@gid) : Dtmx::Barrier.new(trans_type, @gid, '01', op)
-    value = barrier.guard(@db) do |db|
+    value = barrier.call(@db) do |db|
       db.exec_params('insert into dtmx_ruby_ledger (gid, op) values ($1, $2)', [@gid, op])
       :ran
     end
@@ -51,7 +51,7 @@ class BarrierPgTest < Minitest::Test
 
   def test_a_failure_rolls_back
     e = assert_raises(Dtmx::FailureError) do
-      Dtmx::Barrier.new('saga', @gid, '01', 'action').guard(@db) do |db|
+      Dtmx::Barrier.new('saga', @gid, '01', 'action').call(@db) do |db|
         db.exec_params('insert into dtmx_ruby_ledger (gid, op) values ($1, $2)', [@gid, 'action'])
         raise Dtmx::FailureError, 'no money'
       end
@@ -82,11 +82,11 @@ class BarrierPgTest < Minitest::Test
 
   def test_check_back
     assert_equal %i[ran run_business], branch('msg')
-    assert_nil Dtmx::Barrier.for_msg(@gid).check_prepared(@db)
+    assert_nil Dtmx::Barrier.for_msg(@gid).query_prepared(@db)
     lost = Dtmx::Barrier.for_msg("#{@gid}-lost")
-    assert_raises(Dtmx::FailureError) { lost.check_prepared(@db) }
+    assert_raises(Dtmx::FailureError) { lost.query_prepared(@db) }
     assert_equal PG::PQTRANS_IDLE, @db.transaction_status, 'the fence is committed'
     late = Dtmx::Barrier.for_msg("#{@gid}-lost")
-    assert_raises(Dtmx::DuplicatedError) { late.guard(@db) { flunk 'must not run' } }
+    assert_raises(Dtmx::DuplicatedError) { late.call(@db) { flunk 'must not run' } }
   end
 end

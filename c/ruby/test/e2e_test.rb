@@ -3,7 +3,7 @@
 # End to end against the real dtmx server (DTMX_BIN): sagas (success, rollback), a msg
 # with its local transaction and check-back, TCC (confirm, cancel) and XA (client side).
 # The business service is a TestKit::HttpServer in this process whose branches move money
-# between two accounts in SQLite, guarded by the barrier (Dtmx::Barrier#guard), and
+# between two accounts in SQLite, guarded by the barrier (Dtmx::Barrier#call), and
 # answer with Dtmx::Branch.handle.
 require_relative 'test_helper'
 require 'sqlite3'
@@ -64,7 +64,7 @@ class Bank
     Dtmx::Branch.handle do
       case name
       when 'QueryPrepared'
-        db { |d| Dtmx::Barrier.from_query(req.query).check_prepared(d, @table) }
+        db { |d| Dtmx::Barrier.from_query(req.query).query_prepared(d, @table) }
       when 'XaCommit', 'XaRollback', 'Plain'
         nil
       else
@@ -77,7 +77,7 @@ class Bank
     barrier = Dtmx::Barrier.from_query(req.query)
     amount = payload.fetch('amount', 0)
     db do |d|
-      barrier.guard(d, @table) do
+      barrier.call(d, @table) do
         case name
         when 'TransOut', 'TransOutTry' then adjust(d, 1, -amount)
         when 'TransOutRevert', 'TransOutCancel' then adjust(d, 1, amount)
@@ -185,7 +185,7 @@ class E2eTest < Minitest::Test
       assert_equal ['msg', msg.gid, '00', 'msg'], [barrier.trans_type, barrier.gid, barrier.branch_id, barrier.op]
       @bank.db do |d|
         d.transaction do # the caller's transaction, joined by the barrier
-          barrier.guard(d, table) { @bank.adjust(d, 1, -7) }
+          barrier.call(d, table) { @bank.adjust(d, 1, -7) }
         end
       end
     end
@@ -230,7 +230,7 @@ class E2eTest < Minitest::Test
     msg.prepare("#{busi}/QueryPrepared")
     table = Dtmx::BarrierTable.new('sqlite')
     barrier = Dtmx::Barrier.for_msg(msg.gid)
-    @bank.db { |d| barrier.guard(d, table) { @bank.adjust(d, 1, -4) } }
+    @bank.db { |d| barrier.call(d, table) { @bank.adjust(d, 1, -4) } }
     assert_equal 'succeed', @client.wait_final(msg.gid, timeout: 30)
     assert_equal [-4, 4], moved
   end
@@ -246,7 +246,9 @@ class E2eTest < Minitest::Test
   def test_tcc_confirm
     tcc = Dtmx::Tcc.new(@client, wait_result: true)
     tcc.run do |t|
+      assert_equal '00', t.current_branch_id
       t.call_branch({ amount: 11 }, "#{busi}/TransOutTry", "#{busi}/TransOutConfirm", "#{busi}/TransOutCancel")
+      assert_equal '01', t.current_branch_id
       t.call_branch({ amount: 11 }, "#{busi}/TransInTry", "#{busi}/TransInConfirm", "#{busi}/TransInCancel")
     end
     assert_equal 'succeed', @client.wait_final(tcc.gid, timeout: 10)
@@ -272,7 +274,10 @@ class E2eTest < Minitest::Test
 
   def test_xa_client_side
     xa = Dtmx::Xa.new(@client, wait_result: true)
-    xa.run { |x| x.call_branch({ amount: 1 }, "#{busi}/Plain") }
+    xa.run do |x|
+      x.call_branch({ amount: 1 }, "#{busi}/Plain")
+      assert_equal '01', x.current_branch_id
+    end
     assert_equal 'succeed', @client.wait_final(xa.gid, timeout: 10)
   end
 

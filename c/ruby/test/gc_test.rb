@@ -20,9 +20,9 @@ class GcTest < Minitest::Test
     xa = client.xa
     table = Dtmx::BarrierTable.new(%w[mysql postgres sqlite][i % 3])
     barrier = Dtmx::Barrier.new('saga', "g#{i}", '01', 'action')
-    call = barrier.call(table)
-    qp = Dtmx::Barrier.from_query("gid=g#{i}&trans_type=msg&branch_id=00&op=msg").query_prepared(table)
-    redis = barrier.redis_check_adjust_amount('k', -1, 60)
+    call = barrier.call_machine(table)
+    qp = Dtmx::Barrier.from_query("gid=g#{i}&trans_type=msg&branch_id=00&op=msg").query_prepared_machine(table)
+    redis = barrier.redis_check_adjust_amount_call('k', -1, 60)
     fence = Dtmx::Barrier.new('xa', "g#{i}", '01', 'rollback').xa_rollback_fence(table)
     branch = Dtmx::Branch.from_query("gid=g#{i}&trans_type=saga&branch_id=01&op=action")
     [saga, msg, tcc, xa, call, qp, redis, fence, branch, table.ddl, client.local_gid]
@@ -37,7 +37,7 @@ class GcTest < Minitest::Test
     GC.start
     # Still working afterwards.
     assert_equal 'run_business',
-                 Dtmx::Barrier.new('saga', 'g', '01', 'action').call(Dtmx::BarrierTable.new('mysql')).feed_affected(1).result
+                 Dtmx::Barrier.new('saga', 'g', '01', 'action').call_machine(Dtmx::BarrierTable.new('mysql')).feed_affected(1).result
   end
 
   def test_the_gc_calls_the_free_functions
@@ -62,7 +62,7 @@ class GcTest < Minitest::Test
     begin
       500.times do
         Dtmx::Client.with_transport(DTM, &ok_transport).saga
-        Dtmx::Barrier.new('saga', 'g', '01', 'action').call(Dtmx::BarrierTable.new('mysql'))
+        Dtmx::Barrier.new('saga', 'g', '01', 'action').call_machine(Dtmx::BarrierTable.new('mysql'))
       end
       3.times { GC.start(full_mark: true, immediate_sweep: true) }
     ensure
@@ -83,9 +83,10 @@ class GcTest < Minitest::Test
 
   def test_explicit_free
     client = Dtmx::Client.with_transport(DTM, &ok_transport)
+    assert_equal DTM, client.server
     things = [client, client.saga, client.msg, client.tcc, client.xa, Dtmx::BarrierTable.new('sqlite'),
               Dtmx::Barrier.new('tcc', 'g', '01', 'try')]
-    things << things.last.call(things[5]) << things[6].redis_query_prepared(10)
+    things << things.last.call_machine(things[5]) << things[6].redis_query_prepared_call(10)
     things.reverse_each do |h|
       refute h.freed?
       assert_nil h.free

@@ -2,8 +2,8 @@
 
 # Replays every scenario of tests/vectors/scenarios (see the README there) through the
 # gem's public API against judge.py, the scripted DTM server, branch service and judge:
-# one test per scenario. The barrier scenarios run Barrier#guard and
-# Barrier#check_prepared on a real SQLite database (the sqlite3 gem), read back on a
+# one test per scenario. The barrier scenarios run Barrier#call and
+# Barrier#query_prepared on a real SQLite database (the sqlite3 gem), read back on a
 # second connection.
 require_relative 'test_helper'
 require 'net/http'
@@ -106,10 +106,10 @@ module Scenarios
     when 'begin' then db.transaction && nil
     when 'commit' then db.commit && nil
     when 'rollback' then db.rollback && nil
-    when 'check_back' then Dtmx::Barrier.for_msg(step['gid']).check_prepared(db)
+    when 'check_back' then Dtmx::Barrier.for_msg(step['gid']).query_prepared(db)
     when 'barrier_call'
       b = step['barrier']
-      Dtmx::Barrier.new(b['trans_type'], b['gid'], b['branch_id'], b['op']).guard(db) do |conn|
+      Dtmx::Barrier.new(b['trans_type'], b['gid'], b['branch_id'], b['op']).call(db) do |conn|
         value = nil
         step['body'].each do |busi|
           next conn.execute('insert into ledger (gid, value) values (?, ?)', [b['gid'], busi['value']]) if busi['op'] == 'write'

@@ -20,7 +20,7 @@ class VectorsBarrierTest < Minitest::Test
   end
 
   def advance(b, c)
-    ((c['call_index'] || 1) - 1).times { b.next_id }
+    ((c['call_index'] || 1) - 1).times { b.next_barrier_id }
   end
 
   # Drives the machine through the steps; returns its result.
@@ -104,7 +104,7 @@ class VectorsBarrierTest < Minitest::Test
       [:replay, :replay_run].each do |how|
         b = barrier(c['barrier'])
         advance(b, c)
-        m = b.call(Dtmx::BarrierTable.new(d))
+        m = b.call_machine(Dtmx::BarrierTable.new(d))
         assert_equal format('%02d', c['call_index'] || 1), m.barrier_id
         assert_equal c['decision'], send(how, m, c['steps'], default_table(data, d))
         assert_equal c['decision'].to_sym, m.decision
@@ -120,7 +120,7 @@ class VectorsBarrierTest < Minitest::Test
   def check_query_prepared(data, c)
     dialects(data).each do |d|
       [:replay, :replay_run].each do |how|
-        q = barrier(c['barrier']).query_prepared(Dtmx::BarrierTable.new(d))
+        q = barrier(c['barrier']).query_prepared_machine(Dtmx::BarrierTable.new(d))
         if c.key?('result')
           assert_equal c['result'], send(how, q, c['steps'], default_table(data, d))
           assert_equal :none, q.decision
@@ -138,7 +138,7 @@ class VectorsBarrierTest < Minitest::Test
       table = default_table(data, d)
       if c['kind'] == 'action'
         advance(b, c)
-        assert_equal c['decision'], replay(b.xa_action(t), c['steps'], table)
+        assert_equal c['decision'], replay(b.xa_action_machine(t), c['steps'], table)
       else
         s = b.xa_rollback_fence(t)
         assert_equal table[c['statement']['run']], s.sql
@@ -166,12 +166,12 @@ class VectorsBarrierTest < Minitest::Test
   def check_redis_check_adjust_amount(_data, c)
     b = barrier(c['barrier'])
     advance(b, c)
-    check_redis(c, -> { b.redis_check_adjust_amount(c['key'], c['amount'], c['expire']) }, 'decision')
+    check_redis(c, -> { b.redis_check_adjust_amount_call(c['key'], c['amount'], c['expire']) }, 'decision')
   end
 
   def check_redis_query_prepared(_data, c)
     b = barrier(c['barrier'])
-    check_redis(c, -> { b.redis_query_prepared(c['expire']) }, 'result')
+    check_redis(c, -> { b.redis_query_prepared_call(c['expire']) }, 'result')
   end
 
   SECTIONS = %w[dialects invalid_dialects tables invalid_table_names construction calls query_prepared xa

@@ -91,7 +91,7 @@ class VectorsRequestsTest < Minitest::Test
     when 'msg' then run_calls(Dtmx::Msg.new(client, gid: c['gid'], **options(c)), c['calls'], c)
     when 'tcc' then Dtmx::Tcc.new(client, gid: c['gid'], **options(c)).run { |t| run_calls(t, c['calls'], c) }
     when 'tcc_nested'
-      tcc = Dtmx::Tcc.from_query(client, URI.encode_www_form(c['branch']))
+      tcc = client.tcc_from_branch(Dtmx::Branch.from_query_pairs(c['branch']))
       run_calls(tcc, c['calls'], c)
     when 'xa' then Dtmx::Xa.new(client, gid: c['gid'], **options(c)).run { |x| run_calls(x, c['calls'], c) }
     when 'new_gid' then client.new_gid

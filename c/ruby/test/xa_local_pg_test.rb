@@ -1,6 +1,6 @@
 # frozen_string_literal: true
 
-# Dtmx::XaLocal.run on a real PostgreSQL (the pg gem; scripts/services sets
+# Dtmx.xa_local on a real PostgreSQL (the pg gem; scripts/services sets
 # max_prepared_transactions): phase one prepares the business SQL and registers the branch
 # (through a recording transport), phase two commits it or rolls it back and fences a late
 # phase one; the business code's own exception is what run raises.
@@ -43,7 +43,7 @@ class XaLocalPgTest < Minitest::Test
     end
     db = connect
     begin
-      Dtmx::XaLocal.run(db, branch, transport: transport, &busi)
+      Dtmx.xa_local(db, branch, transport: transport, &busi)
     ensure
       db.close
     end

@@ -45,6 +45,18 @@ module Dtmx
     def render(sql, style)
       Native.take_string(Native.check { |err| Native.dtmx_barrier_table_render(self, sql, style.to_s, err) })
     end
+
+    # Creates the table (and its schema) unless it exists: runs every statement of #ddl
+    # with `runner`, a SQLite3::Database, a PG::Connection, a Dtmx::Connection, or a
+    # callable (or the block) given each statement.
+    def create(runner = nil, &block)
+      runner ||= block
+      raise ArgumentError, 'create needs a connection, a callable or a block' unless runner
+
+      run = runner.respond_to?(:call) ? runner : ->(sql) { Connection.for(runner).execute(sql, []) }
+      ddl.each { |sql| run.call(sql) }
+      nil
+    end
   end
 
   # One SQL statement and its parameters (Strings).
@@ -56,7 +68,7 @@ module Dtmx
   # Guard a branch's business code on the branch's database connection:
   #
   #   barrier = Dtmx::Barrier.from_query(request.query_string)
-  #   barrier.guard(db) { |db| debit(db, amount) }   # db: SQLite3::Database, PG::Connection
+  #   barrier.call(db) { |db| debit(db, amount) }   # db: SQLite3::Database, PG::Connection
   class Barrier
     include Handle
 
@@ -87,6 +99,11 @@ module Dtmx
     # The barrier from decoded query pairs: a Hash or a list of [key, value].
     def self.from_query_pairs(pairs)
       from_pairs(:dtmx_barrier_from_query_pairs, pairs)
+    end
+
+    # The barrier of a parsed Branch (Branch.from_query, ...).
+    def self.from_branch(branch)
+      new(branch.trans_type, branch.gid, branch.branch_id, branch.op)
     end
 
     # The barrier from gRPC metadata (`dtm-gid`, ...): a Hash or a list of [key, value].
@@ -137,23 +154,25 @@ module Dtmx
     end
 
     # Hands out the next barrier id (`"01"`, `"02"`, ...), as a guarded call does.
-    def next_id
-      Native.take_string(Native.dtmx_barrier_next_id(self))
+    def next_barrier_id
+      Native.take_string(Native.dtmx_barrier_next_barrier_id(self))
     end
 
-    # A guarded call's step machine (takes the next barrier id).
-    def call(table)
-      BarrierCall.send(:make, self, table) { |err| Native.dtmx_barrier_call(self, table, err) }
+    # A guarded call's step machine (takes the next barrier id); #call drives it on a
+    # database.
+    def call_machine(table)
+      BarrierCall.send(:make, self, table) { |err| Native.dtmx_barrier_call_machine(self, table, err) }
     end
 
-    # The msg check-back's step machine (its result is `"SUCCESS"` or `"FAILURE"`).
-    def query_prepared(table)
-      BarrierCall.send(:make, self, table) { |err| Native.dtmx_barrier_query_prepared(self, table, err) }
+    # The msg check-back's step machine (its result is `"SUCCESS"` or `"FAILURE"`);
+    # #query_prepared drives it on a database.
+    def query_prepared_machine(table)
+      BarrierCall.send(:make, self, table) { |err| Native.dtmx_barrier_query_prepared_machine(self, table, err) }
     end
 
     # XA phase one's guarded call (always barrier id 01).
-    def xa_action(table)
-      BarrierCall.send(:make, self, table) { |err| Native.dtmx_barrier_xa_action(self, table, err) }
+    def xa_action_machine(table)
+      BarrierCall.send(:make, self, table) { |err| Native.dtmx_barrier_xa_action_machine(self, table, err) }
     end
 
     # The Statement to run after an XA rollback so that a late phase one is fenced off.
@@ -169,19 +188,36 @@ module Dtmx
       end
     end
 
-    # The Redis barrier of a TCC/saga branch adding `amount` to `key` (takes the next
-    # barrier id; barrier keys expire after `expire_seconds`).
-    def redis_check_adjust_amount(key, amount, expire_seconds = Barrier.redis_default_expire)
+    # The Redis script of a TCC/saga branch adding `amount` to `key` (takes the next
+    # barrier id; barrier keys expire after `expire` seconds). #redis_check_adjust_amount
+    # runs it.
+    def redis_check_adjust_amount_call(key, amount, expire = Barrier.redis_default_expire)
       RedisCall.send(:make) do |err|
-        Native.dtmx_barrier_redis_check_adjust_amount(self, key, Integer(amount), Integer(expire_seconds), err)
+        Native.dtmx_barrier_redis_check_adjust_amount_call(self, key, Integer(amount), Integer(expire), err)
       end
     end
 
-    # The Redis msg check-back of the barrier's gid (its result goes to #check_back).
-    def redis_query_prepared(expire_seconds = Barrier.redis_default_expire)
+    # The Redis msg check-back script of the barrier's gid (its result goes to
+    # #check_back). #redis_query_prepared runs it.
+    def redis_query_prepared_call(expire = Barrier.redis_default_expire)
       RedisCall.send(:make) do |err|
-        Native.dtmx_barrier_redis_query_prepared(self, Integer(expire_seconds), err)
+        Native.dtmx_barrier_redis_query_prepared_call(self, Integer(expire), err)
       end
+    end
+
+    # Adds `amount` to the integer at `key` at most once for this branch, in one Redis
+    # script. `redis_or_eval` runs it: a Redis client (redis-rb: `eval(script, keys:,
+    # argv:)`), or a callable (nil: the block) given (script, keys, args) that returns the
+    # script's reply. Returns `"applied"`, `"null_compensation"`, `"duplicate"` or
+    # `"suspended"`; FailureError when the key is missing or the amount would go below 0.
+    def redis_check_adjust_amount(redis_or_eval, key, amount, expire = Barrier.redis_default_expire, &block)
+      redis_check_adjust_amount_call(key, amount, expire).run(redis_or_eval || block)
+    end
+
+    # The Redis msg check-back (`redis_or_eval` as for #redis_check_adjust_amount):
+    # nil when the local transaction committed, FailureError when not (#check_back).
+    def redis_query_prepared(redis_or_eval, expire = Barrier.redis_default_expire, &block)
+      check_back(redis_query_prepared_call(expire).run(redis_or_eval || block))
     end
 
     # Runs the business code (the block, given `db`) at most once for this branch, in one
@@ -201,8 +237,8 @@ module Dtmx
     # failed rollback is a note on it, Dtmx.notes), the driver's exception, or
     # DuplicatedError for a msg whose local transaction already ran or was fenced off by
     # the check-back.
-    def guard(db, table = nil, in_transaction: nil, &busi)
-      raise ArgumentError, 'guard needs a block' unless busi
+    def call(db, table = nil, in_transaction: nil, &busi)
+      raise ArgumentError, 'call needs a block' unless busi
 
       guarded(db, table, in_transaction, :dtmx_guard_new) do |guard, conn|
         guard.run(conn, db, &busi)
@@ -211,16 +247,16 @@ module Dtmx
       end
     end
 
-    # The decision of the last #guard: :run_business, :null_compensation, :duplicate,
+    # The decision of the last #call: :run_business, :null_compensation, :duplicate,
     # :suspended or :msg_duplicated (nil before).
     attr_reader :last_decision
 
     # The msg check-back (the `query_prepared` handler) for the barrier's gid on `db`, as
-    # #guard takes it (the same rule for the transaction: its own, committed with either
+    # #call takes it (the same rule for the transaction: its own, committed with either
     # answer, unless `db` is inside one). Returns nil when the local transaction
     # committed; raises FailureError (dtm aborts the message) when it never did, which
     # also fences it off (a late local transaction is then a DuplicatedError).
-    def check_prepared(db, table = nil, in_transaction: nil)
+    def query_prepared(db, table = nil, in_transaction: nil)
       guarded(db, table, in_transaction, :dtmx_guard_check_back) { |guard, conn| guard.run(conn, db) { nil } }
     end
 
@@ -373,6 +409,19 @@ module Dtmx
     # the error (FailureError for a refused amount).
     def decide(reply)
       Native.string(Native.check { |err| Native.dtmx_redis_call_decide(self, reply&.to_s, err) })
+    end
+
+    # Runs the script with `redis_or_eval` (a Redis client answering `eval(script,
+    # keys:, argv:)`, or a callable given (script, keys, args)) and decides its reply.
+    def run(redis_or_eval)
+      raise ArgumentError, 'pass a Redis client, a callable or a block' unless redis_or_eval
+
+      reply = if redis_or_eval.respond_to?(:call)
+                redis_or_eval.call(script, keys, args)
+              else
+                redis_or_eval.eval(script, keys: keys, argv: args)
+              end
+      decide(reply)
     end
   end
 end

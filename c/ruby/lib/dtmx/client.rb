@@ -17,8 +17,10 @@ module Dtmx
   class Client
     include Handle
 
-    # The server URL.
-    attr_reader :server
+    # The server URL, as libdtmx holds it.
+    def server
+      Native.take_string(Native.check { |err| Native.dtmx_client_server(self, err) })
+    end
 
     # A client sending over libdtmx's own HTTP client.
     def initialize(server, token: nil)
@@ -82,6 +84,25 @@ module Dtmx
       Xa.new(self, gid: gid, **options)
     end
 
+    # The Tcc nested in the try branch that received `branch` (a Branch, e.g.
+    # `Branch.from_query(query)` in the try handler): its branches are sub-branches of
+    # that one, registered with the server the branch names (nothing to prepare, submit
+    # or abort).
+    def tcc_from_branch(branch)
+      query = branch.to_query
+      b = Native.check { |err| Native.dtmx_branch_from_query(query, err) }
+      begin
+        ptr = Native.handle(:dtmx_tcc_free) { |err| Native.dtmx_client_tcc_from_branch(self, b, err) }
+      ensure
+        Native.dtmx_branch_free(b)
+      end
+      tcc = Tcc.allocate
+      tcc.instance_variable_set(:@client, self)
+      tcc.instance_variable_set(:@ptr, ptr)
+      tcc.instance_variable_set(:@gid, Native.string(Native.dtmx_tcc_gid(tcc)))
+      tcc
+    end
+
     private
 
     def set_token(token)
@@ -96,7 +117,7 @@ module Dtmx
       # Kept in the client: libdtmx calls it for as long as the client (and the
       # transactions made from it, which hold the client) live.
       @send_fn = FFI::Function.new(:void, %i[pointer pointer pointer]) do |_user, req, resp|
-        Client.send_through(transport, req, resp)
+        Client.send(:send_through, transport, req, resp)
       end
       @ptr = Native.handle(:dtmx_client_free) do |err|
         Native.dtmx_client_new_with_transport(server, @send_fn, nil, err)
@@ -129,5 +150,6 @@ module Dtmx
                       headers: headers, body: body,
                       timeout_ms: Native.dtmx_request_timeout_ms(req))
     end
+    private_class_method :send_through
   end
 end

@@ -1,7 +1,7 @@
 # frozen_string_literal: true
 
 module Dtmx
-  # The database connections the barrier runs on (Barrier#guard, Barrier#check_prepared).
+  # The database connections the barrier runs on (Barrier#call, Barrier#query_prepared).
   # Each translates the guard's actions into its driver's calls and reports the driver's
   # fact: is the connection inside a transaction? Nothing is decided here.
   #

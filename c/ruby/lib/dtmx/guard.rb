@@ -4,7 +4,7 @@ module Dtmx
   # One guarded barrier call or one msg check-back as the actions to carry out on a
   # database connection (libdtmx's DtmxGuard, the core's Guard): libdtmx decides every
   # action and who owns the transaction; #run does each one on a connection (see
-  # Dtmx::Connection) and reports back. Made by Barrier#guard and Barrier#check_prepared.
+  # Dtmx::Connection) and reports back. Made by Barrier#call and Barrier#query_prepared.
   class Guard
     include Handle
 

@@ -6,7 +6,7 @@ module Dtmx
   #   msg = Dtmx::Msg.new(client)
   #   msg.add("#{busi}/TransIn", { amount: 30 })
   #   msg.do_and_submit("#{busi}/QueryPrepared") do |barrier|
-  #     barrier.guard(db) { |db| debit(db) }
+  #     barrier.call(db) { |db| debit(db) }
   #   end
   class Msg
     include Handle

@@ -20,15 +20,9 @@ module Dtmx
       @gid = Native.string(Native.dtmx_tcc_gid(self))
     end
 
-    # A TCC nested in the try branch whose request had query string `query`: its branches
-    # are sub-branches of that one (nothing to prepare, submit or abort).
-    def self.from_query(client, query)
-      tcc = allocate
-      tcc.instance_variable_set(:@client, client)
-      ptr = Native.handle(:dtmx_tcc_free) { |err| Native.dtmx_tcc_from_query(client, query, err) }
-      tcc.instance_variable_set(:@ptr, ptr)
-      tcc.instance_variable_set(:@gid, Native.string(Native.dtmx_tcc_gid(tcc)))
-      tcc
+    # The id of the last branch call_branch created ("00" before the first).
+    def current_branch_id
+      Native.take_string(Native.dtmx_tcc_current_branch_id(self))
     end
 
     # Registers the global transaction with dtm.

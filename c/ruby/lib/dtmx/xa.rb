@@ -16,6 +16,11 @@ module Dtmx
       @gid = Native.string(Native.dtmx_xa_gid(self))
     end
 
+    # The id of the last branch call_branch created ("00" before the first).
+    def current_branch_id
+      Native.take_string(Native.dtmx_xa_current_branch_id(self))
+    end
+
     # Registers the global transaction with dtm.
     def prepare
       Native.check { |err| Native.dtmx_xa_prepare(self, err) }

@@ -9,11 +9,11 @@ module Dtmx
   # one (`op=action`: run the business SQL in a new XA transaction, register the branch,
   # prepare) and phase two (`op=commit` / `rollback`).
   #
-  # XaLocal.run does the whole call on a connection dedicated to it, outside any
+  # Dtmx.xa_local does the whole call on a connection dedicated to it, outside any
   # transaction (a PG::Connection, or any object answering `execute(sql, params)` and
   # `query_reason(sql, params)`, see Dtmx::Connection):
   #
-  #   Dtmx::XaLocal.run(pg, Dtmx::Branch.from_query(query)) { |db| db.exec('update ...') }
+  #   Dtmx.xa_local(pg, Dtmx::Branch.from_query(query)) { |db| db.exec('update ...') }
   #
   # For another database API make one (XaLocal.new(branch, table)) and loop on #step:
   # :execute (run #sql with #params, then #feed_affected, or #feed_sql_error with the
@@ -41,15 +41,9 @@ module Dtmx
       keep.clear
     end
 
-    # Runs the XA branch call `branch` on `db` (in autocommit, outside any transaction:
-    # a connection for this call only); the block, given `db`, is the business SQL of
-    # phase one. The registration goes to dtm over Net::HTTP (`timeout` seconds), or
-    # through `transport` (a callable given a Dtmx::HttpRequest, returning [status, body],
-    # as Client.with_transport's block). Raises the error to answer dtm with
-    # (Branch.reply_for): the block's own exception, FailureError for a refused or fenced
-    # phase one, DatabaseError for SQL errors.
-    def self.run(db, branch, table: nil, timeout: 10, transport: nil, &busi)
-      raise ArgumentError, 'XaLocal.run needs a block (the business SQL)' unless busi
+    # Dtmx.xa_local's body.
+    def self.run_call(db, branch, table: nil, timeout: 10, transport: nil, &busi)
+      raise ArgumentError, 'xa_local needs a block (the business SQL)' unless busi
 
       conn = connection(db)
       table ||= BarrierTable.new(conn.respond_to?(:dialect) ? conn.dialect : raise(ArgumentError, 'pass table:'))
@@ -79,7 +73,7 @@ module Dtmx
 
       db
     end
-    private_class_method :connection
+    private_class_method :run_call, :connection
 
     # :action, :commit or :rollback.
     def phase
@@ -207,5 +201,16 @@ module Dtmx
       reply = http.request(post)
       [Integer(reply.code), reply.body.to_s]
     end
+  end
+
+  # Runs the XA branch call `branch` on `db` (in autocommit, outside any transaction:
+  # a connection for this call only); the block, given `db`, is the business SQL of
+  # phase one. The registration goes to dtm over Net::HTTP (`timeout` seconds), or
+  # through `transport` (a callable given a Dtmx::HttpRequest, returning [status, body],
+  # as Client.with_transport's block). Raises the error to answer dtm with
+  # (Dtmx.reply): the block's own exception, FailureError for a refused or fenced
+  # phase one, DatabaseError for SQL errors.
+  def self.xa_local(db, branch, table: nil, timeout: 10, transport: nil, &busi)
+    XaLocal.send(:run_call, db, branch, table: table, timeout: timeout, transport: transport, &busi)
   end
 end
