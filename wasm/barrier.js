@@ -1,6 +1,7 @@
-// The barrier on the host's own database or Redis. The machines (Barrier, BarrierCall,
-// QueryPrepared, Guard, RedisCall, ...) decide; these helpers run their statements on a
-// `db`:
+// The barrier on the host's own database or Redis. The machines (Barrier's callMachine,
+// queryPreparedMachine, ..., and the Guard) decide; the methods this file adds to Barrier
+// (call, queryPrepared, redisCheckAdjustAmount, redisQueryPrepared) and BarrierTable
+// (create) run their statements on a `db`:
 //
 //   {
 //     execute(sql, params) -> rows affected (number, or a Promise of it),
@@ -18,27 +19,12 @@
 // so the same code serves pg, D1 (no interactive transactions: pass a `transaction` that
 // batches, or none), sql.js, better-sqlite3, ...
 
-import { Barrier, BarrierTable, Guard } from './pkg/dtmx_wasm.js';
+import { Barrier, BarrierTable, Guard, redisDefaultExpire } from './pkg/dtmx_wasm.js';
 import { InvalidArgumentError } from './errors.js';
 
 /** The SQL of a step or action in `db`'s placeholder style. */
 function sqlOf(step, db, table) {
   return table && db.paramStyle ? table.render(step.sql, db.paramStyle) : step.sql;
-}
-
-/** Runs a machine's steps on `db` until it is done; resolves to its result (a decision,
- * or `SUCCESS`/`FAILURE` for a check-back). */
-export async function drive(machine, db, table) {
-  for (;;) {
-    const step = machine.step();
-    if (step.kind === 'done') return step.result;
-    if (step.kind === 'execute') {
-      machine.feedAffected(Number(await db.execute(sqlOf(step, db, table), step.params)) || 0);
-    } else {
-      const reason = await db.reason(sqlOf(step, db, table), step.params);
-      machine.feedReason(reason === undefined || reason === null ? null : String(reason));
-    }
-  }
 }
 
 function checkDb(db) {
@@ -123,8 +109,13 @@ function inTransaction(db, options) {
   return options.inTransaction ?? db.inTransaction;
 }
 
+/** The table of a call: `options.table`, else the default table of `db.dialect`. */
+function tableOf(db, options) {
+  return options.table || new BarrierTable(db.dialect || 'sqlite');
+}
+
 /**
- * Runs `busi()` at most once for the branch `barrier` guards, in one local transaction
+ * Runs `busi()` at most once for the branch this barrier guards, in one local transaction
  * with the barrier rows (table: `options.table`, a BarrierTable). On a connection inside
  * a transaction (`options.inTransaction`, else `db.inTransaction`) it joins that
  * transaction and leaves its commit or rollback to the caller; otherwise it begins its
@@ -133,37 +124,49 @@ function inTransaction(db, options) {
  * null compensation or a suspended try); rejects with what `busi` threw, or a
  * DuplicatedError for a msg whose check-back already rolled it back.
  */
-export async function runBarrier(db, barrier, busi, options = {}) {
+Barrier.prototype.call = async function call(db, busi, options = {}) {
   checkDb(db);
-  const table = options.table || new BarrierTable(db.dialect || 'sqlite');
-  const guard = new Guard(barrier.call(table), inTransaction(db, options));
+  const table = tableOf(db, options);
+  const guard = new Guard(this.callMachine(table), inTransaction(db, options));
   return follow(guard, db, table, busi);
-}
+};
 
-/** The msg check-back for `branch` (`{gid}`) on `db`, with the ownership rule of
- * `runBarrier`: resolves when its local transaction committed, rejects with a
- * FailureError when it did not (and now never will). */
-export async function queryPrepared(db, branch, options = {}) {
+/** The msg check-back on `db` for this barrier's gid (`Barrier.forMsg(gid)`, or the
+ * barrier of the check-back request), with the ownership rule of `call`: resolves when
+ * the msg's local transaction committed, rejects with a FailureError when it did not (and
+ * now never will). */
+Barrier.prototype.queryPrepared = async function queryPrepared(db, options = {}) {
   checkDb(db);
-  const table = options.table || new BarrierTable(db.dialect || 'sqlite');
-  const guard = Guard.checkBack(Barrier.forMsg(branch.gid).queryPrepared(table), inTransaction(db, options));
+  const table = tableOf(db, options);
+  const guard = Guard.checkBack(Barrier.forMsg(this.gid).queryPreparedMachine(table), inTransaction(db, options));
   await follow(guard, db, table);
-}
+};
 
-/** Adds `amount` to the integer at `key` at most once for `barrier`'s branch, with
+/** Adds `amount` to the integer at `key` at most once for this barrier's branch, with
  * `evalScript(script, keys, args)` running Lua on Redis (resolving to its reply); resolves
  * to `applied`, `null_compensation`, `duplicate` or `suspended`. Keys live `expire`
- * seconds (default: a week, as DTM). */
-export async function redisCheckAdjustAmount(evalScript, barrier, key, amount, expire) {
-  const c = barrier.redisCheckAdjustAmount(key, amount, expire);
+ * seconds (default: `Barrier.redisDefaultExpire`, a week, as DTM). */
+Barrier.prototype.redisCheckAdjustAmount = async function redisCheckAdjustAmount(evalScript, key, amount, expire) {
+  const c = this.redisCheckAdjustAmountCall(key, amount, expire);
   const r = await evalScript(c.script, c.keys, c.args);
   return c.decide(r === undefined || r === null ? null : String(r));
-}
+};
 
-/** The msg check-back on Redis for `barrier` (`Barrier.forMsg(gid)`): resolves when the
- * local transaction committed, rejects with a FailureError when it did not. */
-export async function redisQueryPrepared(evalScript, barrier, expire) {
-  const q = barrier.redisQueryPrepared(expire);
+/** The msg check-back on Redis for this barrier's gid (`Barrier.forMsg(gid)`): resolves
+ * when the local transaction committed, rejects with a FailureError when it did not. */
+Barrier.prototype.redisQueryPrepared = async function redisQueryPrepared(evalScript, expire) {
+  const q = this.redisQueryPreparedCall(expire);
   const r = await evalScript(q.script, q.keys, q.args);
   q.check(r === undefined || r === null ? null : String(r));
-}
+};
+
+/** The Redis barrier's default key expiry in seconds (7 days, as DTM). */
+Object.defineProperty(Barrier, 'redisDefaultExpire', { get: () => redisDefaultExpire(), configurable: true });
+
+/** Creates the table (and its schema) on `db` when missing: runs the statements of `ddl()`. */
+BarrierTable.prototype.create = async function create(db) {
+  if (!db || typeof db.execute !== 'function') throw new InvalidArgumentError('db must have execute(sql, params)');
+  for (const sql of this.ddl()) await db.execute(sql, []);
+};
+
+export { Barrier, BarrierTable };

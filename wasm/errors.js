@@ -1,19 +1,23 @@
 // Error classes, one per kind of the bindings' error table. Every dtmx error is an
-// `Error` whose `name` is its class name (`FailureError`, ...) and whose `code` is the
-// kind (`failure`, `invalid_argument`, ...); `errno` is the kind's stable number, `notes`
+// `Error` whose `name` is its class name (`FailureError`, ...) and whose `kind` is the
+// kind (`failure`, `invalid_argument`, ...); `code` is the kind's stable number (c/include/
+// dtmx.h's DtmxCode), `notes`
 // what else failed on the way (e.g. the abort after a failed body) and `status` the status
 // of the transaction the error is about (or null).
 //
 // The classes are declared here so that they can be imported before the module is
-// loaded; `installTable` checks them against the module's table when it loads.
+// loaded; `installTable` checks them against the module's table when it loads. index.js
+// re-exports only the classes; the helpers below are the package's own.
 
 /** Base class of every dtmx error. */
 export class DtmxError extends Error {
   constructor(message, options) {
     super(message, options);
     this.name = this.constructor.name;
-    this.code = this.constructor.kind;
-    this.errno = this.constructor.errno;
+    /** The kind: `failure`, `invalid_argument`, ... */
+    this.kind = this.constructor.kind;
+    /** The kind's stable number (1 `invalid_argument` ... 10 `unfinished`). */
+    this.code = this.constructor.code;
     /** What else failed on the way, oldest first (strings). */
     this.notes = [];
     /** The status of the transaction the error is about (`submitted`, `failed`, ...), or null. */
@@ -21,7 +25,7 @@ export class DtmxError extends Error {
   }
 }
 DtmxError.kind = 'internal';
-DtmxError.errno = 0;
+DtmxError.code = 0;
 
 /** Every class by kind name. */
 export const byKind = {};
@@ -29,7 +33,7 @@ export const byKind = {};
 function define(kind, name) {
   const cls = { [name]: class extends DtmxError {} }[name];
   cls.kind = kind;
-  cls.errno = 0;
+  cls.code = 0;
   byKind[kind] = cls;
   return cls;
 }
@@ -50,14 +54,14 @@ export const InternalError = define('internal', 'InternalError');
 export const UnfinishedError = define('unfinished', 'UnfinishedError');
 
 /** Checks the classes against the module's table (`[{code, kind, className}]`) and sets
- * each class's `errno`. */
+ * each class's `code`. */
 export function installTable(rows) {
   for (const row of rows) {
     const cls = byKind[row.kind];
     if (!cls || cls.name !== row.className) {
       throw new Error(`dtmx-wasm: error kind ${row.kind} (${row.className}) has no class; rebuild the package`);
     }
-    cls.errno = row.code;
+    cls.code = row.code;
   }
 }
 
@@ -72,5 +76,5 @@ export function makeError(kind, message, notes, status) {
 
 /** The kind of a dtmx error, or null for anything else. */
 export function kindOf(e) {
-  return e instanceof DtmxError ? e.code : null;
+  return e instanceof DtmxError ? e.kind : null;
 }

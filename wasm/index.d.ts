@@ -1,20 +1,19 @@
 // Types of the dtmx-wasm package.
 
-import type { Branch, Reply, OutcomeParts, BarrierStep, GuardAction } from './pkg/dtmx_wasm.js';
-import { Barrier, BarrierTable, BarrierCall, QueryPrepared } from './pkg/dtmx_wasm.js';
+import type { Reply, OutcomeParts, BarrierStep, GuardAction } from './pkg/dtmx_wasm.js';
+import type { BarrierCall, QueryPrepared, RedisCall, RedisQueryPrepared } from './pkg/dtmx_wasm.js';
+import { Barrier as NativeBarrier, BarrierTable as NativeBarrierTable } from './pkg/dtmx_wasm.js';
 
-export type { Branch, Reply, OutcomeParts, BarrierStep, GuardAction };
+export type { Reply, OutcomeParts, BarrierStep, GuardAction };
+export type { BarrierCall, QueryPrepared, RedisCall, RedisQueryPrepared };
 export {
-  Barrier,
-  BarrierTable,
-  BarrierCall,
-  QueryPrepared,
   Guard,
-  RedisCall,
-  RedisQueryPrepared,
-  outcomeOf,
+  outcomeFromHttp,
+  outcomeFromGrpc,
+  grpcCode,
   checkBranchReply,
   checkServerReply,
+  version,
 } from './pkg/dtmx_wasm.js';
 
 /** What `init` loads the module from: its URL, bytes, a `Response` or a compiled module. */
@@ -57,7 +56,7 @@ export interface BranchReply {
   body: Uint8Array;
 }
 
-/** The kinds of dtmx errors (an error's `code`). */
+/** The kinds of dtmx errors (an error's `kind`). */
 export type ErrorKind =
   | 'invalid_argument' | 'transport' | 'server' | 'failure' | 'ongoing' | 'duplicated'
   | 'timeout' | 'database' | 'internal' | 'unfinished';
@@ -67,9 +66,10 @@ export class DtmxError extends Error {
   /** The error class name, e.g. `FailureError`. */
   readonly name: string;
   /** The kind. */
-  readonly code: ErrorKind;
-  /** The kind's stable number (the C API's code). */
-  readonly errno: number;
+  readonly kind: ErrorKind;
+  /** The kind's stable number (the C API's DtmxCode: 1 `invalid_argument` ... 10
+   * `unfinished`). */
+  readonly code: number;
   /** What else failed on the way, oldest first (e.g. `abort failed: ...` after a failed
    * `run()` body). */
   notes: string[];
@@ -77,7 +77,7 @@ export class DtmxError extends Error {
    * null. */
   status: string | null;
   static readonly kind: ErrorKind;
-  static readonly errno: number;
+  static readonly code: number;
 }
 export class InvalidArgumentError extends DtmxError {}
 export class TransportError extends DtmxError {}
@@ -93,10 +93,39 @@ export class InternalError extends DtmxError {}
 /** A `waitResult` submit whose transaction dtm is still retrying (`status`: `submitted`,
  * `aborting`, `prepared`; null when it could not be read): not rolled back, not finished. */
 export class UnfinishedError extends DtmxError {}
-/** Every error class by kind. */
-export const byKind: Record<ErrorKind, typeof DtmxError>;
-/** The kind of a dtmx error, or null for anything else. */
-export function kindOf(error: unknown): ErrorKind | null;
+
+/** The fields of a branch's identity; every function taking a branch takes a plain
+ * object of them too. */
+export interface BranchFields {
+  gid: string;
+  transType: string;
+  branchId: string;
+  op: string;
+  /** The DTM server URL (TCC and XA calls). */
+  dtm: string;
+  /** XA phase-2 URL. */
+  phase2Url: string;
+}
+
+/** The identity of a branch call, read from its request. */
+export class Branch implements BranchFields {
+  constructor(fields?: Partial<BranchFields>);
+  gid: string;
+  transType: string;
+  branchId: string;
+  op: string;
+  dtm: string;
+  phase2Url: string;
+  /** From a raw query string (`gid=...&op=...`, with or without `?`), a `URL` or
+   * `URLSearchParams`. */
+  static fromQuery(query: string | URL | URLSearchParams): Branch;
+  /** From decoded query parameters (a parsed query object) or `[key, value]` pairs. */
+  static fromQueryPairs(pairs: Record<string, unknown> | Array<[string, string]> | URLSearchParams): Branch;
+  /** From gRPC metadata (`dtm-gid`, ...). */
+  static fromGrpcMetadata(metadata: Record<string, unknown> | Array<[string, string]>): Branch;
+  /** The identity as a query string (sorted, empty fields left out). */
+  toQuery(): string;
+}
 
 /** Options of `new Client(server, options)`. */
 export interface ClientOptions {
@@ -117,11 +146,8 @@ export class Client {
   msg(gid?: string | TransOptions, options?: TransOptions): Msg;
   tcc(gid?: string | TransOptions, options?: TransOptions): Tcc;
   xa(gid?: string | TransOptions, options?: TransOptions): Xa;
-  /** `tcc(options).run(fn)`. */
-  tccGlobalTransaction<T>(fn: (tcc: Tcc) => Promise<T> | T, options?: TransOptions): Promise<T>;
-  /** `xa(options).run(fn)`. */
-  xaGlobalTransaction<T>(fn: (xa: Xa) => Promise<T> | T, options?: TransOptions): Promise<T>;
-  tccFromBranch(branch: Branch, options?: TransOptions): Tcc;
+  /** A TCC nested in the branch a try request describes (its gid is the branch's). */
+  tccFromBranch(branch: BranchFields, options?: TransOptions): Tcc;
 }
 
 /** A saga: dtm runs each action in order and compensates the done ones on failure. */
@@ -148,7 +174,7 @@ export class Msg {
   /** Prepare, `busi(branch)` (the local work, `branch` the msg barrier's identity), then
    * submit (or abort, or ask the check-back); resolves to `busi`'s value, rejects with
    * `busi`'s own error (what failed after it in its `notes`). */
-  doAndSubmit<T>(queryPrepared: string, busi: (branch: Branch) => Promise<T> | T): Promise<T>;
+  doAndSubmit<T>(queryPrepared: string, busi: (branch: BranchFields) => Promise<T> | T): Promise<T>;
 }
 
 /** A TCC global transaction. */
@@ -169,6 +195,7 @@ export class Tcc {
 export class Xa {
   constructor(dtm: Client | string, options?: TransOptions);
   readonly gid: string;
+  currentBranchId(): string;
   prepare(): Promise<void>;
   submit(): Promise<void>;
   abort(): Promise<void>;
@@ -180,13 +207,10 @@ export class Xa {
 
 /** The reply for dtm: success (or `result` as JSON), 409 failure, 425 ongoing, 500 retry. */
 export function reply(error?: unknown, result?: unknown): Reply;
-/** A branch's identity from its query: a string, a `URL`, `URLSearchParams`, a parsed
- * query object or `[key, value]` pairs. */
-export function parseBranch(
-  query: string | URL | URLSearchParams | Record<string, unknown> | Array<[string, string]>,
-): Branch;
 /** The reply for an outcome name. */
 export function outcomeReply(outcome: OutcomeParts['outcome'], message?: string): Reply;
+/** The outcome a handler's thrown error stands for (as `reply` answers it). */
+export function outcomeOfError(error: unknown): OutcomeParts;
 /** `reply(error, result)` as a fetch `Response` (Workers, Deno, service workers). */
 export function replyResponse(error?: unknown, result?: unknown): Response;
 
@@ -212,9 +236,7 @@ export interface BarrierDb {
   rollback?(): unknown;
 }
 
-/** Runs a machine's steps on `db` until done; its result. */
-export function drive(machine: BarrierCall | QueryPrepared, db: BarrierDb, table?: BarrierTable): Promise<string>;
-/** Options of `runBarrier` and `queryPrepared`. */
+/** Options of `Barrier#call` and `Barrier#queryPrepared`. */
 export interface BarrierOptions {
   /** The barrier table (default: the dialect's default table). */
   table?: BarrierTable;
@@ -223,21 +245,65 @@ export interface BarrierOptions {
    * `db.inTransaction`. For drivers that cannot tell (node-postgres, mysql2). */
   inTransaction?: boolean;
 }
-/** Runs `busi()` at most once for the branch `barrier` guards, in one local transaction
- * with the barrier rows (the caller's when the connection is inside one, else its own);
- * `busi`'s result, or undefined when the barrier skipped it. */
-export function runBarrier<T>(
-  db: BarrierDb, barrier: Barrier, busi: () => Promise<T> | T, options?: BarrierOptions,
-): Promise<T | undefined>;
-/** The msg check-back on `db`: resolves when the local transaction of `branch.gid`
- * committed, rejects with a FailureError when it did not. */
-export function queryPrepared(db: BarrierDb, branch: Pick<Branch, 'gid'>, options?: BarrierOptions): Promise<void>;
 /** Runs Lua on Redis: `(script, keys, args) => reply`. */
 export type EvalScript = (script: string, keys: string[], args: string[]) => unknown;
-/** The Redis barrier adjusting `key` by `amount` at most once; keys live `expire` seconds
- * (default: a week). */
-export function redisCheckAdjustAmount(
-  evalScript: EvalScript, barrier: Barrier, key: string, amount: number, expire?: number,
-): Promise<'applied' | 'null_compensation' | 'duplicate' | 'suspended'>;
-/** The msg check-back on Redis. */
-export function redisQueryPrepared(evalScript: EvalScript, barrier: Barrier, expire?: number): Promise<void>;
+
+/** Where barrier rows live: a dialect and a table name (the module's class, with
+ * `create` added by the package). */
+export class BarrierTable extends NativeBarrierTable {
+  constructor(dialect: string, name?: string | null);
+  readonly dialect: string;
+  readonly name: string;
+  /** The statements creating the table (and schema) when missing. */
+  ddl(): string[];
+  /** Creates the table on `db` when missing. */
+  create(db: Pick<BarrierDb, 'execute'>): Promise<void>;
+  insertIgnoreSql(): string;
+  selectReasonSql(): string;
+  /** `sql` with its placeholders in `style`. */
+  render(sql: string, style: 'qmark' | 'format' | 'dollar' | 'numeric'): string;
+  free(): void;
+}
+
+/** The sub-transaction barrier of one branch call (the module's class, with the
+ * operations on a database or Redis added by the package). */
+export class Barrier extends NativeBarrier {
+  constructor(transType: string, gid: string, branchId: string, op: string);
+  static fromQuery(query: string): Barrier;
+  static fromQueryPairs(pairs: Record<string, unknown> | Array<[string, string]>): Barrier;
+  static fromBranch(branch: Pick<BranchFields, 'transType' | 'gid' | 'branchId' | 'op'>): Barrier;
+  static fromGrpcMetadata(metadata: Record<string, unknown> | Array<[string, string]>): Barrier;
+  /** The barrier of msg `gid`'s local work and of its check-back (`msg`, gid, `00`, `msg`). */
+  static forMsg(gid: string): Barrier;
+  /** The Redis barrier's default key expiry in seconds (7 days). */
+  static readonly redisDefaultExpire: number;
+  readonly transType: string;
+  readonly gid: string;
+  readonly branchId: string;
+  readonly op: string;
+  nextBarrierId(): string;
+  /** Runs `busi()` at most once for this branch, in one local transaction with the
+   * barrier rows (the caller's when the connection is inside one, else its own);
+   * `busi`'s result, or undefined when the barrier skipped it. */
+  call<T>(db: BarrierDb, busi: () => Promise<T> | T, options?: BarrierOptions): Promise<T | undefined>;
+  /** The msg check-back for this barrier's gid on `db`: resolves when its local
+   * transaction committed, rejects with a FailureError when it did not. */
+  queryPrepared(db: BarrierDb, options?: BarrierOptions): Promise<void>;
+  /** The Redis barrier adjusting `key` by `amount` at most once; keys live `expire`
+   * seconds (default: a week). */
+  redisCheckAdjustAmount(
+    evalScript: EvalScript, key: string, amount: number, expire?: number,
+  ): Promise<'applied' | 'null_compensation' | 'duplicate' | 'suspended'>;
+  /** The msg check-back for this barrier's gid on Redis. */
+  redisQueryPrepared(evalScript: EvalScript, expire?: number): Promise<void>;
+  /** Throws the FailureError a check-back answers for `FAILURE`. */
+  checkBack(result: string): void;
+  /** The sans-IO machines. */
+  callMachine(table: BarrierTable): BarrierCall;
+  queryPreparedMachine(table: BarrierTable): QueryPrepared;
+  xaActionMachine(table: BarrierTable): BarrierCall;
+  xaRollbackFence(table: BarrierTable): { sql: string; params: string[] };
+  redisCheckAdjustAmountCall(key: string, amount: number, expire?: number | null): RedisCall;
+  redisQueryPreparedCall(expire?: number | null): RedisQueryPrepared;
+  free(): void;
+}

@@ -4,24 +4,34 @@
 // `node` export condition (node.js) does it on import.
 //
 // Client, Saga, Msg, Tcc and Xa are the core's builders with Promise methods; every call
-// to dtm goes through `fetch`. Errors are the classes of errors.js.
+// to dtm goes through `fetch`. Errors are the classes of errors.js. The public names are
+// those of tests/vectors/api.json (checked by test/api-manifest.test.mjs).
 
 import initWasm, * as native from './pkg/dtmx_wasm.js';
 import { installTable, makeError, kindOf, InternalError, InvalidArgumentError } from './errors.js';
 
-export * from './errors.js';
-export { drive, runBarrier, queryPrepared, redisCheckAdjustAmount, redisQueryPrepared } from './barrier.js';
 export {
-  Barrier,
-  BarrierTable,
-  BarrierCall,
-  QueryPrepared,
+  DtmxError,
+  InvalidArgumentError,
+  TransportError,
+  ServerError,
+  FailureError,
+  OngoingError,
+  DuplicatedError,
+  TimeoutError,
+  DatabaseError,
+  InternalError,
+  UnfinishedError,
+} from './errors.js';
+export { Barrier, BarrierTable } from './barrier.js';
+export {
   Guard,
-  RedisCall,
-  RedisQueryPrepared,
-  outcomeOf,
+  outcomeFromHttp,
+  outcomeFromGrpc,
+  grpcCode,
   checkBranchReply,
   checkServerReply,
+  version,
 } from './pkg/dtmx_wasm.js';
 
 let ready = false;
@@ -134,18 +144,6 @@ export class Client {
   /** An XA global transaction (client side). */
   xa(gid, options) {
     return new Xa(this, withGid(gid, options));
-  }
-
-  /** `tcc(options).run(fn)`: prepare, `fn(tcc)`, then submit; abort (dtm cancels) and
-   * rethrow when `fn` throws. Resolves to `fn`'s value. */
-  tccGlobalTransaction(fn, options) {
-    return this.tcc(options).run(fn);
-  }
-
-  /** `xa(options).run(fn)`: prepare, `fn(xa)`, then submit; abort (dtm rolls back) and
-   * rethrow when `fn` throws. Resolves to `fn`'s value. */
-  xaGlobalTransaction(fn, options) {
-    return this.xa(options).run(fn);
   }
 
   /** A TCC nested in the branch a try request describes. */
@@ -311,6 +309,11 @@ export class Xa {
     return this.native.gid;
   }
 
+  /** The id of the last branch created. */
+  currentBranchId() {
+    return this.native.currentBranchId();
+  }
+
   /** Prepares the global transaction. */
   prepare() {
     return this.native.prepare();
@@ -349,19 +352,73 @@ export function reply(error, result) {
     if (result === undefined || result === null) return native.outcomeReply('success', '');
     return { status: 200, body: JSON.stringify(result) };
   }
-  const kind = kindOf(error);
-  if (kind) return native.errorReply(kind, error.message);
-  return native.errorReply(null, error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+  return native.errorReply(...described(error));
 }
 
-/** The identity of a branch call `{gid, transType, branchId, op, dtm, phase2Url}` from a
- * query string, a `URL`, `URLSearchParams`, a parsed query object (`req.query`; for a
- * repeated key the first value counts) or `[key, value]` pairs. */
-export function parseBranch(query) {
+/** The dtmx kind (null for anything else) and the message the core sees of a thrown value. */
+function described(error) {
+  const kind = kindOf(error);
+  if (kind) return [kind, error.message];
+  return [null, error instanceof Error ? `${error.name}: ${error.message}` : String(error)];
+}
+
+/** The outcome `{outcome, message}` a handler's thrown `error` stands for, as `reply`
+ * answers it: `failure` for a FailureError, `ongoing` for an OngoingError, `unknown`
+ * (dtm retries) for anything else; `success` for null or undefined. */
+export function outcomeOfError(error) {
   loaded();
-  if (typeof URL !== 'undefined' && query instanceof URL) return native.parseBranch(query.search);
-  if (typeof URLSearchParams !== 'undefined' && query instanceof URLSearchParams) return native.parseBranch(query.toString());
-  return native.parseBranch(query);
+  if (error === undefined || error === null) return { outcome: 'success', message: '' };
+  return native.errorOutcome(...described(error));
+}
+
+/**
+ * The identity of a branch call dtm (or a Tcc/Xa client) made: `gid`, `transType`,
+ * `branchId`, `op`, `dtm` (the server URL of TCC and XA calls) and `phase2Url` (XA). Read
+ * one from a request with the static `fromQuery` (a raw query string, a `URL` or
+ * `URLSearchParams`), `fromQueryPairs` (a parsed query object, or `[key, value]` pairs)
+ * or `fromGrpcMetadata`. Every function taking a branch also takes a plain object with
+ * these fields.
+ */
+export class Branch {
+  constructor(fields) {
+    const f = fields || {};
+    this.gid = f.gid || '';
+    this.transType = f.transType || '';
+    this.branchId = f.branchId || '';
+    this.op = f.op || '';
+    this.dtm = f.dtm || '';
+    this.phase2Url = f.phase2Url || '';
+  }
+
+  /** From a raw query string (`gid=...&op=...`, with or without `?`), a `URL` or
+   * `URLSearchParams`. */
+  static fromQuery(query) {
+    loaded();
+    if (typeof URL !== 'undefined' && query instanceof URL) return new Branch(native.parseBranch(query.search));
+    if (typeof URLSearchParams !== 'undefined' && query instanceof URLSearchParams) return new Branch(native.parseBranch(query.toString()));
+    return new Branch(native.parseBranch(String(query ?? '')));
+  }
+
+  /** From decoded query parameters: an object (`req.query`; for a repeated key the first
+   * value counts) or `[key, value]` pairs. */
+  static fromQueryPairs(pairs) {
+    loaded();
+    if (typeof pairs === 'string') throw new InvalidArgumentError('fromQueryPairs takes an object or pairs: use Branch.fromQuery for a query string');
+    if (typeof URLSearchParams !== 'undefined' && pairs instanceof URLSearchParams) return new Branch(native.parseBranch([...pairs]));
+    return new Branch(native.parseBranch(pairs ?? {}));
+  }
+
+  /** From gRPC metadata (`dtm-gid`, ...): an object or `[key, value]` pairs. */
+  static fromGrpcMetadata(metadata) {
+    loaded();
+    return new Branch(native.branchFromGrpcMetadata(metadata ?? {}));
+  }
+
+  /** The identity as a query string (sorted, empty fields left out), what dtm sends. */
+  toQuery() {
+    loaded();
+    return native.branchToQuery(this);
+  }
 }
 
 /** The reply `{status, body}` for an outcome name (`success`, `failure`, `ongoing`,

@@ -49,14 +49,14 @@ async function runSaga() {
       await saga.submit();
     } catch (e) {
       // A FailureError means dtm rolled the saga back; anything else is a real problem.
-      if (!(e instanceof DtmxError) || e.code !== 'failure') throw e;
-      submitted = `submit: ${e.name} (${e.code})`;
+      if (!(e instanceof DtmxError) || e.kind !== 'failure') throw e;
+      submitted = `submit: ${e.name} (${e.kind})`;
     }
     const status = await client.waitFinal(saga.gid);
     showSteps((await client.query(saga.gid)).branches);
     show(status, `saga ${saga.gid}: ${status} (${submitted})`);
   } catch (e) {
-    show('error', e instanceof DtmxError ? `${e.name} (${e.code}): ${e.message}` : String(e));
+    show('error', e instanceof DtmxError ? `${e.name} (${e.kind}): ${e.message}` : String(e));
   } finally {
     $('run').disabled = false;
   }

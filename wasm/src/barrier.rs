@@ -9,6 +9,7 @@ use crate::convert::{
     bad, get_string, js, object, pairs, strings, text, thrown_error, to_js, JsResult,
 };
 use dtmx_bindings::barrier::{self as b, render, Action, Ownership, ParamStyle, Step};
+use dtmx_bindings::dtmx::protocol::DtmResult;
 use dtmx_bindings::{Error, ErrorKind};
 use wasm_bindgen::prelude::*;
 
@@ -98,10 +99,22 @@ pub struct Barrier {
 
 #[wasm_bindgen]
 impl Barrier {
-    /// The barrier of `branch` (`{transType, gid, branchId, op}`, e.g. from
-    /// `parseBranch`).
+    /// The barrier of the branch `transType`, `gid`, `branchId`, `op`.
     #[wasm_bindgen(constructor)]
     pub fn new(
+        #[wasm_bindgen(js_name = transType)] trans_type: &str,
+        gid: &str,
+        #[wasm_bindgen(js_name = branchId)] branch_id: &str,
+        op: &str,
+    ) -> JsResult<Barrier> {
+        Ok(Barrier {
+            inner: js(b::Barrier::new(trans_type, gid, branch_id, op))?,
+        })
+    }
+
+    /// The barrier of `branch` (`{transType, gid, branchId, op}`, e.g. a `Branch`).
+    #[wasm_bindgen(js_name = fromBranch)]
+    pub fn from_branch(
         #[wasm_bindgen(
             unchecked_param_type = "{transType: string, gid: string, branchId: string, op: string}"
         )]
@@ -130,36 +143,70 @@ impl Barrier {
         })
     }
 
-    /// From a query string or decoded query parameters (an object or `[key, value]`
-    /// pairs).
+    /// From a raw query string (`gid=...&op=...`, with or without `?`).
     #[wasm_bindgen(js_name = fromQuery)]
-    pub fn from_query(
-        #[wasm_bindgen(
-            unchecked_param_type = "string | Record<string, unknown> | Array<[string, string]>"
-        )]
-        query: JsValue,
-    ) -> JsResult<Barrier> {
-        let branch = match query.as_string() {
-            Some(s) => b::Barrier::from_query(
-                dtmx_bindings::branch::BranchRequest::from_query_string(&s).to_query(),
-            ),
-            None => b::Barrier::from_query(pairs(&query, "query")?),
-        };
-        Ok(Barrier { inner: js(branch)? })
+    pub fn from_query(query: &str) -> JsResult<Barrier> {
+        Ok(Barrier {
+            inner: js(b::Barrier::from_query(query))?,
+        })
     }
 
-    /// The branch this barrier guards: `{transType, gid, branchId, op}`.
-    #[wasm_bindgen(
-        getter,
-        unchecked_return_type = "{transType: string, gid: string, branchId: string, op: string}"
-    )]
-    pub fn branch(&self) -> JsValue {
-        object(&[
-            ("transType", self.inner.trans_type().into()),
-            ("gid", self.inner.gid().into()),
-            ("branchId", self.inner.branch_id().into()),
-            ("op", self.inner.op().into()),
-        ])
+    /// From decoded query parameters (an object or `[key, value]` pairs).
+    #[wasm_bindgen(js_name = fromQueryPairs)]
+    pub fn from_query_pairs(
+        #[wasm_bindgen(unchecked_param_type = "Record<string, unknown> | Array<[string, string]>")]
+        query: JsValue,
+    ) -> JsResult<Barrier> {
+        Ok(Barrier {
+            inner: js(b::Barrier::from_query_pairs(pairs(&query, "query")?))?,
+        })
+    }
+
+    /// From gRPC metadata (`dtm-gid`, ...: an object or `[key, value]` pairs).
+    #[wasm_bindgen(js_name = fromGrpcMetadata)]
+    pub fn from_grpc_metadata(
+        #[wasm_bindgen(unchecked_param_type = "Record<string, unknown> | Array<[string, string]>")]
+        metadata: JsValue,
+    ) -> JsResult<Barrier> {
+        Ok(Barrier {
+            inner: js(b::Barrier::from_grpc_metadata(pairs(
+                &metadata, "metadata",
+            )?))?,
+        })
+    }
+
+    /// The transaction type.
+    #[wasm_bindgen(getter, js_name = transType)]
+    pub fn trans_type(&self) -> String {
+        self.inner.trans_type().to_string()
+    }
+
+    /// The global transaction id.
+    #[wasm_bindgen(getter)]
+    pub fn gid(&self) -> String {
+        self.inner.gid().to_string()
+    }
+
+    /// The branch id.
+    #[wasm_bindgen(getter, js_name = branchId)]
+    pub fn branch_id(&self) -> String {
+        self.inner.branch_id().to_string()
+    }
+
+    /// The branch operation.
+    #[wasm_bindgen(getter)]
+    pub fn op(&self) -> String {
+        self.inner.op().to_string()
+    }
+
+    /// The msg check-back's verdict `result` (`SUCCESS` or `FAILURE`, as a check-back
+    /// machine ends) for this barrier's gid: returns for SUCCESS, throws the
+    /// `FailureError` the check-back handler replies with otherwise.
+    #[wasm_bindgen(js_name = checkBack)]
+    pub fn check_back(&self, result: &str) -> JsResult<()> {
+        let r = DtmResult::parse(result)
+            .ok_or_else(|| bad(format!("unknown check-back result {result:?}")))?;
+        js(b::check_back(self.inner.gid(), r))
     }
 
     /// Hands out the next barrier id.
@@ -168,27 +215,28 @@ impl Barrier {
         self.inner.next_barrier_id()
     }
 
-    /// Starts the guarded call of one local transaction.
-    pub fn call(&mut self, table: &BarrierTable) -> BarrierCall {
+    /// Starts the guarded call of one local transaction: the sans-IO machine.
+    #[wasm_bindgen(js_name = callMachine)]
+    pub fn call_machine(&mut self, table: &BarrierTable) -> BarrierCall {
         BarrierCall {
-            inner: self.inner.call(&table.inner),
+            inner: self.inner.call_machine(&table.inner),
         }
     }
 
     /// The msg check-back.
-    #[wasm_bindgen(js_name = queryPrepared)]
-    pub fn query_prepared(&self, table: &BarrierTable) -> QueryPrepared {
+    #[wasm_bindgen(js_name = queryPreparedMachine)]
+    pub fn query_prepared_machine(&self, table: &BarrierTable) -> QueryPrepared {
         QueryPrepared {
-            inner: self.inner.query_prepared(&table.inner),
+            inner: self.inner.query_prepared_machine(&table.inner),
             gid: self.inner.gid().to_string(),
         }
     }
 
     /// Phase 1 of an XA branch on the host's database.
-    #[wasm_bindgen(js_name = xaAction)]
-    pub fn xa_action(&self, table: &BarrierTable) -> BarrierCall {
+    #[wasm_bindgen(js_name = xaActionMachine)]
+    pub fn xa_action_machine(&self, table: &BarrierTable) -> BarrierCall {
         BarrierCall {
-            inner: self.inner.xa_action(&table.inner),
+            inner: self.inner.xa_action_machine(&table.inner),
         }
     }
 
@@ -201,8 +249,8 @@ impl Barrier {
 
     /// The Redis barrier adjusting `key` by `amount` at most once; its keys live `expire`
     /// seconds (default: a week, as DTM).
-    #[wasm_bindgen(js_name = redisCheckAdjustAmount)]
-    pub fn redis_check_adjust_amount(
+    #[wasm_bindgen(js_name = redisCheckAdjustAmountCall)]
+    pub fn redis_check_adjust_amount_call(
         &mut self,
         key: &str,
         amount: f64,
@@ -212,7 +260,7 @@ impl Barrier {
             return Err(bad("amount must be an integer"));
         }
         Ok(RedisCall {
-            inner: js(self.inner.redis_check_adjust_amount(
+            inner: js(self.inner.redis_check_adjust_amount_call(
                 key,
                 amount as i64,
                 expire_secs(expire),
@@ -221,18 +269,25 @@ impl Barrier {
     }
 
     /// The Redis msg check-back; its key lives `expire` seconds (default: a week).
-    #[wasm_bindgen(js_name = redisQueryPrepared)]
-    pub fn redis_query_prepared(&self, expire: Option<u32>) -> JsResult<RedisQueryPrepared> {
+    #[wasm_bindgen(js_name = redisQueryPreparedCall)]
+    pub fn redis_query_prepared_call(&self, expire: Option<u32>) -> JsResult<RedisQueryPrepared> {
         Ok(RedisQueryPrepared {
-            inner: js(self.inner.redis_query_prepared(expire_secs(expire)))?,
+            inner: js(self.inner.redis_query_prepared_call(expire_secs(expire)))?,
             gid: self.inner.gid().to_string(),
         })
     }
 }
 
+/// The Redis barrier's default key expiry in seconds (7 days, as DTM):
+/// `Barrier.redisDefaultExpire`.
+#[wasm_bindgen(js_name = redisDefaultExpire)]
+pub fn redis_default_expire() -> u32 {
+    u32::try_from(b::REDIS_DEFAULT_EXPIRE).unwrap_or(u32::MAX)
+}
+
 /// The expiry of Redis barrier keys: `expire` seconds, else the core's default.
 fn expire_secs(expire: Option<u32>) -> u64 {
-    expire.map_or(b::REDIS_EXPIRE_SECS, u64::from)
+    expire.map_or(b::REDIS_DEFAULT_EXPIRE, u64::from)
 }
 
 /// The guarded call of one local transaction.
@@ -309,7 +364,7 @@ impl QueryPrepared {
     /// `FailureError` when it did not (the check-back handler's reply, see `reply`).
     pub fn check(&self) -> JsResult<()> {
         match self.inner.result() {
-            Some(r) => js(b::check_back_result(&self.gid, r)),
+            Some(r) => js(b::check_back(&self.gid, r)),
             None => Err(to_js(Error::new(
                 ErrorKind::Internal,
                 "the check-back has not run to its end",
@@ -393,7 +448,7 @@ impl RedisQueryPrepared {
     /// throws a `FailureError` when it did not.
     pub fn check(&self, reply: Option<String>) -> JsResult<()> {
         let r = js(self.inner.decide(reply.as_deref()))?;
-        js(b::check_back_result(&self.gid, r))
+        js(b::check_back(&self.gid, r))
     }
 }
 

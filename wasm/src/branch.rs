@@ -1,11 +1,13 @@
 //! The business-service side: branch identities from requests, outcomes to replies and
 //! back, and what a reply to the client's own calls means.
 
-use crate::convert::{bad, branch_to_js, js, kind_named, object, pairs, payload, JsResult};
-use dtmx_bindings::branch::{
-    http_reply, outcome_named, outcome_of_error, outcome_parts, BranchRequest, Outcome,
+use crate::convert::{
+    bad, branch_from_js, branch_to_js, js, kind_named, object, pairs, payload, JsResult,
 };
-use dtmx_bindings::dtmx::tm::{branch_reply_error, check_dtm_reply};
+use dtmx_bindings::branch::{
+    self, outcome_named, outcome_of_error, outcome_parts, Branch, Outcome,
+};
+use dtmx_bindings::dtmx::{rm, tm};
 use wasm_bindgen::prelude::*;
 
 /// The identity of a branch call from a query string (`gid=...&op=...`, with or without
@@ -19,10 +21,54 @@ pub fn parse_branch(
     query: JsValue,
 ) -> JsResult<JsValue> {
     let b = match query.as_string() {
-        Some(s) => BranchRequest::from_query_string(&s),
-        None => BranchRequest::from_query(pairs(&query, "query")?),
+        Some(s) => Branch::from_query(&s),
+        None => Branch::from_query_pairs(pairs(&query, "query")?),
     };
     Ok(branch_to_js(&b))
+}
+
+/// The identity of a gRPC branch call from its metadata (`dtm-gid`, ...: an object or
+/// `[key, value]` pairs).
+#[wasm_bindgen(js_name = branchFromGrpcMetadata, unchecked_return_type = "Branch")]
+pub fn branch_from_grpc_metadata(
+    #[wasm_bindgen(unchecked_param_type = "Record<string, unknown> | Array<[string, string]>")]
+    metadata: JsValue,
+) -> JsResult<JsValue> {
+    Ok(branch_to_js(&Branch::from_grpc_metadata(pairs(
+        &metadata, "metadata",
+    )?)))
+}
+
+/// The identity as a query string (sorted, empty fields left out).
+#[wasm_bindgen(js_name = branchToQuery)]
+pub fn branch_to_query(
+    #[wasm_bindgen(unchecked_param_type = "Branch")] branch: JsValue,
+) -> JsResult<String> {
+    let b = branch_from_js(&branch)?;
+    let mut out = String::new();
+    for (k, v) in b.to_query() {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        out.push_str(&encode(k));
+        out.push('=');
+        out.push_str(&encode(v));
+    }
+    Ok(out)
+}
+
+/// `text` percent-encoded for a query (unreserved characters kept).
+fn encode(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(char::from(byte))
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
 }
 
 fn parts(o: &Outcome) -> JsValue {
@@ -31,7 +77,7 @@ fn parts(o: &Outcome) -> JsValue {
 }
 
 fn reply(o: &Outcome) -> JsValue {
-    let r = http_reply(o);
+    let r = branch::outcome_reply(o);
     object(&[("status", r.status.into()), ("body", r.body.into())])
 }
 
@@ -67,12 +113,32 @@ pub fn error_outcome(kind: Option<String>, message: &str) -> JsValue {
 }
 
 /// How dtm reads a branch's HTTP reply: `{outcome, message}`.
-#[wasm_bindgen(js_name = outcomeOf, unchecked_return_type = "OutcomeParts")]
-pub fn outcome_of(
+#[wasm_bindgen(js_name = outcomeFromHttp, unchecked_return_type = "OutcomeParts")]
+pub fn outcome_from_http(
     code: u32,
     #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] body: JsValue,
 ) -> JsResult<JsValue> {
     Ok(parts(&Outcome::from_http(status(code), &payload(&body)?)))
+}
+
+/// How dtm reads a branch's gRPC status `code` and message: `{outcome, message}`.
+#[wasm_bindgen(js_name = outcomeFromGrpc, unchecked_return_type = "OutcomeParts")]
+pub fn outcome_from_grpc(code: i32, message: &str) -> JsValue {
+    parts(&rm::outcome_from_grpc(code, message))
+}
+
+/// The gRPC status code for an outcome (`success`, `failure`, `ongoing`, `unknown`).
+#[wasm_bindgen(js_name = grpcCode)]
+pub fn grpc_code(outcome: &str, message: &str) -> JsResult<i32> {
+    let o = outcome_named(outcome, message)
+        .ok_or_else(|| bad(format!("unknown outcome {outcome:?}")))?;
+    Ok(rm::grpc_code(&o).code())
+}
+
+/// The version of dtmx.
+#[wasm_bindgen]
+pub fn version() -> String {
+    dtmx_bindings::dtmx::VERSION.to_string()
 }
 
 /// Throws the error a branch's reply to the client's own call stands for (TCC try, XA
@@ -82,7 +148,7 @@ pub fn check_branch_reply(
     code: u32,
     #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] body: JsValue,
 ) -> JsResult<()> {
-    js(branch_reply_error(status(code), &payload(&body)?))
+    js(tm::check_branch_reply(status(code), &payload(&body)?))
 }
 
 /// Throws the error a reply of the DTM server stands for.
@@ -91,5 +157,5 @@ pub fn check_server_reply(
     code: u32,
     #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] body: JsValue,
 ) -> JsResult<()> {
-    js(check_dtm_reply(status(code), &payload(&body)?))
+    js(tm::check_server_reply(status(code), &payload(&body)?))
 }

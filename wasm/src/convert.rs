@@ -1,7 +1,7 @@
 //! Values across the boundary: errors (thrown as the JS error class of their kind),
 //! payloads, options, branch identities and small JS objects.
 
-use dtmx_bindings::branch::BranchRequest;
+use dtmx_bindings::branch::Branch;
 use dtmx_bindings::dtmx::protocol::TransStatus;
 use dtmx_bindings::error::{invalid, invalid_payload};
 use dtmx_bindings::options::Naming;
@@ -36,7 +36,7 @@ pub fn set_error_classes(make: Function, kind_of: Function) {
 }
 
 /// The JS error for a core error: the registered class's (with `notes` and `status`),
-/// else an `Error` with `code`.
+/// else an `Error` with `kind` and `code`.
 pub fn to_js(error: Error) -> JsValue {
     let kind = JsValue::from_str(error.kind().as_str());
     let message = JsValue::from_str(error.message());
@@ -53,7 +53,8 @@ pub fn to_js(error: Error) -> JsValue {
     });
     made.unwrap_or_else(|| {
         let e = js_sys::Error::new(error.message());
-        let _ = Reflect::set(&e, &"code".into(), &kind);
+        let _ = Reflect::set(&e, &"kind".into(), &kind);
+        let _ = Reflect::set(&e, &"code".into(), &error.kind().code().into());
         let _ = Reflect::set(&e, &"notes".into(), &notes);
         let _ = Reflect::set(&e, &"status".into(), &status);
         e.into()
@@ -244,7 +245,7 @@ pub fn options(value: &JsValue) -> JsResult<(Option<String>, Options)> {
 }
 
 /// A branch identity as `{gid, transType, branchId, op, dtm, phase2Url}`.
-pub fn branch_to_js(b: &BranchRequest) -> JsValue {
+pub fn branch_to_js(b: &Branch) -> JsValue {
     object(&[
         ("gid", b.gid.as_str().into()),
         ("transType", b.trans_type.as_str().into()),
@@ -257,12 +258,12 @@ pub fn branch_to_js(b: &BranchRequest) -> JsValue {
 
 /// A branch identity from `{gid, transType, branchId, op, dtm, phase2Url}` (sanitised like
 /// a parsed query).
-pub fn branch_from_js(value: &JsValue) -> JsResult<BranchRequest> {
+pub fn branch_from_js(value: &JsValue) -> JsResult<Branch> {
     if !value.is_object() {
         return Err(bad("branch must be an object"));
     }
     let g = |k| get_string(value, k);
-    Ok(BranchRequest::from_query([
+    Ok(Branch::from_query_pairs([
         ("gid", g("gid")),
         ("trans_type", g("transType")),
         ("branch_id", g("branchId")),

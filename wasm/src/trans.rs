@@ -247,6 +247,12 @@ impl NativeXa {
         self.inner.gid().to_string()
     }
 
+    /// The id of the last branch created.
+    #[wasm_bindgen(js_name = currentBranchId)]
+    pub fn current_branch_id(&self) -> String {
+        self.inner.current_branch_id()
+    }
+
     /// Prepares the global transaction.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn prepare(&self) -> Promise {

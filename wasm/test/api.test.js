@@ -12,6 +12,11 @@ import * as native from '../pkg/dtmx_wasm.js';
 import { sqlJsDb } from '../testkit/busi.js';
 import { serve } from '../testkit/helpers.js';
 
+/** The error class of each kind. */
+const byKind = Object.fromEntries(
+  Object.values(dtmx).filter((v) => typeof v === 'function' && v.prototype instanceof dtmx.DtmxError).map((c) => [c.kind, c]),
+);
+
 test('api: the node entry loads the module once; init is idempotent', async () => {
   assert.equal(dtmx.isReady(), true);
   assert.equal(web.Client, dtmx.Client);
@@ -40,24 +45,23 @@ test('api: the web entry loads from bytes or a compiled module, as in Workers an
   }
 });
 
-test('api: one error class per kind of the table, with name, code and errno', () => {
+test('api: one error class per kind of the table, with name, kind and code', () => {
   const table = native.errorTable();
-  assert.equal(table.length, Object.keys(dtmx.byKind).length);
+  assert.equal(table.length, Object.keys(byKind).length);
   for (const row of table) {
     const cls = dtmx[row.className];
-    assert.equal(cls, dtmx.byKind[row.kind]);
+    assert.equal(cls, byKind[row.kind]);
     const e = new cls('m');
     assert.ok(e instanceof dtmx.DtmxError && e instanceof Error);
-    assert.deepEqual([e.name, e.code, e.errno, e.message], [row.className, row.kind, row.code, 'm']);
+    assert.deepEqual([e.name, e.kind, e.code, e.message], [row.className, row.kind, row.code, 'm']);
+    assert.deepEqual([cls.kind, cls.code], [row.kind, row.code]);
     assert.deepEqual([e.notes, e.status], [[], null]);
-    assert.equal(dtmx.kindOf(e), row.kind);
   }
-  assert.equal(dtmx.byKind.unfinished, dtmx.UnfinishedError);
-  assert.equal(dtmx.kindOf(new Error('x')), null);
+  assert.equal(byKind.unfinished, dtmx.UnfinishedError);
 });
 
 test('api: errors thrown by the module are the typed classes', async () => {
-  assert.throws(() => new dtmx.Client('localhost:36789'), (e) => e instanceof dtmx.InvalidArgumentError && e.code === 'invalid_argument');
+  assert.throws(() => new dtmx.Client('localhost:36789'), (e) => e instanceof dtmx.InvalidArgumentError && e.kind === 'invalid_argument');
   const c = new dtmx.Client('http://127.0.0.1:9/api/dtmsvr');
   for (const bad of [{ nope: 1 }, { retryLimit: -1 }, { timeoutToFail: 1.5 }, { waitResult: 'yes' }, { branchHeaders: { 'a b': 'x' } }, 'gid-only-is-fine']) {
     if (typeof bad === 'string') assert.equal(c.saga(bad).gid, bad);
@@ -74,7 +78,7 @@ test('api: errors thrown by the module are the typed classes', async () => {
     assert.throws(() => c.tcc(options), { name: 'InvalidArgumentError', message }, JSON.stringify(options));
   }
   assert.equal(c.xa({ gid: 'g1', waitResult: null, retryInterval: undefined }).gid, 'g1');
-  await assert.rejects(c.newGid(), (e) => e instanceof dtmx.TransportError && e.code === 'transport');
+  await assert.rejects(c.newGid(), (e) => e instanceof dtmx.TransportError && e.kind === 'transport');
   assert.throws(() => new dtmx.BarrierTable('oracle'), dtmx.InvalidArgumentError);
 });
 
@@ -104,7 +108,7 @@ test('api: run() and doAndSubmit() resolve to the body value and rethrow its own
     const c = new dtmx.Client(`${dtm.url}/api/dtmsvr`);
     const tcc = c.tcc('t1');
     assert.deepEqual(await tcc.run(async (t) => (assert.equal(t, tcc), { order: 7 })), { order: 7 });
-    assert.equal(await c.xaGlobalTransaction(() => 'done', { gid: 'x1' }), 'done');
+    assert.equal(await c.xa({ gid: 'x1' }).run(() => 'done'), 'done');
     assert.deepEqual(await c.msg('m1').add('http://b/a', {}).doAndSubmit('http://b/qp', (b) => b.branchId), '00');
 
     const own = new TypeError('disk on fire');
@@ -141,21 +145,30 @@ test('api: gids and both call shapes', () => {
   assert.equal(c.saga('g1', { waitResult: true }).gid, 'g1');
   assert.equal(c.msg({ gid: 'g2' }).gid, 'g2');
   assert.equal(new dtmx.Tcc(c.server, { gid: 'g3' }).gid, 'g3');
-  const tcc = c.tccFromBranch(dtmx.parseBranch('dtm=http://d/api/dtmsvr&gid=g4&trans_type=tcc&branch_id=01&op=try'));
+  const tcc = c.tccFromBranch(dtmx.Branch.fromQuery('dtm=http://d/api/dtmsvr&gid=g4&trans_type=tcc&branch_id=01&op=try'));
   assert.equal(tcc.gid, 'g4');
   assert.equal(tcc.currentBranchId(), '0100');
 });
 
 test('api: branch identities from every query shape', () => {
   const q = 'gid=g1&trans_type=saga&branch_id=01&op=action&op=compensate';
-  const want = dtmx.parseBranch(q);
-  assert.deepEqual(want, { gid: 'g1', transType: 'saga', branchId: '01', op: 'action', dtm: '', phase2Url: '' });
-  assert.deepEqual(dtmx.parseBranch(`?${q}`), want);
-  assert.deepEqual(dtmx.parseBranch(new URL(`http://b/x?${q}`)), want);
-  assert.deepEqual(dtmx.parseBranch(new URLSearchParams(q)), want);
-  assert.deepEqual(dtmx.parseBranch({ gid: 'g1', trans_type: 'saga', branch_id: '01', op: ['action', 'compensate'] }), want);
-  assert.deepEqual(dtmx.parseBranch([...new URLSearchParams(q)]), want);
-  assert.equal(dtmx.Barrier.fromQuery(q).branch.op, 'action');
+  const want = dtmx.Branch.fromQuery(q);
+  assert.ok(want instanceof dtmx.Branch);
+  assert.deepEqual({ ...want }, { gid: 'g1', transType: 'saga', branchId: '01', op: 'action', dtm: '', phase2Url: '' });
+  assert.deepEqual(dtmx.Branch.fromQuery(`?${q}`), want);
+  assert.deepEqual(dtmx.Branch.fromQuery(new URL(`http://b/x?${q}`)), want);
+  assert.deepEqual(dtmx.Branch.fromQuery(new URLSearchParams(q)), want);
+  assert.deepEqual(dtmx.Branch.fromQueryPairs(new URLSearchParams(q)), want);
+  assert.deepEqual(dtmx.Branch.fromQueryPairs({ gid: 'g1', trans_type: 'saga', branch_id: '01', op: ['action', 'compensate'] }), want);
+  assert.deepEqual(dtmx.Branch.fromQueryPairs([...new URLSearchParams(q)]), want);
+  assert.equal(want.toQuery(), 'branch_id=01&gid=g1&op=action&trans_type=saga');
+  assert.deepEqual(dtmx.Branch.fromQuery(want.toQuery()), want);
+  assert.deepEqual(dtmx.Branch.fromGrpcMetadata({ 'dtm-gid': 'g1', 'dtm-trans_type': 'saga', 'dtm-branch_id': '01', 'dtm-op': 'action' }), want);
+  const b = dtmx.Barrier.fromQuery(q);
+  assert.deepEqual([b.transType, b.gid, b.branchId, b.op], ['saga', 'g1', '01', 'action']);
+  assert.equal(dtmx.Barrier.fromBranch(want).gid, 'g1');
+  assert.equal(new dtmx.Barrier('saga', 'g1', '01', 'action').nextBarrierId(), '01');
+  assert.equal(dtmx.Barrier.redisDefaultExpire, 7 * 24 * 3600);
 });
 
 test('api: replies for handlers', async () => {
@@ -181,18 +194,18 @@ test('api: the barrier on SQLite runs the business once and skips what it must',
   const branch = (op) => ({ transType: 'saga', gid: 'g1', branchId: '01', op });
   const busi = () => ++runs;
 
-  assert.equal(await dtmx.runBarrier(db, new dtmx.Barrier(branch('action')), busi), 1);
-  assert.equal(await dtmx.runBarrier(db, new dtmx.Barrier(branch('action')), busi), undefined, 'duplicate');
-  assert.equal(await dtmx.runBarrier(db, new dtmx.Barrier(branch('compensate')), busi), 2);
+  assert.equal(await dtmx.Barrier.fromBranch(branch('action')).call(db, busi), 1);
+  assert.equal(await dtmx.Barrier.fromBranch(branch('action')).call(db, busi), undefined, 'duplicate');
+  assert.equal(await dtmx.Barrier.fromBranch(branch('compensate')).call(db, busi), 2);
   // A compensation before its action (null compensation), then the late action is skipped.
   const late = (op) => ({ transType: 'saga', gid: 'g2', branchId: '01', op });
-  assert.equal(await dtmx.runBarrier(db, new dtmx.Barrier(late('compensate')), busi), undefined);
-  assert.equal(await dtmx.runBarrier(db, new dtmx.Barrier(late('action')), busi), undefined);
+  assert.equal(await dtmx.Barrier.fromBranch(late('compensate')).call(db, busi), undefined);
+  assert.equal(await dtmx.Barrier.fromBranch(late('action')).call(db, busi), undefined);
   assert.equal(runs, 2);
 
   // The business throwing rolls the barrier row back with it.
   await assert.rejects(
-    dtmx.runBarrier(db, new dtmx.Barrier({ transType: 'saga', gid: 'g3', branchId: '01', op: 'action' }), () => {
+    dtmx.Barrier.fromBranch({ transType: 'saga', gid: 'g3', branchId: '01', op: 'action' }).call(db, () => {
       throw new dtmx.FailureError('no');
     }),
     dtmx.FailureError,
@@ -202,13 +215,13 @@ test('api: the barrier on SQLite runs the business once and skips what it must',
   // Parameter styles: the same machine on a driver with numbered placeholders.
   const seen = [];
   const numbered = { ...db, paramStyle: 'numeric', execute: (sql, p) => (seen.push(sql), 1) };
-  await dtmx.runBarrier(numbered, new dtmx.Barrier({ transType: 'tcc', gid: 'g5', branchId: '01', op: 'try' }), busi);
+  await dtmx.Barrier.fromBranch({ transType: 'tcc', gid: 'g5', branchId: '01', op: 'try' }).call(numbered, busi);
   assert.ok(seen.every((s) => !s.includes('?') && s.includes(':1')), seen.join('\n'));
 });
 
 test('api: the Guard applies the ownership rule to the driver fact it is given', () => {
   const table = new dtmx.BarrierTable('sqlite');
-  const call = () => new dtmx.Barrier({ transType: 'tcc', gid: 'o1', branchId: '01', op: 'try' }).call(table);
+  const call = () => new dtmx.Barrier('tcc', 'o1', '01', 'try').callMachine(table);
   assert.equal(new dtmx.Guard(call(), true).ownership, 'join');
   assert.equal(new dtmx.Guard(call(), false).ownership, 'own');
   assert.equal(new dtmx.Guard(call(), undefined).ownership, 'own', 'not known: not in a transaction');
@@ -219,7 +232,7 @@ test('api: the Guard applies the ownership rule to the driver fact it is given',
   // Own: the guard begins; joined: the first action is the barrier's insert.
   assert.deepEqual(new dtmx.Guard(call(), false).action(), { kind: 'begin' });
   assert.equal(new dtmx.Guard(call(), true).action().kind, 'execute');
-  const check = dtmx.Guard.checkBack(dtmx.Barrier.forMsg('o2').queryPrepared(table), true);
+  const check = dtmx.Guard.checkBack(dtmx.Barrier.forMsg('o2').queryPreparedMachine(table), true);
   assert.equal(check.ownership, 'join');
 });
 
@@ -232,7 +245,7 @@ function recorded(db, calls) {
   return out;
 }
 
-test('api: runBarrier joins the caller\'s transaction (inTransaction) and owns one otherwise', async () => {
+test('api: Barrier#call joins the caller\'s transaction (inTransaction) and owns one otherwise', async () => {
   const SQL = await initSqlJs();
   const sqlite = new SQL.Database();
   const base = sqlJsDb(sqlite);
@@ -240,13 +253,13 @@ test('api: runBarrier joins the caller\'s transaction (inTransaction) and owns o
   sqlite.run('create table ledger (v text)');
   const write = (v) => () => (sqlite.run('insert into ledger values (?)', [v]), v);
   const count = (sql) => sqlite.exec(sql)[0].values[0][0];
-  const try_ = (gid) => new dtmx.Barrier({ transType: 'tcc', gid, branchId: '01', op: 'try' });
+  const try_ = (gid) => dtmx.Barrier.fromBranch({ transType: 'tcc', gid, branchId: '01', op: 'try' });
 
   // Joined (the call's option): no begin, commit or rollback of its own; the caller's
   // rollback undoes the business code and the barrier row.
   const calls = [];
   sqlite.run('BEGIN');
-  assert.equal(await dtmx.runBarrier(recorded(base, calls), try_('j1'), write('j1'), { inTransaction: true }), 'j1');
+  assert.equal(await try_('j1').call(recorded(base, calls), write('j1'), { inTransaction: true }), 'j1');
   assert.deepEqual(calls, ['execute']);
   sqlite.run('ROLLBACK');
   assert.equal(count("select count(*) from barrier where gid = 'j1'"), 0);
@@ -259,7 +272,7 @@ test('api: runBarrier joins the caller\'s transaction (inTransaction) and owns o
   const joined = { ...recorded(base, calls), inTransaction: true };
   const refused = new dtmx.FailureError('no money');
   await assert.rejects(
-    dtmx.runBarrier(joined, try_('j2'), () => {
+    try_('j2').call(joined, () => {
       throw refused;
     }),
     (e) => e === refused,
@@ -270,12 +283,12 @@ test('api: runBarrier joins the caller\'s transaction (inTransaction) and owns o
   // The call's option wins over the db's fact: a connection the db thinks is in a
   // transaction, told it is not, gets the barrier's own.
   calls.length = 0;
-  await dtmx.runBarrier(joined, try_('j3'), write('j3'), { inTransaction: false });
+  await try_('j3').call(joined, write('j3'), { inTransaction: false });
   assert.deepEqual(calls, ['begin', 'execute', 'commit']);
   assert.equal(count("select count(*) from ledger where v = 'j3'"), 1);
 });
 
-test('api: runBarrier on db.transaction(work): committed, rolled back, the thrown value kept', async () => {
+test('api: Barrier#call on db.transaction(work): committed, rolled back, the thrown value kept', async () => {
   const SQL = await initSqlJs();
   const sqlite = new SQL.Database();
   const base = sqlJsDb(sqlite);
@@ -302,19 +315,19 @@ test('api: runBarrier on db.transaction(work): committed, rolled back, the throw
   const count = (gid) => sqlite.exec(`select count(*) from barrier where gid = '${gid}'`)[0].values[0][0];
   const msg = (gid) => dtmx.Barrier.forMsg(gid);
 
-  assert.equal(await dtmx.runBarrier(db, msg('t1'), () => 'done'), 'done');
+  assert.equal(await msg('t1').call(db, () => 'done'), 'done');
   assert.equal(count('t1'), 1);
-  await assert.rejects(dtmx.runBarrier(db, msg('t1'), () => 'again'), dtmx.DuplicatedError);
+  await assert.rejects(msg('t1').call(db, () => 'again'), dtmx.DuplicatedError);
   const own = new TypeError('bad row');
   await assert.rejects(
-    dtmx.runBarrier(db, msg('t2'), () => {
+    msg('t2').call(db, () => {
       throw own;
     }),
     (e) => e === own && e.notes.length === 0,
   );
   assert.equal(count('t2'), 0);
-  await assert.rejects(dtmx.queryPrepared(db, { gid: 't2' }), dtmx.FailureError);
-  await dtmx.queryPrepared(db, { gid: 't1' });
+  await assert.rejects(dtmx.Barrier.forMsg('t2').queryPrepared(db), dtmx.FailureError);
+  await dtmx.Barrier.forMsg('t1').queryPrepared(db);
   assert.deepEqual(ends, ['commit', 'rollback', 'rollback', 'commit', 'commit']);
 });
 
@@ -331,16 +344,16 @@ test('api: a failing rollback is a note on the error that caused it', async () =
     },
   };
   const own = new Error('disk on fire');
-  const b = new dtmx.Barrier({ transType: 'saga', gid: 'r1', branchId: '01', op: 'action' });
+  const b = dtmx.Barrier.fromBranch({ transType: 'saga', gid: 'r1', branchId: '01', op: 'action' });
   await assert.rejects(
-    dtmx.runBarrier(db, b, () => {
+    b.call(db, () => {
       throw own;
     }),
     (e) => e === own && e.notes.length === 1 && e.notes[0] === 'rollback failed: database: connection lost',
   );
   // A DuplicatedError of the core keeps its class, the failed rollback noted on it.
-  await dtmx.runBarrier(base, dtmx.Barrier.forMsg('r2'), () => 1);
-  await assert.rejects(dtmx.runBarrier(db, dtmx.Barrier.forMsg('r2'), () => 2), (e) => {
+  await dtmx.Barrier.forMsg('r2').call(base, () => 1);
+  await assert.rejects(dtmx.Barrier.forMsg('r2').call(db, () => 2), (e) => {
     assert.equal(e.name, 'DuplicatedError');
     assert.deepEqual(e.notes, ['rollback failed: database: connection lost']);
     return true;
@@ -354,20 +367,22 @@ test('api: the msg check-back and the Redis barrier defaults come from the core'
   const table = new dtmx.BarrierTable('sqlite');
   for (const s of table.ddl()) db.execute(s, []);
   const msg = dtmx.Barrier.forMsg('m1');
-  assert.deepEqual(msg.branch, { transType: 'msg', gid: 'm1', branchId: '00', op: 'msg' });
+  assert.deepEqual([msg.transType, msg.gid, msg.branchId, msg.op], ['msg', 'm1', '00', 'msg']);
+  assert.throws(() => msg.checkBack('FAILURE'), { name: 'FailureError', message: 'the local transaction of msg m1 did not commit: FAILURE' });
+  msg.checkBack('SUCCESS');
   // Nothing committed: the check-back answers a FailureError for good.
-  await assert.rejects(dtmx.queryPrepared(db, { gid: 'm1' }), {
+  await assert.rejects(dtmx.Barrier.forMsg('m1').queryPrepared(db), {
     name: 'FailureError',
     message: 'the local transaction of msg m1 did not commit: FAILURE',
   });
   // The local transaction committed through the msg barrier: the check-back succeeds.
-  await dtmx.runBarrier(db, dtmx.Barrier.forMsg('m2'), () => 1);
-  await dtmx.queryPrepared(db, { gid: 'm2' });
+  await dtmx.Barrier.forMsg('m2').call(db, () => 1);
+  await dtmx.Barrier.forMsg('m2').queryPrepared(db);
 
-  const week = dtmx.Barrier.forMsg('m3').redisCheckAdjustAmount('k', 1, 7 * 24 * 3600);
-  assert.deepEqual(dtmx.Barrier.forMsg('m3').redisCheckAdjustAmount('k', 1).args, week.args);
+  const week = dtmx.Barrier.forMsg('m3').redisCheckAdjustAmountCall('k', 1, 7 * 24 * 3600);
+  assert.deepEqual(dtmx.Barrier.forMsg('m3').redisCheckAdjustAmountCall('k', 1).args, week.args);
   const replies = [];
   const evalScript = (script, keys, args) => (replies.push(args), 'FAILURE');
-  await assert.rejects(dtmx.redisQueryPrepared(evalScript, dtmx.Barrier.forMsg('m4')), dtmx.FailureError);
-  assert.deepEqual(replies[0], dtmx.Barrier.forMsg('m4').redisQueryPrepared(7 * 24 * 3600).args);
+  await assert.rejects(dtmx.Barrier.forMsg('m4').redisQueryPrepared(evalScript), dtmx.FailureError);
+  assert.deepEqual(replies[0], dtmx.Barrier.forMsg('m4').redisQueryPreparedCall(7 * 24 * 3600).args);
 });

@@ -29,7 +29,7 @@ const saga = (client) =>
 
 test('auth: without a token the server refuses', async () => {
   const client = new dtmx.Client(server.url);
-  await assert.rejects(saga(client).submit(), (e) => e instanceof dtmx.ServerError && e.code === 'server');
+  await assert.rejects(saga(client).submit(), (e) => e instanceof dtmx.ServerError && e.kind === 'server');
   await assert.rejects(client.newGid(), dtmx.ServerError);
 });
 

@@ -125,7 +125,7 @@ test('browser: a msg through the package on the page', async () => {
       try {
         client.msg({ retryLimit: -1 });
       } catch (e) {
-        refused = [e instanceof dtmx.InvalidArgumentError, e.name, e.code];
+        refused = [e instanceof dtmx.InvalidArgumentError, e.name, e.kind];
       }
       return { gid: msg.gid, status, refused };
     },

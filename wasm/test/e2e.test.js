@@ -49,7 +49,7 @@ test('e2e: saga succeeds', async () => {
 
 test('e2e: saga rolls back', async () => {
   const saga = sagaOf('TransIn');
-  await assert.rejects(saga.submit(), (e) => e instanceof dtmx.FailureError && e.code === 'failure');
+  await assert.rejects(saga.submit(), (e) => e instanceof dtmx.FailureError && e.kind === 'failure');
   assert.equal(await client.waitFinal(saga.gid), 'failed');
   const names = busi.namesOf(saga.gid);
   assert.deepEqual(names.slice(0, 2), ['TransOut', 'TransIn']);
@@ -69,12 +69,12 @@ test('e2e: msg doAndSubmit with the barrier on SQLite', async () => {
   const before = amount();
   const msg = client.msg().add(`${busi.url}/TransIn`, { amount: 7 });
   await msg.doAndSubmit(`${busi.url}/QueryPrepared`, (branch) =>
-    dtmx.runBarrier(busi.db, new dtmx.Barrier(branch), () => busi.db.execute('update balance set amount = amount + 7 where id = 1', [])),
+    dtmx.Barrier.fromBranch(branch).call(busi.db, () => busi.db.execute('update balance set amount = amount + 7 where id = 1', [])),
   );
   assert.equal(await client.waitFinal(msg.gid), 'succeed');
   assert.equal(amount(), before + 7);
   // The check-back now finds the committed local transaction.
-  await dtmx.queryPrepared(busi.db, { gid: msg.gid });
+  await dtmx.Barrier.forMsg(msg.gid).queryPrepared(busi.db);
 
   // Local work failing with a non-business error: the client asks the check-back, which
   // finds nothing committed, so the msg is aborted and the error rethrown.
@@ -87,19 +87,19 @@ test('e2e: msg doAndSubmit with the barrier on SQLite', async () => {
   );
   assert.equal(await client.waitFinal(failing.gid), 'failed');
   assert.deepEqual(busi.namesOf(failing.gid), ['QueryPrepared']);
-  await assert.rejects(dtmx.queryPrepared(busi.db, { gid: failing.gid }), dtmx.FailureError);
+  await assert.rejects(dtmx.Barrier.forMsg(failing.gid).queryPrepared(busi.db), dtmx.FailureError);
   assert.equal(amount(), before + 7);
 });
 
 test('e2e: tcc confirms and cancels', async () => {
   const b = busi.url;
   let gid;
-  await client.tccGlobalTransaction(async (tcc) => {
+  await client.tcc({ waitResult: true }).run(async (tcc) => {
     gid = tcc.gid;
     const r = await tcc.callBranch({ amount: 1 }, `${b}/TransOutTry`, `${b}/TransOutConfirm`, `${b}/TransOutCancel`);
     assert.equal(r.status, 200);
     await tcc.callBranch({ amount: 1 }, `${b}/TransInTry`, `${b}/TransInConfirm`, `${b}/TransInCancel`);
-  }, { waitResult: true });
+  });
   assert.equal(await client.waitFinal(gid), 'succeed');
   const done = busi.namesOf(gid);
   assert.deepEqual(done.slice(0, 2), ['TransOutTry', 'TransInTry']);

@@ -1,7 +1,7 @@
 // Replays every scenario of tests/vectors/scenarios through the package's public API
 // (host name `wasm`, option names in camelCase) against the scripted server and judge
 // judge.py (see the README there): one test per scenario. The barrier scenarios run
-// runBarrier and queryPrepared on a real SQLite database file through better-sqlite3 (one
+// Barrier#call and Barrier#queryPrepared on a real SQLite database file through better-sqlite3 (one
 // connection for the steps, a second one reading what is committed).
 
 import test from 'node:test';
@@ -14,6 +14,11 @@ import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
 import * as dtmx from '../node.js';
 import { VECTORS } from '../testkit/helpers.js';
+
+/** The error class of each kind. */
+const byKind = Object.fromEntries(
+  Object.values(dtmx).filter((v) => typeof v === 'function' && v.prototype instanceof dtmx.DtmxError).map((c) => [c.kind, c]),
+);
 
 const DIR = path.join(VECTORS, 'scenarios');
 const FILES = fs
@@ -82,7 +87,7 @@ async function body(steps, trans) {
         return step.value;
       case 'raise':
         if (step.kind === 'host') throw new Error(step.message);
-        throw new dtmx.byKind[step.kind](step.message);
+        throw new byKind[step.kind](step.message);
       default:
         throw new Error(`unknown body step ${step.op}`);
     }
@@ -131,7 +136,7 @@ async function run(s, urls) {
 function errorJson(e) {
   const own = e instanceof dtmx.DtmxError;
   return {
-    kind: own ? e.code : 'host',
+    kind: own ? e.kind : 'host',
     class: own ? e.name : e.constructor.name,
     message: e.message,
     notes: e.notes ?? [],
@@ -167,7 +172,7 @@ function business(conn, gid, steps) {
           return step.value;
         case 'raise':
           if (step.kind === 'host') throw new Error(step.message);
-          throw new dtmx.byKind[step.kind](step.message);
+          throw new byKind[step.kind](step.message);
         default:
           throw new Error(`unknown body step ${step.op}`);
       }
@@ -185,11 +190,11 @@ async function barrierStep(conn, db, step) {
       conn.exec(step.op.toUpperCase());
       return undefined;
     case 'check_back':
-      return dtmx.queryPrepared(db, { gid: step.gid });
+      return dtmx.Barrier.forMsg(step.gid).queryPrepared(db);
     case 'barrier_call': {
       const b = step.barrier;
-      const barrier = new dtmx.Barrier({ transType: b.trans_type, gid: b.gid, branchId: b.branch_id, op: b.op });
-      return dtmx.runBarrier(db, barrier, business(conn, b.gid, step.body));
+      const barrier = dtmx.Barrier.fromBranch({ transType: b.trans_type, gid: b.gid, branchId: b.branch_id, op: b.op });
+      return barrier.call(db, business(conn, b.gid, step.body));
     }
     default:
       throw new Error(`unknown barrier step ${step.op}`);

@@ -121,11 +121,11 @@ async function run(c, client) {
     case 'msg':
       return runCalls(client.msg({ gid: c.gid, ...options(c) }), c.calls, c);
     case 'tcc':
-      return client.tccGlobalTransaction((tcc) => runCalls(tcc, c.calls, c), { gid: c.gid, ...options(c) });
+      return client.tcc({ gid: c.gid, ...options(c) }).run((tcc) => runCalls(tcc, c.calls, c));
     case 'tcc_nested':
-      return runCalls(client.tccFromBranch(dtmx.parseBranch(c.branch)), c.calls, c);
+      return runCalls(client.tccFromBranch(typeof c.branch === 'string' ? dtmx.Branch.fromQuery(c.branch) : dtmx.Branch.fromQueryPairs(c.branch)), c.calls, c);
     case 'xa':
-      return client.xaGlobalTransaction((xa) => runCalls(xa, c.calls, c), { gid: c.gid, ...options(c) });
+      return client.xa({ gid: c.gid, ...options(c) }).run((xa) => runCalls(xa, c.calls, c));
     case 'new_gid':
       return client.newGid();
     default:
@@ -159,7 +159,7 @@ for (const raw of FILE.cases) {
       value = await run(c, client);
     } catch (e) {
       if (!(e instanceof dtmx.DtmxError)) throw e;
-      result = e.code;
+      result = e.kind;
     }
     assert.equal(result, c.result);
     if (c.kind === 'new_gid') assert.equal(value, c.value);

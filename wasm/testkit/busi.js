@@ -43,7 +43,7 @@ export async function startBusi() {
   const server = await serve(async (req, body) => {
     const u = new URL(req.url, 'http://local');
     const name = u.pathname.split('/').pop();
-    const branch = dtmx.parseBranch(u.search);
+    const branch = dtmx.Branch.fromQuery(u.search);
     let data = {};
     try {
       data = body.length ? JSON.parse(body.toString()) : {};
@@ -53,7 +53,7 @@ export async function startBusi() {
     calls.push({ name, gid: branch.gid, op: branch.op, data });
     if (name === 'QueryPrepared') {
       try {
-        await dtmx.queryPrepared(db, branch);
+        await dtmx.Barrier.forMsg(branch.gid).queryPrepared(db);
         return dtmx.reply();
       } catch (e) {
         return dtmx.reply(e);

@@ -1,8 +1,8 @@
 // Compiled (not run) by types.test.js: the declarations cover the documented usage.
 
 import {
-  init, Client, Barrier, BarrierTable, DtmxError, FailureError, UnfinishedError, parseBranch, reply,
-  runBarrier, queryPrepared, outcomeOf, Guard, type BarrierDb, type Branch, type TransOptions,
+  init, Client, Barrier, BarrierTable, Branch, DtmxError, FailureError, UnfinishedError, reply,
+  outcomeFromHttp, outcomeOfError, version, Guard, type BarrierDb, type BranchFields, type TransOptions,
   type ClientOptions, type GuardAction,
 } from 'dtmx-wasm';
 
@@ -15,11 +15,11 @@ export async function usage(db: BarrierDb): Promise<string> {
   const saga = client.saga(undefined, options).add('http://b/a', 'http://b/c', { amount: 1 });
   await saga.submit();
   const msg = client.msg('gid-1').add('http://b/a', 'text');
-  const id: number = await msg.doAndSubmit('http://b/qp', async (branch: Branch) => {
-    await runBarrier(db, new Barrier(branch), () => db.execute('update t set x = 1', []));
+  const id: number = await msg.doAndSubmit('http://b/qp', async (branch: BranchFields) => {
+    await Barrier.fromBranch(branch).call(db, () => db.execute('update t set x = 1', []));
     return 7;
   });
-  const order: string = await client.tccGlobalTransaction(async (tcc) => {
+  const order: string = await client.tcc().run(async (tcc) => {
     const r = await tcc.callBranch(new Uint8Array([1]), 'http://b/try', 'http://b/confirm', 'http://b/cancel');
     if (r.status !== 200) throw new FailureError('no');
     return 'order';
@@ -30,22 +30,25 @@ export async function usage(db: BarrierDb): Promise<string> {
   } catch (e) {
     if (e instanceof UnfinishedError) return `${e.status ?? 'unknown'} ${e.notes.join('; ')} ${id} ${order} ${done}`;
   }
-  const check = Barrier.forMsg('gid-1').queryPrepared(new BarrierTable('sqlite'));
+  const check = Barrier.forMsg('gid-1').queryPreparedMachine(new BarrierTable('sqlite'));
   check.check();
-  const branch = parseBranch('gid=g&trans_type=msg&branch_id=00&op=msg');
-  await queryPrepared(db, branch, { table: new BarrierTable('postgres'), inTransaction: false });
-  await runBarrier(db, new Barrier(branch), () => 1, { inTransaction: db.inTransaction ?? true });
-  const guard = new Guard(new Barrier(branch).call(new BarrierTable('sqlite')), false);
+  const branch: Branch = Branch.fromQuery('gid=g&trans_type=msg&branch_id=00&op=msg');
+  const query: string = branch.toQuery();
+  await Barrier.forMsg(branch.gid).queryPrepared(db, { table: new BarrierTable('postgres'), inTransaction: false });
+  await Barrier.fromBranch(branch).call(db, () => 1, { inTransaction: db.inTransaction ?? true });
+  await new BarrierTable('sqlite').create(db);
+  const guard = new Guard(Barrier.fromBranch(branch).callMachine(new BarrierTable('sqlite')), false);
+  void [query, version(), outcomeOfError(new Error('x')).outcome, Barrier.redisDefaultExpire];
   const action: GuardAction = guard.action();
   if (action.kind === 'execute' && action.sql) guard.feedAffected(Number(await db.execute(action.sql, action.params ?? [])));
   if (guard.ownership === 'join') guard.fail(new Error('x'));
   if (action.kind === 'raise') throw guard.error();
-  const step = new Barrier(branch).call(new BarrierTable('sqlite')).step();
+  const step = new Barrier('tcc', 'g', '01', 'try').callMachine(new BarrierTable('sqlite')).step();
   const r = reply(new FailureError('x'));
   try {
     await client.waitFinal(saga.gid, { timeout: 5 });
   } catch (e) {
-    if (e instanceof DtmxError) return `${e.name} ${e.code} ${e.errno}`;
+    if (e instanceof DtmxError) return `${e.name} ${e.kind} ${e.code}`;
   }
-  return `${step.kind} ${r.status} ${outcomeOf(409, r.body).outcome}`;
+  return `${step.kind} ${r.status} ${outcomeFromHttp(409, r.body).outcome}`;
 }
