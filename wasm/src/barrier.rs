@@ -19,6 +19,13 @@ pub struct BarrierTable {
     inner: b::BarrierTable,
 }
 
+impl BarrierTable {
+    /// The core's table (for the XA call).
+    pub(crate) fn core(&self) -> &b::BarrierTable {
+        &self.inner
+    }
+}
+
 #[wasm_bindgen]
 impl BarrierTable {
     /// The table `name` (default: the dialect's) of `dialect` (`mysql`, `mariadb`,

@@ -13,6 +13,7 @@ mod branch;
 mod client;
 mod convert;
 mod trans;
+mod xa_local;
 
 use convert::object;
 use dtmx_bindings::error::table;

@@ -1,7 +1,8 @@
 // Replays the cases of tests/vectors/requests.json through the wasm package against a
 // local HTTP server that records each request (sent with fetch) and answers with the
-// case's scripted replies (the vectors' hosts point at it). `xa_local` cases are the RM
-// side of XA on a database driver, which this package does not offer (see docs/wasm.md).
+// case's scripted replies (the vectors' hosts point at it). `xa_local` cases (the RM side
+// of XA) drive an XaLocal with the case's scripted SQL results, business outcome and
+// replies, and compare what it did (its events).
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +10,6 @@ import * as dtmx from '../node.js';
 import { loadVectors, serve } from '../testkit/helpers.js';
 
 const FILE = loadVectors('requests.json');
-const UNSUPPORTED = new Set(['xa_local']);
 const OPTION = {
   wait_result: 'waitResult',
   timeout_to_fail: 'timeoutToFail',
@@ -126,11 +126,43 @@ async function run(c, client) {
       return runCalls(client.tccFromBranch(typeof c.branch === 'string' ? dtmx.Branch.fromQuery(c.branch) : dtmx.Branch.fromQueryPairs(c.branch)), c.calls, c);
     case 'xa':
       return client.xa({ gid: c.gid, ...options(c) }).run((xa) => runCalls(xa, c.calls, c));
+    case 'xa_local':
+      return runXaLocal(c);
     case 'new_gid':
       return client.newGid();
     default:
       throw new Error(`unknown kind ${c.kind}`);
   }
+}
+
+/** The RM side of one XA branch call with scripted SQL results; records its events. */
+async function runXaLocal(c) {
+  const b = c.branch;
+  const branch = { gid: b.gid, transType: b.trans_type, branchId: b.branch_id, op: b.op, dtm: b.dtm || '', phase2Url: b.phase2_url || '' };
+  const xa = new dtmx.XaLocal(branch, new dtmx.BarrierTable(c.dialect));
+  const errors = c.sql_errors || {};
+  for (;;) {
+    const step = xa.step();
+    if (step.kind === 'done') break;
+    if (step.kind === 'execute') {
+      current.events.push(step.sql.startsWith('insert') ? { barrier_insert: step.params } : { sql: step.sql });
+      if (step.sql in errors) xa.feedSqlError(errors[step.sql]);
+      else xa.feedAffected(1);
+    } else if (step.kind === 'query') {
+      current.events.push({ query_reason: step.params });
+      xa.feedReason(null);
+    } else if (step.kind === 'business') {
+      current.events.push({ business: true });
+      const outcome = c.business || 'ok';
+      if (outcome === 'ok') xa.feedBusiness(null);
+      else xa.feedBusiness(outcome === 'failure' ? new dtmx.FailureError('business failure') : new dtmx.DatabaseError('business error'));
+    } else {
+      const r = await fetch(step.url, { method: step.method, headers: step.headers, body: step.body ?? undefined });
+      current.events.push({ request: current.requests.at(-1) });
+      xa.feedReply(r.status, new Uint8Array(await r.arrayBuffer()));
+    }
+  }
+  xa.finish();
 }
 
 function checkRequest(actual, expected, i) {
@@ -147,10 +179,9 @@ function checkRequest(actual, expected, i) {
 }
 
 for (const raw of FILE.cases) {
-  const skip = UNSUPPORTED.has(raw.kind) && `${raw.kind}: not part of the wasm package`;
-  test(`requests: ${raw.name}`, { skip }, async () => {
+  test(`requests: ${raw.name}`, async () => {
     const c = localize(raw);
-    current = { requests: [], replies: {} };
+    current = { requests: [], replies: {}, events: [] };
     for (const r of c.replies || []) current.replies[r.url] = r;
     const client = new dtmx.Client(c.dtm || FILE.dtm.replace('http://dtm.test', base));
     let result = 'ok';
@@ -163,6 +194,14 @@ for (const raw of FILE.cases) {
     }
     assert.equal(result, c.result);
     if (c.kind === 'new_gid') assert.equal(value, c.value);
+    if (c.kind === 'xa_local') {
+      assert.equal(current.events.length, c.events.length, JSON.stringify(current.events));
+      c.events.forEach((expected, i) => {
+        if (expected.request) checkRequest(current.events[i].request, expected.request, i);
+        else assert.deepEqual(current.events[i], expected);
+      });
+      return;
+    }
     assert.equal(current.requests.length, c.requests.length, JSON.stringify(current.requests.map((r) => r.url)));
     c.requests.forEach((expected, i) => checkRequest(current.requests[i], expected, i));
   });
