@@ -1,13 +1,14 @@
 // Types of the dtmx-wasm package.
 
-import type { Reply, OutcomeParts, BarrierStep, GuardAction } from './pkg/dtmx_wasm.js';
+import type { Reply, OutcomeParts, BarrierStep, GuardAction, XaLocalStep } from './pkg/dtmx_wasm.js';
 import type { BarrierCall, QueryPrepared, RedisCall, RedisQueryPrepared } from './pkg/dtmx_wasm.js';
 import { Barrier as NativeBarrier, BarrierTable as NativeBarrierTable } from './pkg/dtmx_wasm.js';
 
-export type { Reply, OutcomeParts, BarrierStep, GuardAction };
+export type { Reply, OutcomeParts, BarrierStep, GuardAction, XaLocalStep };
 export type { BarrierCall, QueryPrepared, RedisCall, RedisQueryPrepared };
 export {
   Guard,
+  XaLocal,
   outcomeFromHttp,
   outcomeFromGrpc,
   grpcCode,

@@ -26,6 +26,7 @@ export {
 export { Barrier, BarrierTable } from './barrier.js';
 export {
   Guard,
+  XaLocal,
   outcomeFromHttp,
   outcomeFromGrpc,
   grpcCode,

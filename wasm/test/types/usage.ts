@@ -2,7 +2,7 @@
 
 import {
   init, Client, Barrier, BarrierTable, Branch, DtmxError, FailureError, UnfinishedError, reply,
-  outcomeFromHttp, outcomeOfError, version, Guard, type BarrierDb, type BranchFields, type TransOptions,
+  outcomeFromHttp, outcomeOfError, version, Guard, XaLocal, type BarrierDb, type BranchFields, type TransOptions,
   type ClientOptions, type GuardAction,
 } from 'dtmx-wasm';
 
@@ -38,7 +38,8 @@ export async function usage(db: BarrierDb): Promise<string> {
   await Barrier.fromBranch(branch).call(db, () => 1, { inTransaction: db.inTransaction ?? true });
   await new BarrierTable('sqlite').create(db);
   const guard = new Guard(Barrier.fromBranch(branch).callMachine(new BarrierTable('sqlite')), false);
-  void [query, version(), outcomeOfError(new Error('x')).outcome, Barrier.redisDefaultExpire];
+  const xa = new XaLocal(branch, new BarrierTable('mysql'));
+  void [query, xa.step().kind, version(), outcomeOfError(new Error('x')).outcome, Barrier.redisDefaultExpire];
   const action: GuardAction = guard.action();
   if (action.kind === 'execute' && action.sql) guard.feedAffected(Number(await db.execute(action.sql, action.params ?? [])));
   if (guard.ownership === 'join') guard.fail(new Error('x'));
