@@ -327,8 +327,7 @@ pub extern "C" fn dtmx_barrier_from_branch(
     error: *mut DtmxError,
 ) -> *mut DtmxBarrier {
     guard(error, std::ptr::null_mut(), || {
-        let b = branch_of(branch)?;
-        let inner = Barrier::new(&b.trans_type, &b.gid, &b.branch_id, &b.op)?;
+        let inner = Barrier::from_branch(&branch_of(branch)?)?;
         Ok(boxed(DtmxBarrier::from(inner)))
     })
 }
