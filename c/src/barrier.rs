@@ -14,8 +14,8 @@ use crate::ffi::{
     opt_text, owned, pairs, text,
 };
 use dtmx_bindings::barrier::{
-    check_back, render, Barrier, BarrierCall, BarrierTable, Decision, ParamStyle,
-    QueryPrepared, RedisCall, RedisQueryPrepared, Statement, Step, REDIS_DEFAULT_EXPIRE,
+    check_back, render, Barrier, BarrierCall, BarrierTable, Decision, ParamStyle, QueryPrepared,
+    RedisCall, RedisQueryPrepared, Statement, Step, REDIS_DEFAULT_EXPIRE,
 };
 use dtmx_bindings::dtmx::transport::decode_query;
 use dtmx_bindings::dtmx::DtmResult;
@@ -689,9 +689,9 @@ pub extern "C" fn dtmx_barrier_redis_check_adjust_amount_call(
 ) -> *mut DtmxRedisCall {
     guard(error, std::ptr::null_mut(), || {
         let b = handle_mut(barrier, "barrier")?;
-        let call = b
-            .inner
-            .redis_check_adjust_amount_call(text(key, "key")?, amount, expire_seconds)?;
+        let call =
+            b.inner
+                .redis_check_adjust_amount_call(text(key, "key")?, amount, expire_seconds)?;
         let (script, keys, args) = redis_parts(call.script(), call.keys(), call.args());
         Ok(boxed(DtmxRedisCall {
             inner: RedisMachine::Adjust(call),

@@ -7,7 +7,7 @@ use crate::ffi::{
     put, text,
 };
 use dtmx_bindings::branch::{
-    outcome_reply, outcome_named, outcome_of_error, outcome_parts, Branch, Outcome,
+    outcome_named, outcome_of_error, outcome_parts, outcome_reply, Branch, Outcome,
 };
 use dtmx_bindings::dtmx::rm;
 use dtmx_bindings::dtmx::tm::{check_branch_reply, check_server_reply};
@@ -67,9 +67,7 @@ pub extern "C" fn dtmx_branch_from_query(
     error: *mut DtmxError,
 ) -> *mut DtmxBranch {
     guard(error, std::ptr::null_mut(), || {
-        Ok(branch(&Branch::from_query(text(
-            query, "query",
-        )?)))
+        Ok(branch(&Branch::from_query(text(query, "query")?)))
     })
 }
 
@@ -83,7 +81,9 @@ pub extern "C" fn dtmx_branch_from_query_pairs(
     error: *mut DtmxError,
 ) -> *mut DtmxBranch {
     guard(error, std::ptr::null_mut(), || {
-        Ok(branch(&Branch::from_query_pairs(pairs(keys, values, count)?)))
+        Ok(branch(&Branch::from_query_pairs(pairs(
+            keys, values, count,
+        )?)))
     })
 }
 

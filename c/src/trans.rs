@@ -415,7 +415,9 @@ pub extern "C" fn dtmx_tcc_gid(tcc: *const DtmxTcc) -> *const c_char {
 #[no_mangle]
 pub extern "C" fn dtmx_tcc_current_branch_id(tcc: *const DtmxTcc) -> *mut c_char {
     guard_plain(std::ptr::null_mut(), || {
-        handle(tcc, "tcc").map_or(std::ptr::null_mut(), |t| owned(&t.0.inner.current_branch_id()))
+        handle(tcc, "tcc").map_or(std::ptr::null_mut(), |t| {
+            owned(&t.0.inner.current_branch_id())
+        })
     })
 }
 
@@ -529,7 +531,9 @@ pub extern "C" fn dtmx_xa_gid(xa: *const DtmxXa) -> *const c_char {
 #[no_mangle]
 pub extern "C" fn dtmx_xa_current_branch_id(xa: *const DtmxXa) -> *mut c_char {
     guard_plain(std::ptr::null_mut(), || {
-        handle(xa, "xa").map_or(std::ptr::null_mut(), |t| owned(&t.0.inner.current_branch_id()))
+        handle(xa, "xa").map_or(std::ptr::null_mut(), |t| {
+            owned(&t.0.inner.current_branch_id())
+        })
     })
 }
 
