@@ -1,8 +1,8 @@
 # C: libdtmx (shared and static, stripped), dtmx.h, dtmx_ffi.h and a relocatable
-# pkg-config file in dist/dtmx-c-<version>-linux-x64.tar.gz.
+# pkg-config file in dist/dtmx-c-<version>-<platform>.tar.gz.
 # Sourced by scripts/package (see the variables it sets there).
 cargo build -j"$jobs" --profile "$profile" -p dtmx-c
-name="dtmx-c-$version-linux-x64"
+name="dtmx-c-$version-$platform"
 stage=$(mktemp -d)
 dir="$stage/$name"
 install -d "$dir/lib/pkgconfig" "$dir/include"

@@ -2,8 +2,8 @@
 # step where a compiler belongs), linked shared and static, submitting a saga to the
 # packaged server.
 # Sourced by scripts/test-packages (see the variables it sets there).
-tar -xzf "$dist/dtmx-c-$version-linux-x64.tar.gz" -C "$work"
-prefix="$work/dtmx-c-$version-linux-x64"
+tar -xzf "$dist/dtmx-c-$version-$platform.tar.gz" -C "$work"
+prefix="$work/dtmx-c-$version-$platform"
 cat >"$work/saga.c" <<'EOF'
 #include <dtmx.h>
 #include <stdio.h>
