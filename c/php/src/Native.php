@@ -11,12 +11,14 @@ use FFI\CData;
  * The loaded libdtmx (PHP FFI) and the helpers every wrapper uses. Internal: use the
  * classes of the package instead.
  *
- * The library is `Native::load($library, $header)`'s, else `$DTMX_LIB`, else `libdtmx.so`
- * from the dynamic loader's path. The header (the FFI variant `dtmx_ffi.h`, without
- * preprocessor lines) is `$header`, else `$DTMX_HEADER`, else the first that exists of:
- * `include/dtmx_ffi.h` next to the library's `lib/` directory (an installed prefix,
- * `c/install`), `dtmx_ffi.h` at the package root, `c/include/dtmx_ffi.h` of the source tree
- * the package sits in (`c/php/../include`), `/usr/local/include` and `/usr/include`.
+ * The library is `Native::load($library, $header)`'s, else `$DTMX_LIB`, else the one the
+ * package carries for the running platform (`lib/linux-x64/libdtmx.so` in the package
+ * archive `dtmx-php-<v>-linux-x64.zip`), else `libdtmx.so` from the dynamic loader's path.
+ * The header (the FFI variant `dtmx_ffi.h`, without preprocessor lines) is `$header`, else
+ * `$DTMX_HEADER`, else the first that exists of: `include/dtmx_ffi.h` next to the library's
+ * `lib/` directory (an installed prefix, `c/install`), `dtmx_ffi.h` at the package root
+ * (where the package archive has it), `c/include/dtmx_ffi.h` of the source tree the
+ * package sits in (`c/php/../include`), `/usr/local/include` and `/usr/include`.
  */
 final class Native
 {
@@ -47,7 +49,7 @@ final class Native
         if (!extension_loaded('ffi')) {
             throw new InternalError('dtmx needs the PHP FFI extension (ext-ffi)');
         }
-        $library ??= (getenv('DTMX_LIB') ?: 'libdtmx.so');
+        $library ??= (getenv('DTMX_LIB') ?: (self::bundledLibrary() ?? 'libdtmx.so'));
         $header ??= (getenv('DTMX_HEADER') ?: self::findHeader($library));
         $code = @file_get_contents($header);
         if ($code === false) {
@@ -59,7 +61,9 @@ final class Native
             $hint = str_contains($e->getMessage(), "ffi.enable") ? " (set ffi.enable=1 in php.ini, or run php -d ffi.enable=1: web SAPIs allow FFI only then)" : "";
             throw new InternalError(
                 "cannot load libdtmx from $library: " . $e->getMessage() . $hint
-                . '; set DTMX_LIB to the path of libdtmx.so (c/install PREFIX builds and installs it)',
+                . '; install the dtmx/dtmx package archive for your platform (dtmx-php-<v>-linux-x64.zip'
+                . ' carries libdtmx), or set DTMX_LIB to the path of libdtmx.so (c/install PREFIX'
+                . ' builds and installs it)',
                 $e,
             );
         }
@@ -186,6 +190,22 @@ final class Native
     public static function version(): string
     {
         return self::ffi()->dtmx_version();
+    }
+
+    /**
+     * The libdtmx the package carries for the running platform: `lib/<os>-<arch>/` at the
+     * package root (`lib/linux-x64/libdtmx.so`), or null when it carries none (a checkout).
+     */
+    public static function bundledLibrary(): ?string
+    {
+        $arch = ['x86_64' => 'x64', 'amd64' => 'x64', 'aarch64' => 'arm64', 'arm64' => 'arm64'][strtolower(php_uname('m'))] ?? strtolower(php_uname('m'));
+        [$os, $file] = match (PHP_OS_FAMILY) {
+            'Darwin' => ['darwin', 'libdtmx.dylib'],
+            'Windows' => ['win32', 'dtmx.dll'],
+            default => [strtolower(PHP_OS_FAMILY), 'libdtmx.so'],
+        };
+        $path = dirname(__DIR__) . "/lib/$os-$arch/$file";
+        return is_file($path) ? $path : null;
     }
 
     private static function findHeader(string $library): string

@@ -1,8 +1,9 @@
 # frozen_string_literal: true
 
 # dtmx for Ruby: the client, branch helpers and sub-transaction barrier of dtmx (a
-# DTM-compatible distributed transaction manager) over libdtmx's C API. Set DTMX_LIB to
-# the path of libdtmx.so when it is not on the loader's path.
+# DTM-compatible distributed transaction manager) over libdtmx's C API. The x86_64-linux
+# gem carries libdtmx; elsewhere set DTMX_LIB to the path of libdtmx.so when it is not on
+# the loader's path.
 require_relative 'dtmx/version'
 require_relative 'dtmx/native'
 require_relative 'dtmx/errors'

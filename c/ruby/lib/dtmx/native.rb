@@ -13,11 +13,25 @@ module Dtmx
   # and take the GVL back.
   module Native
     extend FFI::Library
+
+    # The libdtmx a platform gem (dtmx-<v>-x86_64-linux.gem) carries for the running
+    # platform: lib/dtmx/native/<platform>/libdtmx.so (nil in a gem or checkout without one).
+    def self.bundled_library
+      path = File.join(__dir__, 'native', Gem::Platform.local.to_s, FFI.map_library_name('dtmx'))
+      File.file?(path) ? path : nil
+    end
+
+    # Where libdtmx is loaded from: DTMX_LIB when set (only that), else the library the
+    # platform gem carries, else `libdtmx` from the dynamic loader's path.
+    LIBRARY = ENV['DTMX_LIB'].to_s.empty? ? (bundled_library || 'dtmx') : ENV['DTMX_LIB']
+
     begin
-      ffi_lib ENV['DTMX_LIB'] || 'dtmx'
+      ffi_lib LIBRARY
     rescue LoadError => e
-      raise LoadError, "cannot load libdtmx (#{e.message}); set DTMX_LIB to the path of " \
-                       'libdtmx.so (c/install PREFIX builds and installs it)'
+      raise LoadError, "cannot load libdtmx from #{LIBRARY} (#{e.message}); install the " \
+                       "platform gem (the dtmx gems for x86_64-linux and aarch64-linux carry it), or " \
+                       'set DTMX_LIB to the path of libdtmx.so (c/install PREFIX builds and ' \
+                       'installs it)'
     end
 
     # DtmxError: `{DtmxCode code; char *message; DtmxErrorDetails *details}`,
