@@ -6,7 +6,11 @@ RM side: :class:`Branch` (who is calling), :func:`reply` and the outcome helpers
 answer dtm), the sub-transaction :class:`Barrier` on a :class:`BarrierTable`, XA branches
 with :func:`xa_local` (or its machine :class:`XaLocal`), and helpers for Flask, FastAPI,
 WSGI and ASGI in :mod:`dtmx.flask`, :mod:`dtmx.fastapi`, :mod:`dtmx.wsgi`, :mod:`dtmx.asgi`.
-Every error is a :class:`DtmxError`.
+Every error is a :class:`DtmxError`. :mod:`dtmx.testing` starts a real dtmx server for
+tests (and is a pytest plugin: the fixture ``dtmx_server``).
+
+PYTEST_DONT_REWRITE: pytest, loading dtmx.testing as a plugin, would otherwise rewrite the
+asserts of every module of this package and add its helpers to this namespace.
 
 The public names are the ones of every dtmx package (tests/vectors/api.json in the
 repository); tests/test_api_manifest.py keeps this package equal to that manifest.

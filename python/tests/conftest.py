@@ -6,14 +6,12 @@ import contextlib
 import json
 import os
 import pathlib
-import socket
 import subprocess
-import tempfile
-import time
-import urllib.request
 from typing import Any, Iterator
 
 import pytest
+
+from dtmx import testing
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 VECTORS = REPO / "tests" / "vectors"
@@ -26,13 +24,12 @@ def load_vectors(name: str) -> Any:
 
 def free_port() -> int:
     """A free loopback port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return testing.free_port()
 
 
 def server_binary() -> pathlib.Path:
-    """The dtmx server: $DTMX_BIN, else target/debug/dtmx, else built with cargo."""
+    """The dtmx server: $DTMX_BIN (scripts/test sets it), else target/debug/dtmx of this
+    checkout (built with cargo when missing)."""
     env = os.environ.get("DTMX_BIN")
     if env:
         return pathlib.Path(env)
@@ -44,30 +41,11 @@ def server_binary() -> pathlib.Path:
 
 @contextlib.contextmanager
 def start_server(**extra_env: str) -> Iterator[str]:
-    """A real dtmx server on a free port with a fresh store and ``extra_env`` (e.g.
-    ``AUTH_SUBMIT_TOKENS``): its /api/dtmsvr URL."""
-    tmp = tempfile.mkdtemp(prefix="dtmx-py-")
-    port = free_port()
-    env = dict(os.environ, HTTP_HOST="127.0.0.1", HTTP_PORT=str(port), GRPC_PORT=str(free_port()),
-               STORE_PATH=os.path.join(tmp, "dtmx.db"), LOG_LEVEL="warn",
-               TRANS_CRON_INTERVAL="1", **extra_env)
-    log = open(os.path.join(tmp, "server.log"), "wb")
-    proc = subprocess.Popen([str(server_binary())], env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/api/ping", timeout=1).read()
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError("dtmx server exited: " + open(log.name).read())
-                time.sleep(0.1)
-        yield base + "/api/dtmsvr"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
+    """A real dtmx server (the package's test kit, dtmx.testing.DtmxServer) on free ports
+    with a fresh store and ``extra_env`` (e.g. ``AUTH_SUBMIT_TOKENS``): its /api/dtmsvr
+    URL."""
+    with testing.DtmxServer(server_binary(), env=dict(TRANS_CRON_INTERVAL="1", **extra_env)) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")

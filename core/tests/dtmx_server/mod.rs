@@ -1,28 +1,17 @@
-//! The real `dtmx` server for the core's end-to-end tests: `DTMX_BIN`, else
-//! `target/debug/dtmx` (`cargo build -p dtmx-server`), on a free loopback port with a fresh
-//! store and the test hooks on.
+//! The real `dtmx` server for the core's end-to-end tests, started by the test kit
+//! (dtmx-testkit): `DTMX_BIN`, else `target/debug/dtmx` (`cargo build -p dtmx-server`), on
+//! free loopback ports with a fresh store and the test hooks on.
 
 #![allow(dead_code)]
 
-use dtmx::tm::Client;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use dtmx_testkit::DtmxServer;
+use std::path::{Path, PathBuf};
 
-/// A running server, killed (and its store removed) on drop.
+/// A running server, stopped (and its store removed) on drop.
 pub struct Server {
-    child: Child,
-    dir: PathBuf,
     /// Its `/api/dtmsvr` URL.
     pub dtm: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    _kit: DtmxServer,
 }
 
 /// The server binary; `None` (with a notice) when it is missing and `DTMX_BIN` is unset.
@@ -50,55 +39,25 @@ pub fn binary() -> Option<PathBuf> {
 
 /// A free loopback port.
 pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
+    dtmx_testkit::free_port().expect("free port")
 }
 
-/// Starts the server and waits until it answers `/api/ping`.
-pub async fn start_server(bin: &PathBuf, tag: &str) -> Server {
-    let dir = std::env::temp_dir().join(format!(
-        "dtmx-tm-e2e-{tag}-{}-{}",
-        std::process::id(),
-        free_port()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    for _ in 0..5 {
-        let port = free_port();
-        let log = std::fs::File::create(dir.join("server.log")).expect("log file");
-        let child = Command::new(bin)
-            .env("HTTP_PORT", port.to_string())
-            .env("GRPC_PORT", free_port().to_string())
-            .env("HTTP_HOST", "127.0.0.1")
-            .env("STORE_PATH", dir.join("dtmx.db"))
+/// Starts the server and waits until it answers `/api/ping`. `_tag` named its directory
+/// once; the kit picks a unique one.
+pub async fn start_server(bin: &Path, _tag: &str) -> Server {
+    let bin = bin.to_path_buf();
+    let kit = tokio::task::spawn_blocking(move || {
+        DtmxServer::builder()
+            .binary(bin)
             .env("DTMX_TEST_HOOKS", "1")
             .env("TRANS_CRON_INTERVAL", "1")
-            .env("LOG_LEVEL", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn dtmx");
-        let mut child = child;
-        let ping = Client::http("");
-        for _ in 0..300 {
-            if let Ok(Some(_)) = child.try_wait() {
-                break;
-            }
-            let req = dtmx::HttpRequest::get(format!("http://127.0.0.1:{port}/api/ping"));
-            if matches!(ping.send(req).await, Ok(r) if r.status == 200) {
-                return Server {
-                    child,
-                    dir,
-                    dtm: format!("http://127.0.0.1:{port}/api/dtmsvr"),
-                };
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let _ = child.kill();
-        let _ = child.wait();
+            .start()
+    })
+    .await
+    .expect("start task");
+    let kit = kit.unwrap_or_else(|e| panic!("dtmx did not start: {e}"));
+    Server {
+        dtm: kit.url(),
+        _kit: kit,
     }
-    panic!(
-        "dtmx did not start: {}",
-        std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
-    );
 }
