@@ -406,15 +406,27 @@ async fn grpc_scopes_are_enforced() {
         Value::Null,
         "the refused submit stored nothing"
     );
-    let q = call(
-        &dtm,
-        Method::GET,
-        "/api/dtmsvr/query?gid=auth-g2",
-        Some(SUBMIT),
-        Value::Null,
-    )
-    .await;
-    assert_eq!(q.body["transaction"]["status"], "succeed");
+    // The submit returns once the saga is stored; it finishes on its own right after.
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        let q = call(
+            &dtm,
+            Method::GET,
+            "/api/dtmsvr/query?gid=auth-g2",
+            Some(SUBMIT),
+            Value::Null,
+        )
+        .await;
+        status = q.body["transaction"]["status"].clone();
+        if status == "succeed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        status, "succeed",
+        "the accepted submit stored a saga that finished"
+    );
 
     let topic = || DtmTopicRequest {
         topic: "auth-grpc".into(),
